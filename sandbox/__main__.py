@@ -1,0 +1,6 @@
+"""`python -m sandbox` is the `task-sandbox` command."""
+import sys
+
+from sandbox.cli import main
+
+sys.exit(main())

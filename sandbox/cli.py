@@ -1,0 +1,65 @@
+"""The `task-sandbox` command line: `serve` runs the sandbox."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from sandbox import __version__, errors
+
+DESCRIPTION = """\
+A local, stateful sandbox of the Task Management API (v2), for contract testing.
+It answers like the real API (same paths, envelope, status codes, scopes and task
+lifecycle), seeded from YAML fixtures. The default API key is YOUR_API_KEY."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="task-sandbox", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve", help="run the sandbox HTTP server",
+        description="Serve the Task API sandbox. Swagger UI is at /ui/, the contract at /openapi.json.",
+        epilog="example: task-sandbox serve --port 4010 --cors-origin http://localhost:3000")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=4010, help="port to listen on (default: %(default)s)")
+    serve.add_argument("--fixtures", metavar="DIR", default=None,
+                       help="directory of fixture YAML files (default: the shipped fixtures)")
+    serve.add_argument("--cors-origin", metavar="ORIGIN", action="append", dest="cors_origins",
+                       help="allow browser calls from this origin only; repeat for several "
+                            "(default: any origin)")
+    serve.add_argument("--seed", type=int, default=0, help="seed for generated ids (default: %(default)s)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                       help="server log level (default: %(default)s)")
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    from sandbox.app import create_app  # deferred: `--help` stays fast
+
+    try:
+        app = create_app(args.fixtures, seed=args.seed, cors_origins=args.cors_origins or ["*"])
+    except errors.FixtureError as exc:
+        print(f"task-sandbox: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level.upper())
+    print(f"Task API sandbox on http://{args.host}:{args.port}  (Swagger UI: /ui/, key: YOUR_API_KEY)",
+          file=sys.stderr, flush=True)
+    import uvicorn
+
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The in-memory domain model of the Task API; imports nothing from Flask or Connexion."""

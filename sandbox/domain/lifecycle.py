@@ -1,0 +1,92 @@
+"""The task lifecycle as one transition table (B5): which action moves which status where."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from sandbox import errors
+from sandbox.domain.model import (
+    APPROVED, COMPLETED, DISAPPROVED, DISCARDED, FILTERED, PROCESSING, REVIEWING,
+    TASK_STATUSES, Task, Upload,
+)
+
+Guard = Callable[[Task, Upload], Optional[errors.SandboxError]]
+
+
+def _not_exported(task: Task, upload: Upload):
+    if task.exported_at is not None:
+        return errors.TaskExported(
+            f"Task {task.id} was exported at {task.exported_at}; an exported task cannot be unlocked.")
+
+
+def _upload_not_processed(task: Task, upload: Upload):
+    if upload.fully_processed:
+        return errors.UploadProcessed(
+            f"Upload {upload.id} is fully processed; its tasks cannot be unlocked.")
+
+
+def _not_approved(task: Task, upload: Upload):
+    if task.approval == APPROVED:
+        return errors.TaskAlreadyApproved(f"Task {task.id} is approved already.")
+
+
+def _not_disapproved(task: Task, upload: Upload):
+    if task.approval == DISAPPROVED:
+        return errors.TaskAlreadyDisapproved(f"Task {task.id} is disapproved already.")
+
+
+@dataclass(frozen=True)
+class Rule:
+    moves: dict[str, str]                  # from status -> to status
+    refusal: type[errors.StateRuleRefused] | None
+    refusal_text: str = ""                 # formatted with the task's id and status
+    guards: tuple[Guard, ...] = ()
+    approval: str | None = None            # what the action sets `approval` to
+    touches: bool = True                   # sets last_opened_at (B5); report does not (B10)
+
+
+_STAY_UNLESS_PROCESSING = {s: s for s in TASK_STATUSES if s != PROCESSING}
+
+TRANSITIONS: dict[str, Rule] = {
+    "complete": Rule(
+        {REVIEWING: PROCESSING}, errors.TaskNotReviewing,
+        "Task {id} is {status}; only a REVIEWING task can be completed."),
+    "discard": Rule(
+        {REVIEWING: DISCARDED}, errors.TaskNotReviewing,
+        "Task {id} is {status}; only a REVIEWING task can be discarded."),
+    "unlock": Rule(
+        {COMPLETED: REVIEWING, DISCARDED: REVIEWING, FILTERED: REVIEWING}, errors.TaskNotUnlockable,
+        "Task {id} is {status}; only a COMPLETED, DISCARDED or FILTERED task can be unlocked.",
+        guards=(_not_exported, _upload_not_processed)),
+    "approve": Rule(
+        _STAY_UNLESS_PROCESSING, errors.TaskProcessing,
+        "Task {id} is PROCESSING; it can be approved once processing ends.",
+        guards=(_not_approved,), approval=APPROVED),
+    "disapprove": Rule(
+        _STAY_UNLESS_PROCESSING, errors.TaskProcessing,
+        "Task {id} is PROCESSING; it can be disapproved once processing ends.",
+        guards=(_not_disapproved,), approval=DISAPPROVED),
+    "report": Rule({s: s for s in TASK_STATUSES}, None, touches=False),
+}
+
+
+def check(action: str, task: Task, upload: Upload) -> Rule:
+    """Raise the refusal for `action` on `task`, or return its rule; changes nothing."""
+    rule = TRANSITIONS[action]
+    if task.status not in rule.moves:
+        raise rule.refusal(rule.refusal_text.format(id=task.id, status=task.status))
+    for guard in rule.guards:
+        refusal = guard(task, upload)
+        if refusal is not None:
+            raise refusal
+    return rule
+
+
+def apply(action: str, task: Task, upload: Upload, now: str) -> None:
+    """Check every rule first, then change the task, so a refusal changes nothing."""
+    rule = check(action, task, upload)
+    task.status = rule.moves[task.status]
+    if rule.approval is not None:
+        task.approval = rule.approval
+    if rule.touches:
+        task.last_opened_at = now

@@ -1,0 +1,112 @@
+"""Records of the seeded world (teams, projects, keys, uploads, tasks) and their public shapes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PROCESSING, REVIEWING, COMPLETED = "PROCESSING", "REVIEWING", "COMPLETED"
+FAILED, DISCARDED, FILTERED = "FAILED", "DISCARDED", "FILTERED"
+TASK_STATUSES = (PROCESSING, REVIEWING, COMPLETED, FAILED, DISCARDED, FILTERED)
+FINAL_STATUSES = frozenset({COMPLETED, DISCARDED, FILTERED, FAILED})
+
+# Approval is three-valued because upstream refuses a second approve and a second
+# disapprove separately, while a fresh task (approved: false) may still be disapproved.
+APPROVED, DISAPPROVED = "approved", "disapproved"
+
+
+@dataclass
+class Team:
+    id: str
+    name: str
+
+
+@dataclass
+class Project:
+    id: str
+    team_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key: str
+    team_id: str
+    projects: frozenset[str]
+    scopes: frozenset[str]
+    label: str = ""
+
+
+@dataclass
+class Report:
+    issues: list[dict]
+    message: str | None
+    created_at: str
+
+
+@dataclass
+class Task:
+    id: str
+    name: str
+    created_at: str
+    meta: list[dict]
+    status: str
+    step_type: str
+    upload_id: str
+    project_id: str
+    approval: str | None
+    exported_at: str | None
+    export_failed_at: str | None
+    last_opened_at: str | None
+    pages: list[dict]
+    reports: list[Report] = field(default_factory=list)
+
+    def public(self) -> dict[str, Any]:
+        """The task as the API shows it, fields in upstream order."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created_at": self.created_at,
+            "meta": self.meta,
+            "status": self.status,
+            "step_type": self.step_type,
+            "upload_id": self.upload_id,
+            "project_id": self.project_id,
+            "approved": self.approval == APPROVED,
+            "exported_at": self.exported_at,
+            "export_failed_at": self.export_failed_at,
+            "last_opened_at": self.last_opened_at,
+            "pages": self.pages,
+        }
+
+
+@dataclass
+class Upload:
+    id: str
+    project_id: str
+    name: str
+    files: dict
+    meta: list[dict]
+    folder_id: str | None
+    created_at: str
+    fully_processed: bool = False
+
+    def public(self, tasks: list[Task]) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": upload_status(tasks),
+            "files": self.files,
+            "meta": self.meta,
+            "folder_id": self.folder_id,
+            "created_at": self.created_at,
+        }
+
+
+def upload_status(tasks: list[Task]) -> str:
+    """Derived from the upload's tasks (B8)."""
+    statuses = {t.status for t in tasks}
+    if PROCESSING in statuses:
+        return "PROCESSING"
+    if REVIEWING in statuses:
+        return "IN_REVIEW"
+    return "COMPLETED"

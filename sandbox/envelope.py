@@ -1,0 +1,85 @@
+"""The one place where any error, from any layer, becomes the error envelope (B2)."""
+from __future__ import annotations
+
+import json
+import logging
+
+from connexion.exceptions import (
+    BadRequestProblem, NonConformingResponse, OAuthProblem, ProblemException,
+    UnsupportedMediaTypeProblem,
+)
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from sandbox import errors
+from sandbox.spec import Contract
+
+log = logging.getLogger("sandbox")
+
+
+def body(exc: errors.SandboxError) -> dict:
+    out = {"error": exc.message, "code": exc.code}
+    if exc.details:
+        out["details"] = exc.details
+    return out
+
+
+def render(exc: errors.SandboxError) -> ConnexionResponse:
+    headers = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, errors.MethodNotAllowed):
+        headers["Allow"] = ", ".join(exc.allow)
+    return ConnexionResponse(status_code=exc.status, mimetype="application/json",
+                             content_type="application/json", headers=headers,
+                             body=json.dumps(body(exc)).encode())
+
+
+def translate(request: ConnexionRequest, exc: Exception, contract: Contract) -> errors.SandboxError:
+    """Map Connexion's and Starlette's exceptions onto the sandbox's own hierarchy."""
+    if isinstance(exc, errors.SandboxError):
+        return exc
+    if isinstance(exc, OAuthProblem):
+        if not request.headers.get("authorization"):
+            return errors.MissingApiKey()
+        if "No authorization token" in (exc.detail or ""):
+            return errors.MissingApiKey("Only Bearer authorization is accepted: send 'Authorization: Bearer <key>'.")
+        return errors.Unauthorized()
+    if isinstance(exc, UnsupportedMediaTypeProblem):
+        sent = request.headers.get("content-type", "no content type")
+        return errors.UnsupportedMediaType(f"The request body must be application/json, not {sent}.")
+    if isinstance(exc, NonConformingResponse):
+        log.error("response broke the contract: %s", exc.detail)
+        return errors.SandboxError("The sandbox produced a response that breaks its own contract; please report it.")
+    if isinstance(exc, BadRequestProblem) or (isinstance(exc, ProblemException) and exc.status == 400):
+        return errors.BadRequest(f"Invalid request: {exc.detail}")
+    if isinstance(exc, HTTPException) and exc.status_code == 405 or _is_problem(exc, 405):
+        allow = contract.allowed_methods(request.url.path) or ()
+        return errors.MethodNotAllowed(
+            f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allow) or 'another path'}.",
+            list(allow))
+    if isinstance(exc, HTTPException) and exc.status_code == 404 or _is_problem(exc, 404):
+        return errors.NotFound(f"No operation at {request.url.path}.")
+    if isinstance(exc, (HTTPException, ProblemException)):
+        status = getattr(exc, "status_code", None) or getattr(exc, "status", 500)
+        if status == 413:
+            return errors.PayloadTooLarge("The request body is too large.")
+        if status < 500:
+            generic = errors.BadRequest(str(getattr(exc, "detail", "") or "The request was refused."))
+            generic.status, generic.code = status, "request_refused"
+            return generic
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return errors.SandboxError()
+
+
+def _is_problem(exc: Exception, status: int) -> bool:
+    return isinstance(exc, ProblemException) and exc.status == status
+
+
+def install(app, contract: Contract) -> None:
+    """Connexion raises errors in its ASGI middleware, so handlers go on the connexion app (notes #2, #3)."""
+    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        return render(translate(request, exc, contract))
+
+    for kind in (errors.SandboxError, ProblemException, HTTPException, Exception):
+        app.add_error_handler(kind, handle)

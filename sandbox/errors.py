@@ -1,0 +1,138 @@
+"""The one hierarchy of sandbox errors: each class carries its HTTP status and code (B2, B3)."""
+from __future__ import annotations
+
+
+class SandboxError(Exception):
+    """An error a client should see; rendered into the envelope by `sandbox.envelope`."""
+
+    status = 500
+    code = "internal_error"
+    default_message = "The sandbox failed unexpectedly."
+
+    def __init__(self, message: str | None = None, details: list[dict] | None = None):
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+# 400: bad input
+class BadRequest(SandboxError):
+    status = 400
+    code = "invalid_request"
+    default_message = "The request is not valid."
+
+
+class InvalidJson(BadRequest):
+    code = "invalid_json"
+    default_message = "The request body is not valid JSON."
+
+
+class InvalidPaginationToken(BadRequest):
+    code = "invalid_pagination_token"
+    default_message = "The pagination token is not one this sandbox issued."
+
+
+# 400: state rules refused (B5)
+class StateRuleRefused(BadRequest):
+    """A lifecycle rule refused the action; the code names the rule."""
+
+
+class TaskNotReviewing(StateRuleRefused):
+    code = "task_not_reviewing"
+
+
+class TaskNotUnlockable(StateRuleRefused):
+    code = "task_not_unlockable"
+
+
+class TaskExported(StateRuleRefused):
+    code = "task_exported"
+
+
+class UploadProcessed(StateRuleRefused):
+    code = "upload_processed"
+
+
+class TaskProcessing(StateRuleRefused):
+    code = "task_processing"
+
+
+class TaskAlreadyApproved(StateRuleRefused):
+    code = "task_already_approved"
+
+
+class TaskAlreadyDisapproved(StateRuleRefused):
+    code = "task_already_disapproved"
+
+
+# 401
+class Unauthorized(SandboxError):
+    status = 401
+    code = "invalid_api_key"
+    default_message = "The API key is not valid."
+
+
+class MissingApiKey(Unauthorized):
+    code = "missing_api_key"
+    default_message = "No API key was sent; send 'Authorization: Bearer <key>'."
+
+
+# 403
+class Forbidden(SandboxError):
+    status = 403
+    code = "forbidden"
+    default_message = "The API key may not do this."
+
+
+class InsufficientScope(Forbidden):
+    code = "insufficient_scope"
+
+
+class ProjectNotGranted(Forbidden):
+    code = "project_not_granted"
+
+
+# 404 (B4: another team's resource answers exactly like a missing one)
+class NotFound(SandboxError):
+    status = 404
+    code = "route_not_found"
+    default_message = "No such resource."
+
+
+class TeamNotFound(NotFound):
+    code = "team_not_found"
+
+
+class ProjectNotFound(NotFound):
+    code = "project_not_found"
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+
+
+class UploadNotFound(NotFound):
+    code = "upload_not_found"
+
+
+class MethodNotAllowed(SandboxError):
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, allow: list[str]):
+        super().__init__(message)
+        self.allow = allow
+
+
+class PayloadTooLarge(SandboxError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(SandboxError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class FixtureError(Exception):
+    """A fixture record is invalid; the message names file, record and field (B13)."""

@@ -1,0 +1,167 @@
+"""Loads `fixtures/*.yaml` into the world's records, validating each record against the spec (B13)."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+from jsonschema import Draft4Validator
+from openapi_schema_validator import OAS30Validator
+
+from sandbox import errors, spec as spec_module
+from sandbox.domain.model import APPROVED, DISAPPROVED, ApiKey, Project, Task, Team, Upload
+from sandbox.domain.world import Records
+
+KINDS = ("teams", "projects", "keys", "uploads", "tasks")
+PUBLIC_SCHEMA = {"uploads": "Upload", "tasks": "Task"}
+TASK_DEFAULTS = {"meta": [], "step_type": "EXTRACT", "approved": False, "exported_at": None,
+                 "export_failed_at": None, "last_opened_at": None, "pages": []}
+_SCHEMAS = yaml.safe_load((Path(__file__).parent / "fixture_schema.yaml").read_text())
+
+
+def default_dir() -> Path:
+    return spec_module.resource_path("fixtures")
+
+
+def _where(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(record)"
+
+
+class _Checker:
+    def __init__(self, openapi: dict):
+        self.components = {"components": openapi["components"]}
+        self.scopes = set(openapi["components"]["securitySchemes"]["bearerAuth"]["x-scopes"])
+        self.problems: list[str] = []
+
+    def fail(self, file: str, record: str, field: str, message: str) -> None:
+        self.problems.append(f"{file}: {record}: field {field}: {message}")
+
+    def validate(self, schema: dict, value: Any, file: str, record: str, oas: bool) -> bool:
+        validator = (OAS30Validator if oas else Draft4Validator)({**schema, **self.components})
+        found = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+        for err in found:
+            self.fail(file, record, _where(err.absolute_path), err.message)
+        return not found
+
+
+def _read(files: list[Path], checker: _Checker) -> Iterator[tuple[str, str, str, dict]]:
+    """Yield (kind, file, record label, record) in KINDS order, so references resolve."""
+    docs = []
+    for path in files:
+        try:
+            doc = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            checker.problems.append(f"{path.name}: not valid YAML: {exc}")
+            continue
+        if not isinstance(doc, dict) or set(doc) - set(KINDS):
+            checker.problems.append(f"{path.name}: top level must be a mapping of {', '.join(KINDS)}")
+            continue
+        docs.append((path.name, doc))
+    for kind in KINDS:
+        for name, doc in docs:
+            records = doc.get(kind) or []
+            if not isinstance(records, list):
+                checker.problems.append(f"{name}: {kind} must be a list")
+                continue
+            for i, rec in enumerate(records):
+                label = f"{kind}[{i}]" + (f" ({rec.get('id') or rec.get('key')})" if isinstance(rec, dict) else "")
+                if not isinstance(rec, dict):
+                    checker.fail(name, label, "(record)", "must be a mapping")
+                    continue
+                yield kind, name, label, rec
+
+
+def load_records(directory: Path | str | None = None, openapi: dict | None = None) -> Records:
+    """Build records from every `*.yaml` in `directory`; raise FixtureError naming each bad one."""
+    directory = Path(directory) if directory else default_dir()
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise errors.FixtureError(f"{directory}: no fixture files (*.yaml) found")
+    openapi = openapi or spec_module.load_public()
+    checker = _Checker(openapi)
+    records = Records()
+    for kind, file, label, rec in _read(files, checker):
+        _add(kind, file, label, copy.deepcopy(rec), records, checker)
+    if checker.problems:
+        raise errors.FixtureError("invalid fixtures in %s:\n  %s" % (directory, "\n  ".join(checker.problems)))
+    return records
+
+
+def _duplicate(table: dict, ident: str, checker: _Checker, file: str, label: str, field: str) -> bool:
+    if ident in table:
+        checker.fail(file, label, field, f"duplicate {ident!r}")
+        return True
+    return False
+
+
+def _add(kind: str, file: str, label: str, rec: dict, records: Records, checker: _Checker) -> None:
+    if kind in PUBLIC_SCHEMA:
+        extras_schema = _SCHEMAS[kind]
+        extras = {k: rec.pop(k) for k in list(rec) if k in extras_schema["properties"]}
+        if not checker.validate(extras_schema, extras, file, label, oas=False):
+            return
+        return (_add_upload if kind == "uploads" else _add_task)(file, label, rec, extras, records, checker)
+    if not checker.validate(_SCHEMAS[kind], rec, file, label, oas=False):
+        return
+    if kind == "teams":
+        if not _duplicate(records.teams, rec["id"], checker, file, label, "id"):
+            records.teams[rec["id"]] = Team(rec["id"], rec["name"])
+    elif kind == "projects":
+        if rec["team_id"] not in records.teams:
+            return checker.fail(file, label, "team_id", f"no team {rec['team_id']!r}")
+        if not _duplicate(records.projects, rec["id"], checker, file, label, "id"):
+            records.projects[rec["id"]] = Project(rec["id"], rec["team_id"], rec["name"])
+    elif kind == "keys":
+        _add_key(file, label, rec, records, checker)
+
+
+def _add_key(file: str, label: str, rec: dict, records: Records, checker: _Checker) -> None:
+    if rec["team_id"] not in records.teams:
+        return checker.fail(file, label, "team_id", f"no team {rec['team_id']!r}")
+    for i, project_id in enumerate(rec.get("projects", [])):
+        project = records.projects.get(project_id)
+        if project is None or project.team_id != rec["team_id"]:
+            return checker.fail(file, label, f"projects[{i}]", f"no project {project_id!r} in team {rec['team_id']}")
+    for i, scope in enumerate(rec["scopes"]):
+        if scope not in checker.scopes:
+            return checker.fail(file, label, f"scopes[{i}]", f"unknown scope {scope!r}; known: {', '.join(sorted(checker.scopes))}")
+    if not _duplicate(records.keys, rec["key"], checker, file, label, "key"):
+        records.keys[rec["key"]] = ApiKey(rec["key"], rec["team_id"], frozenset(rec.get("projects", [])),
+                                          frozenset(rec["scopes"]), rec.get("label", ""))
+
+
+def _add_upload(file, label, rec, extras, records: Records, checker: _Checker) -> None:
+    if "status" in rec:
+        return checker.fail(file, label, "status", "is derived from the upload's tasks (B8); leave it out")
+    public = {"files": {}, "meta": [], "folder_id": None, **rec, "status": "PROCESSING"}
+    if not checker.validate({"$ref": "#/components/schemas/Upload"}, public, file, label, oas=True):
+        return
+    if extras["project_id"] not in records.projects:
+        return checker.fail(file, label, "project_id", f"no project {extras['project_id']!r}")
+    if not _duplicate(records.uploads, public["id"], checker, file, label, "id"):
+        records.uploads[public["id"]] = Upload(
+            public["id"], extras["project_id"], public["name"], public["files"], public["meta"],
+            public["folder_id"], public["created_at"], extras.get("fully_processed", False))
+
+
+def _add_task(file, label, rec, extras, records: Records, checker: _Checker) -> None:
+    upload = records.uploads.get(rec.get("upload_id"))
+    public = {**TASK_DEFAULTS, "project_id": upload.project_id if upload else None, **rec}
+    if not checker.validate({"$ref": "#/components/schemas/Task"}, public, file, label, oas=True):
+        return
+    if upload is None:
+        return checker.fail(file, label, "upload_id", f"no upload {public['upload_id']!r}")
+    if public["project_id"] != upload.project_id:
+        return checker.fail(file, label, "project_id", f"upload {upload.id} belongs to {upload.project_id}")
+    if public["approved"] and extras.get("disapproved"):
+        return checker.fail(file, label, "disapproved", "a task cannot be approved and disapproved")
+    approval = APPROVED if public["approved"] else (DISAPPROVED if extras.get("disapproved") else None)
+    if not _duplicate(records.tasks, public["id"], checker, file, label, "id"):
+        records.tasks[public["id"]] = Task(
+            public["id"], public["name"], public["created_at"], public["meta"], public["status"],
+            public["step_type"], public["upload_id"], public["project_id"], approval,
+            public["exported_at"], public["export_failed_at"], public["last_opened_at"], public["pages"])

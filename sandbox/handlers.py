@@ -1,0 +1,49 @@
+"""Thin handlers, one per operationId: HTTP in, one domain call, HTTP out."""
+from __future__ import annotations
+
+from sandbox.domain.world import World
+
+COMPLETE_MESSAGE = "Task processing started"
+
+
+class Handlers:
+    """Bound to one app's world, so each app (and each test) has its own state."""
+
+    def __init__(self, world: World):
+        self.world = world
+
+    def list_tasks(self, team_id, project_id, token_info, limit=20, token=None,
+                   upload_id=None, status=None, step_type=None):
+        return self.world.list_tasks(token_info["api_key"], team_id, project_id, limit=limit,
+                                     token=token, upload_id=upload_id, status=status,
+                                     step_type=step_type), 200
+
+    def get_task(self, team_id, project_id, task_id, token_info):
+        return {"payload": self.world.get_task(token_info["api_key"], team_id, project_id, task_id)}, 200
+
+    def _act(self, action, team_id, project_id, task_id, token_info):
+        return {"payload": self.world.act(token_info["api_key"], team_id, project_id, task_id, action)}, 200
+
+    def complete_task(self, team_id, project_id, task_id, token_info):
+        body, status = self._act("complete", team_id, project_id, task_id, token_info)
+        return {**body, "message": COMPLETE_MESSAGE}, status
+
+    def discard_task(self, team_id, project_id, task_id, token_info):
+        return self._act("discard", team_id, project_id, task_id, token_info)
+
+    def unlock_task(self, team_id, project_id, task_id, token_info):
+        return self._act("unlock", team_id, project_id, task_id, token_info)
+
+    def approve_task(self, team_id, project_id, task_id, token_info):
+        return self._act("approve", team_id, project_id, task_id, token_info)
+
+    def disapprove_task(self, team_id, project_id, task_id, token_info):
+        return self._act("disapprove", team_id, project_id, task_id, token_info)
+
+    def report_task(self, team_id, project_id, task_id, token_info, body):
+        task = self.world.report(token_info["api_key"], team_id, project_id, task_id,
+                                 body["issues"], body.get("message"))
+        return {"payload": task}, 201
+
+    def get_upload(self, team_id, project_id, upload_id, token_info):
+        return {"payload": self.world.get_upload(token_info["api_key"], team_id, project_id, upload_id)}, 200

@@ -1,0 +1,54 @@
+"""ASGI guards in front of Connexion: body size (413) and paths Connexion cannot route."""
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from sandbox import errors
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class PathGuardMiddleware:
+    """A control character in a path segment (an encoded newline, say) slips through
+    Connexion's routing but not its operation context, which then fails with a 500.
+    No id contains one, so such a path names nothing: 404, as for any unknown id."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            path = scope.get("path", "")
+            if _CONTROL.search(path) or _CONTROL.search(unquote(scope.get("raw_path", b"").decode("latin-1"))):
+                raise errors.NotFound("No resource at this path: it contains a control character.")
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _refuse(self):
+        return errors.PayloadTooLarge(f"The request body exceeds {self.max_bytes} bytes.")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                raise self._refuse()
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise self._refuse()
+            return message
+
+        await self.app(scope, limited, send)

@@ -1,0 +1,100 @@
+"""Request validators that report every problem with its location (B2) and never 500 on bad bytes."""
+from __future__ import annotations
+
+import json
+import re
+import typing as t
+
+from connexion.datastructures import MediaTypeDict
+from connexion.lifecycle import ConnexionRequest
+from connexion.validators import (
+    VALIDATOR_MAP, FormDataValidator, JSONRequestBodyValidator, MultiPartFormDataValidator,
+    ParameterValidator,
+)
+from jsonschema import Draft4Validator
+
+from sandbox import errors
+
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
+
+
+def _location(prefix: str, error) -> str:
+    path = prefix
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    missing = _REQUIRED.match(error.message) if error.validator == "required" else None
+    return f"{path}.{missing.group(1)}" if missing else path
+
+
+def details_of(validator, value, prefix: str) -> list[dict]:
+    found = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
+    return [{"location": _location(prefix, e), "message": e.message} for e in found]
+
+
+def _summary(details: list[dict]) -> str:
+    first = details[0]
+    more = f" (and {len(details) - 1} more problem(s), see details)" if len(details) > 1 else ""
+    return f"Invalid request: {first['location']}: {first['message']}{more}"
+
+
+class BodyValidator(JSONRequestBodyValidator):
+    """Connexion's JSON validator stops at the first error and 500s on non-UTF-8 bytes (notes #5)."""
+
+    async def _parse(self, stream, scope) -> t.Any:
+        raw = b"".join([message async for message in stream])
+        if not raw:
+            return None
+        try:
+            return json.loads(raw.decode(self._encoding))
+        except UnicodeDecodeError:
+            raise errors.InvalidJson(f"The request body is not valid {self._encoding} text.",
+                                     [{"location": "body", "message": "not valid UTF-8"}]) from None
+        except LookupError:
+            raise errors.InvalidJson(f"Unknown charset {self._encoding!r} in Content-Type.") from None
+        except json.JSONDecodeError as exc:
+            raise errors.InvalidJson(f"The request body is not valid JSON: {exc}.",
+                                     [{"location": "body", "message": str(exc)}]) from None
+
+    def _validate(self, body: t.Any) -> None:
+        if body is None and not self._nullable:
+            raise errors.BadRequest("The request body must not be empty; send a JSON object.",
+                                    [{"location": "body", "message": "the body is required"}])
+        details = details_of(self._validator, body, "body")
+        if details:
+            raise errors.BadRequest(_summary(details), details)
+
+
+class ParametersValidator(ParameterValidator):
+    """Reports every bad parameter, each named `query.limit`, `path.task_id`, ..."""
+
+    def validate_request(self, request: ConnexionRequest) -> None:
+        details: list[dict] = []
+        if self.strict_validation:
+            for name in sorted(self.validate_query_parameter_list(request, self.security_query_params)):
+                details.append({"location": f"query.{name}", "message": "is not a parameter of this operation"})
+        sources = {"query": request.query_params, "path": request.path_params,
+                   "header": request.headers, "cookie": request.cookies}
+        for where, params in self.parameters.items():
+            for param in params:
+                value = sources[where].get(param["name"])
+                location = f"{where}.{param['name']}"
+                if value is None:
+                    if param.get("required"):
+                        details.append({"location": location, "message": "is required"})
+                    continue
+                for problem in details_of(Draft4Validator(param.get("schema", {})), value, location):
+                    details.append(problem)
+        if details:
+            raise errors.BadRequest(_summary(details), details)
+
+
+VALIDATORS = {
+    "parameter": ParametersValidator,
+    # validator_map is merged shallowly (notes #5): the whole media-type map is restated.
+    "body": MediaTypeDict({
+        "*/*json": BodyValidator,
+        "application/x-www-form-urlencoded": FormDataValidator,
+        "multipart/form-data": MultiPartFormDataValidator,
+    }),
+    "response": VALIDATOR_MAP["response"],
+}
