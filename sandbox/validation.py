@@ -12,6 +12,7 @@ from connexion.validators import (
     ParameterValidator,
 )
 from jsonschema import Draft4Validator
+from starlette.datastructures import Headers
 
 from sandbox import errors
 
@@ -38,7 +39,18 @@ def _summary(details: list[dict]) -> str:
 
 
 class BodyValidator(JSONRequestBodyValidator):
-    """Connexion's JSON validator stops at the first error and 500s on non-UTF-8 bytes (notes #5)."""
+    """Connexion's JSON validator stops at the first error, 500s on non-UTF-8 bytes (notes #5)
+    and takes a chunked body (no Content-Length) for a missing one."""
+
+    async def wrap_receive(self, receive, *, scope):
+        headers = Headers(scope=scope)
+        if not int(headers.get("content-length") or 0):
+            if "chunked" in headers.get("transfer-encoding", "").lower():
+                receive, scope = await _buffer_chunked(receive, scope)
+            elif self._required:
+                raise errors.BadRequest("The request body must not be empty; send a JSON object.",
+                                        [{"location": "body", "message": "the body is required"}])
+        return await super().wrap_receive(receive, scope=scope)
 
     async def _parse(self, stream, scope) -> t.Any:
         raw = b"".join([message async for message in stream])
@@ -62,6 +74,30 @@ class BodyValidator(JSONRequestBodyValidator):
         details = details_of(self._validator, body, "body")
         if details:
             raise errors.BadRequest(_summary(details), details)
+
+
+async def _buffer_chunked(receive, scope):
+    """Read a chunked body whole (the body limit still applies while reading) and replay it
+    with a Content-Length, which is what Connexion's validators rely on."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    scope = dict(scope)
+    scope["headers"] = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", b"transfer-encoding")]
+    scope["headers"].append((b"content-length", str(len(body)).encode()))
+    replayed = False
+
+    async def replay():
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay, scope
 
 
 class ParametersValidator(ParameterValidator):

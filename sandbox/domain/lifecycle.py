@@ -22,7 +22,7 @@ def _not_exported(task: Task, upload: Upload):
 def _upload_not_processed(task: Task, upload: Upload):
     if upload.fully_processed:
         return errors.UploadProcessed(
-            f"Upload {upload.id} is fully processed; its tasks cannot be unlocked.")
+            f"Task {task.id} cannot be unlocked: its upload {upload.id} is fully processed.")
 
 
 def _not_approved(task: Task, upload: Upload):

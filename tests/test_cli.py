@@ -1,0 +1,88 @@
+"""The `task-sandbox` command: help, serving on a port, Swagger UI."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BASE, auth
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_help_explains_the_commands():
+    out = run("--help")
+    assert out.returncode == 0
+    assert "serve" in out.stdout and "YOUR_API_KEY" in out.stdout
+
+
+def test_serve_help_shows_defaults():
+    out = run("serve", "--help").stdout
+    for text in ("--host", "127.0.0.1", "--port", "4010", "--fixtures", "--cors-origin"):
+        assert text in out
+
+
+def test_no_command_prints_help_and_fails():
+    out = run()
+    assert out.returncode == 2
+    assert "serve" in out.stdout
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).with_name("task-sandbox")
+    assert script.exists(), "pip install should create the task-sandbox console script"
+    out = subprocess.run([str(script), "serve", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--port" in out.stdout
+
+
+@pytest.fixture
+def served():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/openapi.json", timeout=1)
+            break
+        except httpx.TransportError:
+            if proc.poll() is not None:
+                pytest.fail(f"serve exited: {proc.stderr.read()}")
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_serve_answers_the_upstream_curl_example(served):
+    # curl -X GET https://api.send.ai/v2/team_123456/project/proj_123456/task/task_abcdef123456
+    #      -H "Authorization: Bearer YOUR_API_KEY"
+    response = httpx.get(f"{served}{BASE}/task/task_abcdef123456", headers=auth())
+    assert response.status_code == 200
+    assert response.json()["payload"]["id"] == "task_abcdef123456"
+
+
+def test_serve_has_swagger_ui_and_the_contract(served):
+    ui = httpx.get(f"{served}/ui/")
+    assert ui.status_code == 200 and "swagger" in ui.text.lower()
+    document = httpx.get(f"{served}/openapi.json").json()
+    assert document["info"]["title"] == "Task Management API"
+    # Swagger UI's "Try it out" must call this server, not production.
+    assert document["servers"] == [{"url": ""}]

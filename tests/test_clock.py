@@ -1,0 +1,56 @@
+"""The virtual clock and the seeded id source (B9)."""
+from __future__ import annotations
+
+import pytest
+
+from sandbox.domain.clock import Clock, IdSource, format_timestamp, parse_timestamp
+
+
+class FakeTime:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_follows_real_time_by_default():
+    real = FakeTime(1000.0)
+    clock = Clock(source=real)
+    real.now += 5
+    assert clock.now() == 1005.0
+
+
+def test_frozen_clock_stands_still_and_moves_only_when_told():
+    real = FakeTime(1000.0)
+    clock = Clock(now=50.0, frozen=True, source=real)
+    real.now += 100
+    assert clock.now() == 50.0
+    clock.advance(10)
+    assert clock.now() == 60.0
+    clock.set(500.0)
+    assert clock.now() == 500.0
+
+
+def test_unfreeze_resumes_from_the_frozen_time():
+    real = FakeTime(1000.0)
+    clock = Clock(now=50.0, frozen=True, source=real)
+    clock.unfreeze()
+    real.now += 7
+    assert clock.now() == 57.0
+
+
+def test_clock_never_moves_back():
+    with pytest.raises(ValueError):
+        Clock().advance(-1)
+
+
+def test_timestamps_are_utc_z_second_precision():
+    assert format_timestamp(parse_timestamp("2024-01-15T10:30:00Z") + 0.9) == "2024-01-15T10:30:00Z"
+
+
+def test_ids_repeat_for_a_seed_and_differ_across_seeds():
+    first = [IdSource(7).new("task") for _ in range(1)] + [IdSource(7).new("upl")]
+    assert IdSource(7).new("task") == first[0]
+    assert IdSource(8).new("task") != first[0]
+    assert first[0].startswith("task_") and len(first[0]) == len("task_abcdef123456")

@@ -1,0 +1,125 @@
+"""Every error source answers the one envelope (B2) with the right status and code (B3)."""
+from __future__ import annotations
+
+import pytest
+from openapi_schema_validator import OAS30Validator
+
+from sandbox import spec
+from sandbox.app import create_app
+from tests.conftest import BASE, auth
+
+TASK_URL = f"{BASE}/task/task_abcdef123456"
+REPORT_URL = f"{TASK_URL}/report"
+JSON = {"Content-Type": "application/json"}
+
+
+def assert_envelope(response, status, code):
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    document = spec.load_public()
+    OAS30Validator({"$ref": "#/components/schemas/Error", "components": document["components"]}).validate(body)
+    assert body["code"] == code, body
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    return body
+
+
+# (name, method, path, request kwargs, status, code, detail locations)
+CASES = [
+    ("malformed JSON", "post", REPORT_URL, {"content": b'{"issues": [', "headers": JSON}, 400, "invalid_json", ["body"]),
+    ("not UTF-8", "post", REPORT_URL, {"content": b'{"issues": "\xff\xfe"}', "headers": JSON}, 400, "invalid_json", ["body"]),
+    ("empty body", "post", REPORT_URL, {"content": b"", "headers": JSON}, 400, "invalid_request", ["body"]),
+    ("issues missing", "post", REPORT_URL, {"json": {"message": "hi"}}, 400, "invalid_request", ["body.issues"]),
+    ("no issue", "post", REPORT_URL, {"json": {"issues": []}}, 400, "invalid_request", ["body.issues"]),
+    ("issue without value", "post", REPORT_URL, {"json": {"issues": [{"label": "x"}]}}, 400, "invalid_request",
+     ["body.issues[0].value"]),
+    ("every problem listed", "post", REPORT_URL,
+     {"json": {"issues": [{"label": 1, "value": "v"}, {"value": "v"}], "extra": True}}, 400, "invalid_request",
+     ["body", "body.issues[0].label", "body.issues[1].label"]),
+    ("body not an object", "post", REPORT_URL, {"json": ["issues"]}, 400, "invalid_request", ["body"]),
+    ("wrong content type", "post", REPORT_URL, {"content": b"issues", "headers": {"Content-Type": "text/plain"}},
+     415, "unsupported_media_type", None),
+    ("unknown query parameter", "get", f"{BASE}/task", {"params": {"stauts": "REVIEWING"}}, 400,
+     "invalid_request", ["query.stauts"]),
+    ("unknown route", "get", "/v2/nowhere", {}, 404, "route_not_found", None),
+    ("unknown task", "get", f"{BASE}/task/task_000000000000", {}, 404, "task_not_found", None),
+    ("control character in id", "get", f"{BASE}/task/a%0Ab", {}, 404, "route_not_found", None),
+    ("missing key", "get", TASK_URL, {"headers": {"Authorization": ""}}, 401, "missing_api_key", None),
+    ("unknown key", "get", TASK_URL, {"headers": auth("nope")}, 401, "invalid_api_key", None),
+    ("basic auth", "get", TASK_URL, {"headers": {"Authorization": "Basic dXNlcjpwYXNz"}}, 401, "missing_api_key", None),
+    ("missing scope", "get", TASK_URL, {"headers": auth("key_task_edit_only")}, 403, "insufficient_scope", None),
+    ("project not granted", "get", TASK_URL, {"headers": auth("key_no_project")}, 403, "project_not_granted", None),
+]
+
+
+@pytest.mark.parametrize("name,method,path,kwargs,status,code,locations", CASES, ids=[c[0] for c in CASES])
+def test_error_sources_answer_the_envelope(client, name, method, path, kwargs, status, code, locations):
+    headers = {**auth(), **kwargs.pop("headers", {})}
+    response = getattr(client, method)(path, headers=headers, **kwargs)
+    body = assert_envelope(response, status, code)
+    if locations is not None:
+        assert sorted(d["location"] for d in body["details"]) == sorted(locations)
+
+
+def test_401_carries_www_authenticate(client):
+    response = client.get(TASK_URL)
+    assert_envelope(response, 401, "missing_api_key")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("put", f"{TASK_URL}/unlock", "POST"),      # the workflow prose says PUT; the API says POST (B3)
+    ("put", f"{TASK_URL}/discard", "POST"),
+    ("delete", TASK_URL, "GET"),
+    ("patch", f"{TASK_URL}/complete", "POST"),
+    ("post", f"{BASE}/task", "GET"),
+])
+def test_wrong_method_is_405_naming_the_right_one(client, method, path, allow):
+    response = client.request(method.upper(), path, headers=auth())
+    body = assert_envelope(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allow
+    assert allow in body["error"]
+
+
+def test_body_over_the_limit_is_413():
+    with create_app(max_body_bytes=200).test_client() as client:
+        big = {"issues": [{"label": "x" * 150, "value": "y" * 150}]}
+        assert_envelope(client.post(REPORT_URL, headers=auth(), json=big), 413, "payload_too_large")
+
+
+def test_streamed_body_over_the_limit_is_413():
+    def chunks():  # no Content-Length: the limit must hold while reading
+        yield b'{"issues": [{"label": "'
+        for _ in range(50):
+            yield b"x" * 10
+        yield b'", "value": "v"}]}'
+
+    with create_app(max_body_bytes=200).test_client() as client:
+        response = client.post(REPORT_URL, headers={**auth(), **JSON}, content=chunks())
+        assert_envelope(response, 413, "payload_too_large")
+
+
+def test_a_bug_is_a_500_envelope_without_trace(app, client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.world, "get_task", broken)
+    response = client.get(TASK_URL, headers=auth())
+    assert_envelope(response, 500, "internal_error")
+    assert "secret internals" not in response.text
+
+
+def test_a_response_breaking_the_contract_is_caught(app, client, monkeypatch):
+    monkeypatch.setattr(app.world, "get_task", lambda *a, **k: {"id": "task_x"})
+    response = client.get(TASK_URL, headers=auth())
+    body = assert_envelope(response, 500, "internal_error")
+    assert "contract" in body["error"]
+
+
+def test_a_streamed_body_within_the_limit_is_accepted(client):
+    def chunks():  # chunked transfer, no Content-Length
+        yield b'{"issues": [{"label": "Blurry", '
+        yield b'"value": "poor_quality"}]}'
+
+    response = client.post(REPORT_URL, headers={**auth(), **JSON}, content=chunks())
+    assert response.status_code == 201, response.text
