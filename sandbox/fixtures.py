@@ -36,6 +36,7 @@ class _Checker:
         self.components = {"components": openapi["components"]}
         self.scopes = set(openapi["components"]["securitySchemes"]["bearerAuth"]["x-scopes"])
         self.problems: list[str] = []
+        self.origins: dict[tuple[int, str], str] = {}
 
     def fail(self, file: str, record: str, field: str, message: str) -> None:
         self.problems.append(f"{file}: {record}: field {field}: {message}")
@@ -44,7 +45,12 @@ class _Checker:
         validator = (OAS30Validator if oas else Draft4Validator)({**schema, **self.components})
         found = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
         for err in found:
-            self.fail(file, record, _where(err.absolute_path), err.message)
+            where = list(err.absolute_path)
+            if err.validator == "additionalProperties":  # name the unknown field itself
+                for name in sorted(set(err.instance) - set(err.schema.get("properties", {}))):
+                    self.fail(file, record, _where([*where, name]), "unknown field")
+                continue
+            self.fail(file, record, _where(where), err.message)
         return not found
 
 
@@ -57,9 +63,11 @@ def _read(files: list[Path], checker: _Checker) -> Iterator[tuple[str, str, str,
         except yaml.YAMLError as exc:
             checker.problems.append(f"{path.name}: not valid YAML: {exc}")
             continue
-        if not isinstance(doc, dict) or set(doc) - set(KINDS):
+        if not isinstance(doc, dict):
             checker.problems.append(f"{path.name}: top level must be a mapping of {', '.join(KINDS)}")
             continue
+        for unknown in sorted(set(doc) - set(KINDS), key=str):
+            checker.problems.append(f"{path.name}: unknown top-level key {unknown!r}; expected {', '.join(KINDS)}")
         docs.append((path.name, doc))
     for kind in KINDS:
         for name, doc in docs:
@@ -68,7 +76,8 @@ def _read(files: list[Path], checker: _Checker) -> Iterator[tuple[str, str, str,
                 checker.problems.append(f"{name}: {kind} must be a list")
                 continue
             for i, rec in enumerate(records):
-                label = f"{kind}[{i}]" + (f" ({rec.get('id') or rec.get('key')})" if isinstance(rec, dict) else "")
+                ident = (rec.get("id") or rec.get("key")) if isinstance(rec, dict) else None
+                label = f"{kind}[{i}]" + (f" ({ident})" if ident else "")
                 if not isinstance(rec, dict):
                     checker.fail(name, label, "(record)", "must be a mapping")
                     continue
@@ -92,8 +101,9 @@ def load_records(directory: Path | str | None = None, openapi: dict | None = Non
 
 
 def _duplicate(table: dict, ident: str, checker: _Checker, file: str, label: str, field: str) -> bool:
+    first = checker.origins.setdefault((id(table), ident), f"{file}: {label}")
     if ident in table:
-        checker.fail(file, label, field, f"duplicate {ident!r}")
+        checker.fail(file, label, field, f"duplicate {ident!r}, first defined at {first}")
         return True
     return False
 
@@ -150,11 +160,11 @@ def _add_upload(file, label, rec, extras, records: Records, checker: _Checker) -
 
 def _add_task(file, label, rec, extras, records: Records, checker: _Checker) -> None:
     upload = records.uploads.get(rec.get("upload_id"))
-    public = {**TASK_DEFAULTS, "project_id": upload.project_id if upload else None, **rec}
+    if upload is None:  # checked first: the task's project_id default comes from its upload
+        return checker.fail(file, label, "upload_id", f"no upload {rec.get('upload_id')!r}")
+    public = {**TASK_DEFAULTS, "project_id": upload.project_id, **rec}
     if not checker.validate({"$ref": "#/components/schemas/Task"}, public, file, label, oas=True):
         return
-    if upload is None:
-        return checker.fail(file, label, "upload_id", f"no upload {public['upload_id']!r}")
     if public["project_id"] != upload.project_id:
         return checker.fail(file, label, "project_id", f"upload {upload.id} belongs to {upload.project_id}")
     if public["approved"] and extras.get("disapproved"):

@@ -1,0 +1,231 @@
+"""Fixtures (B13): the default world holds every case a client needs, and a bad record names file, record and field."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sandbox import errors, spec
+from sandbox.app import create_app
+from sandbox.domain.model import TASK_STATUSES
+from sandbox.fixtures import default_dir, load_records
+
+REPO = Path(__file__).resolve().parents[1]
+UPSTREAM = Path(__file__).resolve().parents[2] / "shared" / "reference" / "upstream-examples"
+TEAM, PROJECT, TASK, UPLOAD = "team_123456", "proj_123456", "task_abcdef123456", "upl_123456789"
+ALL_SCOPES = frozenset(spec.load_public()["components"]["securitySchemes"]["bearerAuth"]["x-scopes"])
+
+
+@pytest.fixture(scope="module")
+def records():
+    return load_records()
+
+
+def upstream_task() -> dict | None:
+    path = UPSTREAM / "task.get.response.json"
+    return json.loads(path.read_text())["payload"] if path.is_file() else None
+
+
+def keys_where(r, team=TEAM, scopes=None, projects=None):
+    return [k for k in r.keys.values() if k.team_id == team
+            and (scopes is None or k.scopes == frozenset(scopes))
+            and (projects is None or k.projects == frozenset(projects))]
+
+
+WORLD = [
+    pytest.param(lambda r: TEAM in r.teams, id="team team_123456"),
+    pytest.param(lambda r: r.projects.get(PROJECT) and r.projects[PROJECT].team_id == TEAM,
+                 id="project proj_123456 of team_123456"),
+    pytest.param(lambda r: r.uploads.get(UPLOAD) and r.uploads[UPLOAD].project_id == PROJECT,
+                 id="upload upl_123456789 in proj_123456"),
+    pytest.param(lambda r: (lambda t: t and (t.status, t.step_type, t.upload_id, t.project_id)
+                            == ("REVIEWING", "EXTRACT", UPLOAD, PROJECT))(r.tasks.get(TASK)),
+                 id="task task_abcdef123456 REVIEWING EXTRACT in upl_123456789"),
+    pytest.param(lambda r: (lambda k: k and k.team_id == TEAM and k.scopes == ALL_SCOPES
+                            and PROJECT in k.projects)(r.keys.get("YOUR_API_KEY")),
+                 id="YOUR_API_KEY has all six scopes on proj_123456"),
+    pytest.param(lambda r: [k for k in keys_where(r, scopes=["task.read"]) if PROJECT in k.projects],
+                 id="a task.read-only key"),
+    pytest.param(lambda r: [k for k in keys_where(r, scopes=["task.edit"]) if PROJECT in k.projects],
+                 id="a task.edit-only key"),
+    pytest.param(lambda r: keys_where(r, scopes=ALL_SCOPES, projects=[]),
+                 id="a key with every scope but no project grant"),
+    pytest.param(lambda r: [k for k in r.keys.values() if k.team_id != TEAM and k.team_id in r.teams
+                            and any(t.project_id in k.projects for t in r.tasks.values())],
+                 id="a key of a second team that sees a task"),
+    pytest.param(lambda r: [t for t in r.tasks.values() if t.status == "COMPLETED" and t.exported_at],
+                 id="an exported COMPLETED task"),
+    pytest.param(lambda r: [t for t in r.tasks.values() if t.status == "COMPLETED" and t.exported_at is None
+                            and not r.uploads[t.upload_id].fully_processed],
+                 id="an unlockable COMPLETED task"),
+    pytest.param(lambda r: max(Counter(t.upload_id for t in r.tasks.values()).values()) > 1,
+                 id="an upload with several tasks"),
+]
+
+
+@pytest.mark.parametrize("check", WORLD)
+def test_default_world_has(records, check):
+    assert check(records)
+
+
+@pytest.mark.parametrize("status", TASK_STATUSES)
+def test_default_project_has_a_task_in_each_status(records, status):
+    assert [t for t in records.tasks.values() if t.status == status and t.project_id == PROJECT]
+
+
+def test_default_task_has_the_upstream_pages(records):
+    upstream = upstream_task()
+    if upstream is None:  # shared/ laid out elsewhere: fall back to the spec's own example
+        upstream = spec.load_public()["components"]["examples"]["TaskReviewingEnvelope"]["value"]["payload"]
+    assert records.tasks[TASK].pages == upstream["pages"]
+
+
+def test_default_task_is_the_upstream_example_verbatim(records):
+    upstream = upstream_task()
+    if upstream is None:
+        pytest.skip(f"upstream examples not found at {UPSTREAM}")
+    assert json.dumps(records.tasks[TASK].public()) == json.dumps(upstream)  # order matters too
+
+
+# -- broken fixtures: one mutation each, the error names file, record and field --
+
+def plain(doc):
+    """Drop YAML aliases so a mutation touches one record only."""
+    return json.loads(json.dumps(doc))
+
+
+def edit(file, change):
+    def apply(directory: Path):
+        path = directory / file
+        doc = plain(yaml.safe_load(path.read_text()))
+        change(doc)
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return apply
+
+
+def write(file, text):
+    return lambda directory: (directory / file).write_text(text)
+
+
+def task0(**changes):
+    return edit("tasks.yaml", lambda d: d["tasks"][0].update(changes))
+
+
+NEGATIVE_WIDTH = edit("tasks.yaml", lambda d: d["tasks"][0]["pages"][0].update(width=-1))
+T0, U0, K1 = "tasks[0] (task_abcdef123456)", "uploads[0] (upl_123456789)", "keys[1] (key_task_read_only)"
+
+BROKEN = [  # (mutation, file, record label or None for file-level errors, field, text on the same line)
+    pytest.param(task0(status="DONE"), "tasks.yaml", T0, "status", "'DONE'", id="task-status-DONE"),
+    pytest.param(NEGATIVE_WIDTH, "tasks.yaml", T0, "pages[0].width", "-1", id="page-width-negative"),
+    pytest.param(edit("tasks.yaml", lambda d: d["tasks"][0]["pages"][0]["annotations"][0].update(confidence=1.5)),
+                 "tasks.yaml", T0, "pages[0].annotations[0].confidence", "1.5", id="confidence-above-1"),
+    pytest.param(task0(colour="red"), "tasks.yaml", T0, "colour", "unknown field", id="task-unknown-field"),
+    pytest.param(task0(created_at="yesterday"), "tasks.yaml", T0, "created_at", "yesterday", id="task-bad-time"),
+    pytest.param(task0(upload_id="upl_nope"), "tasks.yaml", T0, "upload_id", "upl_nope",
+                 id="task-missing-upload"),
+    pytest.param(task0(project_id="proj_234567"), "tasks.yaml", T0, "project_id", UPLOAD,
+                 id="task-project-differs-from-upload"),
+    pytest.param(task0(approved=True, disapproved=True), "tasks.yaml", T0, "disapproved", "approved",
+                 id="task-approved-and-disapproved"),
+    pytest.param(edit("tasks.yaml", lambda d: d["tasks"][1].update(id=TASK)),
+                 "tasks.yaml", "tasks[1] (task_abcdef123456)", "id", "duplicate", id="duplicate-task-id"),
+    pytest.param(edit("tasks.yaml", lambda d: d["tasks"].append("just a string")),
+                 "tasks.yaml", "tasks[10]", "(record)", "mapping", id="task-not-a-mapping"),
+    pytest.param(edit("tasks.yaml", lambda d: d["uploads"][0].update(status="IN_REVIEW")),
+                 "tasks.yaml", U0, "status", "derived", id="upload-sets-status"),
+    pytest.param(edit("tasks.yaml", lambda d: d["uploads"][0].update(project_id="proj_nope")),
+                 "tasks.yaml", U0, "project_id", "proj_nope", id="upload-unknown-project"),
+    pytest.param(edit("world.yaml", lambda d: d["keys"][1]["scopes"].append("task.delete")),
+                 "world.yaml", K1, "scopes[1]", "task.delete", id="key-unknown-scope"),
+    pytest.param(edit("world.yaml", lambda d: d["keys"][1]["projects"].append("proj_654321")),
+                 "world.yaml", K1, "projects[1]", "proj_654321", id="key-other-teams-project"),
+    pytest.param(edit("world.yaml", lambda d: d["keys"][1].pop("scopes")),
+                 "world.yaml", K1, "(record)", "'scopes'", id="key-without-scopes"),
+    pytest.param(edit("world.yaml", lambda d: d["projects"][1].update(team_id="team_nope")),
+                 "world.yaml", "projects[1] (proj_234567)", "team_id", "team_nope", id="project-unknown-team"),
+    pytest.param(write("zz_extra.yaml", "teams: [{id: team_123456, name: Again}]\n"),  # files load by name
+                 "zz_extra.yaml", "teams[0] (team_123456)", "id", "duplicate", id="duplicate-across-files"),
+    pytest.param(write("extra.yaml", "teams: [{id: acme, name: Acme}]\n"),
+                 "extra.yaml", "teams[0] (acme)", "id", "'acme'", id="team-id-pattern"),
+    pytest.param(write("tasks.yaml", "- not\n- a mapping\n"), "tasks.yaml", None, None,
+                 "must be a mapping", id="file-not-a-mapping"),
+    pytest.param(write("extra.yaml", "task: []\n"), "extra.yaml", None, None,
+                 "unknown top-level key 'task'", id="unknown-kind"),
+    pytest.param(write("extra.yaml", "tasks: {id: task_x}\n"), "extra.yaml", None, None,
+                 "tasks must be a list", id="kind-not-a-list"),
+    pytest.param(write("tasks.yaml", "tasks: [unclosed\n"), "tasks.yaml", None, None,
+                 "not valid YAML", id="invalid-yaml"),
+]
+
+
+def broken_copy(tmp_path: Path, mutate) -> Path:
+    directory = tmp_path / "fixtures"
+    shutil.copytree(default_dir(), directory)
+    mutate(directory)
+    return directory
+
+
+def expected_line(file, record, field):
+    return f"{file}: {record}: field {field}: " if record else f"{file}: "
+
+
+@pytest.mark.parametrize("mutate, file, record, field, text", BROKEN)
+def test_broken_fixture_names_file_record_and_field(tmp_path, mutate, file, record, field, text):
+    directory = broken_copy(tmp_path, mutate)
+    with pytest.raises(errors.FixtureError) as caught:
+        load_records(directory)
+    prefix = expected_line(file, record, field)
+    lines = str(caught.value).splitlines()
+    assert any(line.strip().startswith(prefix) and text in line for line in lines), \
+        f"no line starting {prefix!r} mentioning {text!r} in:\n{caught.value}"
+
+
+@pytest.mark.parametrize("content", [{}, {"world.yml": "teams: []\n"}], ids=["empty", "only-yml"])
+def test_directory_without_fixture_files_fails_clearly(tmp_path, content):
+    for name, text in content.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(errors.FixtureError, match=r"no fixture files \(\*\.yaml\) found") as caught:
+        load_records(tmp_path)
+    assert str(tmp_path) in str(caught.value)
+
+
+def test_serve_with_broken_fixtures_exits_2_naming_the_problem(tmp_path):
+    directory = broken_copy(tmp_path, NEGATIVE_WIDTH)
+    done = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--fixtures", str(directory),
+                           "--port", "0"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"tasks.yaml: {T0}: field pages[0].width: " in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+CUSTOM = """
+teams: [{id: team_custom, name: Custom}]
+projects: [{id: proj_custom, team_id: team_custom, name: Custom project}]
+keys: [{key: key_custom, team_id: team_custom, projects: [proj_custom], scopes: [task.read]}]
+uploads: [{id: upl_custom, project_id: proj_custom, name: Custom upload, created_at: "2025-01-01T00:00:00Z"}]
+tasks: [{id: task_custom, name: Custom task, created_at: "2025-01-01T00:00:01Z", status: REVIEWING,
+         upload_id: upl_custom}]
+"""
+
+
+def test_app_serves_a_custom_fixture_directory(tmp_path):
+    (tmp_path / "world.yaml").write_text(CUSTOM)
+    app = create_app(fixtures_dir=tmp_path)
+    with app.test_client() as client:
+        got = client.get("/v2/team_custom/project/proj_custom/task/task_custom",
+                         headers={"Authorization": "Bearer key_custom"})
+        default_key = client.get(f"/v2/{TEAM}/project/{PROJECT}/task/{TASK}",
+                                 headers={"Authorization": "Bearer YOUR_API_KEY"})
+    assert got.status_code == 200, got.text
+    assert got.json() == {"payload": {
+        "id": "task_custom", "name": "Custom task", "created_at": "2025-01-01T00:00:01Z", "meta": [],
+        "status": "REVIEWING", "step_type": "EXTRACT", "upload_id": "upl_custom",
+        "project_id": "proj_custom", "approved": False, "exported_at": None, "export_failed_at": None,
+        "last_opened_at": None, "pages": []}}
+    assert default_key.status_code == 401  # the custom world replaces the default one
