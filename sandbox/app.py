@@ -11,7 +11,6 @@ from connexion import FlaskApp
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
-from starlette.middleware.cors import CORSMiddleware
 
 from sandbox import auth, envelope, fixtures, middleware, spec
 from sandbox.domain.clock import Clock, IdSource
@@ -54,7 +53,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     app.add_middleware(middleware.PathGuardMiddleware, MiddlewarePosition.BEFORE_ROUTING)
     app.add_middleware(middleware.BodyLimitMiddleware, MiddlewarePosition.BEFORE_VALIDATION,
                        max_bytes=max_body_bytes)
-    app.add_middleware(CORSMiddleware, MiddlewarePosition.BEFORE_EXCEPTION,
+    app.add_middleware(middleware.CorsMiddleware, MiddlewarePosition.BEFORE_EXCEPTION,
                        allow_origins=list(cors_origins), allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=CORS_HEADERS, expose_headers=["WWW-Authenticate", "Allow"],
                        max_age=600)

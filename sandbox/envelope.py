@@ -10,6 +10,7 @@ from connexion.exceptions import (
 )
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
+from starlette.responses import Response as StarletteResponse
 
 from sandbox import errors
 from sandbox.spec import Contract
@@ -22,6 +23,13 @@ def body(exc: errors.SandboxError) -> dict:
     if exc.details:
         out["details"] = exc.details
     return out
+
+
+def to_starlette(exc: errors.SandboxError, headers: dict | None = None) -> StarletteResponse:
+    """For layers outside Connexion's exception middleware (CORS)."""
+    rendered = render(exc)
+    return StarletteResponse(rendered.body, status_code=rendered.status_code,
+                             headers={**rendered.headers, **(headers or {})}, media_type="application/json")
 
 
 def render(exc: errors.SandboxError) -> ConnexionResponse:

@@ -32,6 +32,10 @@ class InvalidPaginationToken(BadRequest):
     default_message = "The pagination token is not one this sandbox issued."
 
 
+class CorsPreflightRefused(BadRequest):
+    code = "cors_preflight_refused"
+
+
 # 400: state rules refused (B5)
 class StateRuleRefused(BadRequest):
     """A lifecycle rule refused the action; the code names the rule."""

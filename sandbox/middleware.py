@@ -4,7 +4,10 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from sandbox import errors
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+
+from sandbox import envelope, errors
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -52,3 +55,17 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited, send)
+
+
+class CorsMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in the envelope (B2) like any error."""
+
+    def preflight_response(self, request_headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = errors.CorsPreflightRefused(
+            f"CORS preflight refused ({response.body.decode()}); start the sandbox with "
+            f"--cors-origin {request_headers.get('origin', '<origin>')} to allow this origin.")
+        headers = {k: v for k, v in response.headers.items() if k not in ("content-type", "content-length")}
+        return envelope.to_starlette(refused, headers)

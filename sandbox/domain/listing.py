@@ -29,10 +29,10 @@ def encode_token(task: Task) -> str:
 def decode_token(token: str) -> tuple[str, str]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        created_at, task_id = json.loads(raw)
-        if not isinstance(created_at, str) or not isinstance(task_id, str):
+        decoded = json.loads(raw)
+        if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
             raise ValueError
-        return created_at, task_id
+        return decoded[0], decoded[1]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise errors.InvalidPaginationToken(
             "The pagination token is not one this sandbox issued; pass back paginationToken as it came.",
