@@ -8,17 +8,34 @@ from typing import Sequence
 import json
 
 from connexion import FlaskApp
+from connexion.datastructures import MediaTypeDict
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
+
+from connexion.validators import VALIDATOR_MAP, FormDataValidator
 
 from sandbox import auth, envelope, fixtures, middleware, spec
 from sandbox.domain.clock import Clock, IdSource
 from sandbox.domain.world import Records, World
 from sandbox.handlers import Handlers
-from sandbox.validation import VALIDATORS
+from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
+from sandbox.multipart import UploadValidator
+from sandbox.validation import BodyValidator, ParametersValidator
 
 DEFAULT_MAX_BODY = 1024 * 1024  # far above any report body; keeps a runaway client from filling memory
+# createUpload streams files without keeping them (sandbox/multipart.py): upstream's limits hold.
+UPLOAD_MAX_BODY = MAX_FILES * MAX_FILE_BYTES + DEFAULT_MAX_BODY
+VALIDATORS = {
+    "parameter": ParametersValidator,
+    # validator_map is merged shallowly (notes #5): the whole media-type map is restated.
+    "body": MediaTypeDict({
+        "*/*json": BodyValidator,
+        "application/x-www-form-urlencoded": FormDataValidator,
+        "multipart/form-data": UploadValidator,
+    }),
+    "response": VALIDATOR_MAP["response"],
+}
 CORS_HEADERS = ["Authorization", "Content-Type", "Prefer", "X-Sandbox-Session"]
 
 
@@ -52,7 +69,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     app.add_middleware(auth.ScopeMiddleware, MiddlewarePosition.BEFORE_VALIDATION, contract=contract)
     app.add_middleware(middleware.PathGuardMiddleware, MiddlewarePosition.BEFORE_ROUTING)
     app.add_middleware(middleware.BodyLimitMiddleware, MiddlewarePosition.BEFORE_VALIDATION,
-                       max_bytes=max_body_bytes)
+                       max_bytes=max_body_bytes, per_operation={"createUpload": UPLOAD_MAX_BODY})
     app.add_middleware(middleware.CorsMiddleware, MiddlewarePosition.BEFORE_EXCEPTION,
                        allow_origins=list(cors_origins), allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=CORS_HEADERS, expose_headers=["WWW-Authenticate", "Allow"],

@@ -69,6 +69,19 @@ class TaskAlreadyDisapproved(StateRuleRefused):
     code = "task_already_disapproved"
 
 
+class ValidationFailed(StateRuleRefused):
+    """Completing a task that lacks a required entity (B7); details name each one."""
+    code = "validation_failed"
+
+
+class TooManyFiles(BadRequest):
+    code = "too_many_files"
+
+
+class InvalidMeta(BadRequest):
+    code = "invalid_meta"
+
+
 # 401
 class Unauthorized(SandboxError):
     status = 401

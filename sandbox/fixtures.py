@@ -124,9 +124,20 @@ def _add(kind: str, file: str, label: str, rec: dict, records: Records, checker:
         if rec["team_id"] not in records.teams:
             return checker.fail(file, label, "team_id", f"no team {rec['team_id']!r}")
         if not _duplicate(records.projects, rec["id"], checker, file, label, "id"):
-            records.projects[rec["id"]] = Project(rec["id"], rec["team_id"], rec["name"])
+            records.projects[rec["id"]] = _project(rec)
     elif kind == "keys":
         _add_key(file, label, rec, records, checker)
+
+
+def _project(rec: dict) -> Project:
+    return Project(
+        rec["id"], rec["team_id"], rec["name"], steps=tuple(rec.get("steps", ["EXTRACT"])),
+        processing_delay=rec.get("processing_delay", Project.processing_delay),
+        automation=rec.get("automation", Project.automation),
+        required_entities=tuple(rec.get("required_entities", [])),
+        export_delay=rec.get("export_delay", Project.export_delay),
+        export_fails=rec.get("export_connector", "ok") == "failing",
+        issue_tracker_fails=rec.get("issue_tracker", "ok") == "failing")
 
 
 def _add_key(file: str, label: str, rec: dict, records: Records, checker: _Checker) -> None:
@@ -171,7 +182,8 @@ def _add_task(file, label, rec, extras, records: Records, checker: _Checker) -> 
         return checker.fail(file, label, "disapproved", "a task cannot be approved and disapproved")
     approval = APPROVED if public["approved"] else (DISAPPROVED if extras.get("disapproved") else None)
     if not _duplicate(records.tasks, public["id"], checker, file, label, "id"):
-        records.tasks[public["id"]] = Task(
+        records.add_task(Task(
             public["id"], public["name"], public["created_at"], public["meta"], public["status"],
             public["step_type"], public["upload_id"], public["project_id"], approval,
-            public["exported_at"], public["export_failed_at"], public["last_opened_at"], public["pages"])
+            public["exported_at"], public["export_failed_at"], public["last_opened_at"], public["pages"],
+            outcome=extras.get("outcome")))

@@ -1,7 +1,10 @@
 """Thin handlers, one per operationId: HTTP in, one domain call, HTTP out."""
 from __future__ import annotations
 
+from connexion import context
+
 from sandbox.domain.world import World
+from sandbox.multipart import CONTEXT_KEY
 
 COMPLETE_MESSAGE = "Task processing started"
 
@@ -41,9 +44,17 @@ class Handlers:
         return self._act("disapprove", team_id, project_id, task_id, token_info)
 
     def report_task(self, team_id, project_id, task_id, token_info, body):
-        task = self.world.report(token_info["api_key"], team_id, project_id, task_id,
-                                 body["issues"], body.get("message"))
+        task, failures = self.world.report(token_info["api_key"], team_id, project_id, task_id,
+                                           body["issues"], body.get("message"))
+        if failures:
+            return {"payload": task, "errors": failures}, 207
         return {"payload": task}, 201
+
+    def create_upload(self, team_id, project_id, token_info, **_form):
+        # The form was parsed while streaming (sandbox/multipart.py); Connexion passes no fields.
+        form = context.context[CONTEXT_KEY]
+        return self.world.create_upload(token_info["api_key"], team_id, project_id, form["files"],
+                                        form["name"], form["meta"]), 201
 
     def get_upload(self, team_id, project_id, upload_id, token_info):
         return {"payload": self.world.get_upload(token_info["api_key"], team_id, project_id, upload_id)}, 200

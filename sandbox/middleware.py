@@ -31,27 +31,28 @@ class PathGuardMiddleware:
 class BodyLimitMiddleware:
     """413 for bodies over the limit, whether announced by Content-Length or streamed."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app, max_bytes: int, per_operation: dict[str, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
-
-    def _refuse(self):
-        return errors.PayloadTooLarge(f"The request body exceeds {self.max_bytes} bytes.")
+        self.per_operation = per_operation or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        operation = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
+        limit = self.per_operation.get(operation, self.max_bytes)
+        refusal = errors.PayloadTooLarge(f"The request body exceeds {limit} bytes.")
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                raise self._refuse()
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                raise refusal
         seen = 0
 
         async def limited():
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise self._refuse()
+            if seen > limit:
+                raise refusal
             return message
 
         await self.app(scope, limited, send)

@@ -5,12 +5,8 @@ import json
 import re
 import typing as t
 
-from connexion.datastructures import MediaTypeDict
 from connexion.lifecycle import ConnexionRequest
-from connexion.validators import (
-    VALIDATOR_MAP, FormDataValidator, JSONRequestBodyValidator, MultiPartFormDataValidator,
-    ParameterValidator,
-)
+from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator
 from starlette.datastructures import Headers
 
@@ -32,7 +28,7 @@ def details_of(validator, value, prefix: str) -> list[dict]:
     return [{"location": _location(prefix, e), "message": e.message} for e in found]
 
 
-def _summary(details: list[dict]) -> str:
+def summary(details: list[dict]) -> str:
     first = details[0]
     more = f" (and {len(details) - 1} more problem(s), see details)" if len(details) > 1 else ""
     return f"Invalid request: {first['location']}: {first['message']}{more}"
@@ -73,7 +69,7 @@ class BodyValidator(JSONRequestBodyValidator):
                                     [{"location": "body", "message": "the body is required"}])
         details = details_of(self._validator, body, "body")
         if details:
-            raise errors.BadRequest(_summary(details), details)
+            raise errors.BadRequest(summary(details), details)
 
 
 async def _buffer_chunked(receive, scope):
@@ -121,16 +117,4 @@ class ParametersValidator(ParameterValidator):
                 for problem in details_of(Draft4Validator(param.get("schema", {})), value, location):
                     details.append(problem)
         if details:
-            raise errors.BadRequest(_summary(details), details)
-
-
-VALIDATORS = {
-    "parameter": ParametersValidator,
-    # validator_map is merged shallowly (notes #5): the whole media-type map is restated.
-    "body": MediaTypeDict({
-        "*/*json": BodyValidator,
-        "application/x-www-form-urlencoded": FormDataValidator,
-        "multipart/form-data": MultiPartFormDataValidator,
-    }),
-    "response": VALIDATOR_MAP["response"],
-}
+            raise errors.BadRequest(summary(details), details)

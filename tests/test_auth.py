@@ -124,7 +124,7 @@ def test_key_matrix(client, key, op, outcome):
         assert response.status_code == op.success, response.text
         body = response.json()
         if op.name == "listTasks":
-            assert body["count"] == len(body["payload"]) == 8
+            assert body["count"] == len(body["payload"]) == 10
         else:
             assert body["payload"]["id"] == op.target
     else:

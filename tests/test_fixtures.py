@@ -136,7 +136,7 @@ BROKEN = [  # (mutation, file, record label or None for file-level errors, field
     pytest.param(edit("tasks.yaml", lambda d: d["tasks"][1].update(id=TASK)),
                  "tasks.yaml", "tasks[1] (task_abcdef123456)", "id", "duplicate", id="duplicate-task-id"),
     pytest.param(edit("tasks.yaml", lambda d: d["tasks"].append("just a string")),
-                 "tasks.yaml", "tasks[10]", "(record)", "mapping", id="task-not-a-mapping"),
+                 "tasks.yaml", "tasks[15]", "(record)", "mapping", id="task-not-a-mapping"),
     pytest.param(edit("tasks.yaml", lambda d: d["uploads"][0].update(status="IN_REVIEW")),
                  "tasks.yaml", U0, "status", "derived", id="upload-sets-status"),
     pytest.param(edit("tasks.yaml", lambda d: d["uploads"][0].update(project_id="proj_nope")),

@@ -11,7 +11,7 @@ from tests.conftest import BASE, PROJECT, auth
 LIST = f"{BASE}/task"
 # proj_123456's tasks, newest first by created_at (fixtures/tasks.yaml).
 NEWEST_FIRST = [
-    "task_email000att3", "task_email000att2", "task_email000att1", "task_email000body",
+    "task_invalid000002", "task_invalid000001", "task_email000att3", "task_email000att2", "task_email000att1", "task_email000body",
     "task_abcdef123456", "task_filtered0001", "task_failed000001", "task_exported0001",
 ]
 
@@ -59,7 +59,7 @@ def test_newest_first(client):
     assert ids(page) == NEWEST_FIRST
     stamps = [t["created_at"] for t in page["payload"]]
     assert stamps == sorted(stamps, reverse=True)
-    assert (page["count"], page["more"], page["paginationToken"]) == (8, False, None)
+    assert (page["count"], page["more"], page["paginationToken"]) == (10, False, None)
 
 
 FILTERS = [
@@ -68,13 +68,14 @@ FILTERS = [
     ({"upload_id": "upl_archived01"}, 3),
     ({"upload_id": "upl_contract01"}, 0),  # another project's upload: nothing here
     ({"upload_id": "upl_doesnotexist"}, 0),
-    ({"status": "REVIEWING"}, 2),
+    ({"upload_id": "upl_invalid001"}, 2),
+    ({"status": "REVIEWING"}, 4),
     ({"status": "PROCESSING"}, 1),
     ({"status": "COMPLETED"}, 2),
     ({"status": "FAILED"}, 1),
     ({"status": "DISCARDED"}, 1),
     ({"status": "FILTERED"}, 1),
-    ({"step_type": "EXTRACT"}, 8),
+    ({"step_type": "EXTRACT"}, 10),
     ({"step_type": "CLASSIFY"}, 0),
     ({"upload_id": "upl_email0001", "status": "REVIEWING"}, 1),
     ({"upload_id": "upl_archived01", "status": "COMPLETED", "step_type": "EXTRACT"}, 1),
@@ -92,7 +93,8 @@ def test_filters(client, world, filters, expected):
 
 
 @pytest.mark.parametrize("filters, expected", [
-    ({"status": "REVIEWING"}, 2), ({"upload_id": "upl_email0001"}, 4), ({}, 8)])
+    ({"upload_id": "upl_invalid001"}, 2),
+    ({"status": "REVIEWING"}, 4), ({"upload_id": "upl_email0001"}, 4), ({}, 10)])
 def test_count_is_the_total_across_pages(client, filters, expected):
     page = list_tasks(client, limit=1, **filters)
     assert page["count"] == expected and len(page["payload"]) == 1
@@ -101,16 +103,16 @@ def test_count_is_the_total_across_pages(client, filters, expected):
 
 # -- paging --
 
-@pytest.mark.parametrize("limit", [1, 2, 3, 4, 7, 8, 100])
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 7, 10, 100])
 def test_paging_visits_every_task_once_in_order(client, limit):
     pages = all_pages(client, limit)
     assert [i for page in pages for i in ids(page)] == NEWEST_FIRST
     assert len(pages) == -(-len(NEWEST_FIRST) // limit)  # no trailing empty page
     for page in pages[:-1]:
         assert page["more"] is True and isinstance(page["paginationToken"], str)
-        assert len(page["payload"]) == limit and page["count"] == 8
+        assert len(page["payload"]) == limit and page["count"] == len(NEWEST_FIRST)
     last = pages[-1]
-    assert last["more"] is False and last["paginationToken"] is None and last["count"] == 8
+    assert last["more"] is False and last["paginationToken"] is None and last["count"] == len(NEWEST_FIRST)
 
 
 def test_paging_with_a_filter(client):
@@ -130,8 +132,8 @@ def test_paging_with_equal_timestamps(client, world):
 
 
 def test_page_boundary_survives_completing_a_task_on_the_next_page(client):
-    first = list_tasks(client, limit=2)
-    assert ids(first) == NEWEST_FIRST[:2]
+    first = list_tasks(client, limit=4)
+    assert ids(first) == NEWEST_FIRST[:4]
     # task_email000body is on page 2; completing it changes its status, not its place.
     done = client.post(f"{BASE}/task/task_email000body/complete", headers=auth())
     assert done.status_code == 200
@@ -144,12 +146,12 @@ def test_page_boundary_survives_completing_a_task_on_the_next_page(client):
 
 def test_page_boundary_survives_a_task_leaving_the_filter(client):
     first = list_tasks(client, limit=1, status="REVIEWING")
-    assert ids(first) == ["task_email000body"] and first["more"] is True
-    # The task already shown leaves the filter; the next page must not skip the other one.
-    assert client.post(f"{BASE}/task/task_email000body/discard", headers=auth()).status_code == 200
+    assert ids(first) == ["task_invalid000002"] and first["more"] is True
+    # The task already shown leaves the filter; the next page must not skip the one after it.
+    assert client.post(f"{BASE}/task/task_invalid000002/discard", headers=auth()).status_code == 200
     second = list_tasks(client, limit=1, status="REVIEWING", token=first["paginationToken"])
-    assert ids(second) == ["task_abcdef123456"]
-    assert (second["count"], second["more"], second["paginationToken"]) == (1, False, None)
+    assert ids(second) == ["task_invalid000001"]
+    assert (second["count"], second["more"]) == (3, True)
 
 
 # -- errors --

@@ -5,32 +5,41 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from sandbox import errors
+from sandbox.domain import entities
 from sandbox.domain.model import (
     APPROVED, COMPLETED, DISAPPROVED, DISCARDED, FILTERED, PROCESSING, REVIEWING,
-    TASK_STATUSES, Task, Upload,
+    TASK_STATUSES, Project, Task, Upload,
 )
 
-Guard = Callable[[Task, Upload], Optional[errors.SandboxError]]
+Guard = Callable[[Task, Upload, Project], Optional[errors.SandboxError]]
 
 
-def _not_exported(task: Task, upload: Upload):
+def _valid(task: Task, upload: Upload, project: Project):
+    details = entities.problems(task, project)
+    if details:
+        names = ", ".join(d["location"].split(".", 1)[1] for d in details)
+        return errors.ValidationFailed(
+            f"Task {task.id} fails validation: required entities missing or empty: {names}.", details)
+
+
+def _not_exported(task: Task, upload: Upload, project: Project):
     if task.exported_at is not None:
         return errors.TaskExported(
             f"Task {task.id} was exported at {task.exported_at}; an exported task cannot be unlocked.")
 
 
-def _upload_not_processed(task: Task, upload: Upload):
+def _upload_not_processed(task: Task, upload: Upload, project: Project):
     if upload.fully_processed:
         return errors.UploadProcessed(
             f"Task {task.id} cannot be unlocked: its upload {upload.id} is fully processed.")
 
 
-def _not_approved(task: Task, upload: Upload):
+def _not_approved(task: Task, upload: Upload, project: Project):
     if task.approval == APPROVED:
         return errors.TaskAlreadyApproved(f"Task {task.id} is approved already.")
 
 
-def _not_disapproved(task: Task, upload: Upload):
+def _not_disapproved(task: Task, upload: Upload, project: Project):
     if task.approval == DISAPPROVED:
         return errors.TaskAlreadyDisapproved(f"Task {task.id} is disapproved already.")
 
@@ -50,7 +59,7 @@ _STAY_UNLESS_PROCESSING = {s: s for s in TASK_STATUSES if s != PROCESSING}
 TRANSITIONS: dict[str, Rule] = {
     "complete": Rule(
         {REVIEWING: PROCESSING}, errors.TaskNotReviewing,
-        "Task {id} is {status}; only a REVIEWING task can be completed."),
+        "Task {id} is {status}; only a REVIEWING task can be completed.", guards=(_valid,)),
     "discard": Rule(
         {REVIEWING: DISCARDED}, errors.TaskNotReviewing,
         "Task {id} is {status}; only a REVIEWING task can be discarded."),
@@ -70,23 +79,30 @@ TRANSITIONS: dict[str, Rule] = {
 }
 
 
-def check(action: str, task: Task, upload: Upload) -> Rule:
+def check(action: str, task: Task, upload: Upload, project: Project) -> Rule:
     """Raise the refusal for `action` on `task`, or return its rule; changes nothing."""
     rule = TRANSITIONS[action]
     if task.status not in rule.moves:
         raise rule.refusal(rule.refusal_text.format(id=task.id, status=task.status))
     for guard in rule.guards:
-        refusal = guard(task, upload)
+        refusal = guard(task, upload, project)
         if refusal is not None:
             raise refusal
     return rule
 
 
-def apply(action: str, task: Task, upload: Upload, now: str) -> None:
+def apply(action: str, task: Task, upload: Upload, project: Project, now: str) -> None:
     """Check every rule first, then change the task, so a refusal changes nothing."""
-    rule = check(action, task, upload)
-    task.status = rule.moves[task.status]
+    rule = check(action, task, upload, project)
+    move(task, rule.moves[task.status])
     if rule.approval is not None:
         task.approval = rule.approval
     if rule.touches:
         task.last_opened_at = now
+
+
+def move(task: Task, status: str) -> None:
+    """Every status change goes through here, so events scheduled for the old status go stale."""
+    if task.status != status:
+        task.status = status
+        task.version += 1

@@ -20,11 +20,30 @@ class Team:
     name: str
 
 
+STEP_TYPES = ("CLASSIFY", "SEGMENT", "GROUP", "EXTRACT")
+AUTOMATIONS = ("none", "auto_predict", "auto_process")
+
+
 @dataclass
 class Project:
+    """A project and how it runs its tasks over time (B6-B8, B10)."""
     id: str
     team_id: str
     name: str
+    steps: tuple[str, ...] = ("EXTRACT",)
+    processing_delay: float = 30.0       # seconds from complete to the next step (B6)
+    automation: str = "none"             # none | auto_predict | auto_process (B6)
+    required_entities: tuple[str, ...] = ()  # what completing at EXTRACT requires (B7)
+    export_delay: float = 300.0          # seconds from an upload turning final to its export (B8)
+    export_fails: bool = False           # the export connector fails: export_failed_at (B8)
+    issue_tracker_fails: bool = False    # reports answer 207 (B10)
+
+    def next_step(self, step: str) -> str | None:
+        """The step after `step`, or None at the last one (or a step this project lacks)."""
+        if step in self.steps:
+            i = self.steps.index(step)
+            return self.steps[i + 1] if i + 1 < len(self.steps) else None
+        return None
 
 
 @dataclass(frozen=True)
@@ -59,6 +78,8 @@ class Task:
     last_opened_at: str | None
     pages: list[dict]
     reports: list[Report] = field(default_factory=list)
+    outcome: str | None = None  # a fixture may make processing end FAILED or FILTERED (B6)
+    version: int = 0            # bumped on every status change; stale scheduled events skip
 
     def public(self) -> dict[str, Any]:
         """The task as the API shows it, fields in upstream order."""
@@ -89,6 +110,7 @@ class Upload:
     folder_id: str | None
     created_at: str
     fully_processed: bool = False
+    final_since: float | None = None  # when every task last became final; export waits on it (B8)
 
     def public(self, tasks: list[Task]) -> dict[str, Any]:
         return {
@@ -100,6 +122,10 @@ class Upload:
             "folder_id": self.folder_id,
             "created_at": self.created_at,
         }
+
+
+def all_final(tasks: list[Task]) -> bool:
+    return all(t.status in FINAL_STATUSES for t in tasks)
 
 
 def upload_status(tasks: list[Task]) -> str:

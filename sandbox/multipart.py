@@ -1,0 +1,152 @@
+"""createUpload's body: streamed through python-multipart, keeping file sizes, never file bytes."""
+from __future__ import annotations
+
+import json
+
+from connexion.validators import AbstractRequestBodyValidator
+from jsonschema import Draft4Validator
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.datastructures import Headers
+
+from sandbox import errors
+from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES, File
+from sandbox.validation import details_of, summary
+
+MAX_FIELD_BYTES = 64 * 1024  # name and meta are short; keeps a runaway text field out of memory
+CONTEXT_KEY = "upload_form"
+
+
+class _Form:
+    """Collects parts as the parser calls back; raises as soon as a limit is crossed."""
+
+    def __init__(self):
+        self.files: list[File] = []
+        self.fields: dict[str, list[str]] = {}
+        self._headers: dict[str, str] = {}
+        self._header = b""
+        self._value = b""
+        self._name = self._filename = None
+        self._size = 0
+        self._chunks: list[bytes] = []
+
+    def callbacks(self) -> dict:
+        return {"on_part_begin": self._begin, "on_header_field": self._field,
+                "on_header_value": self._hvalue, "on_header_end": self._hend,
+                "on_headers_finished": self._headers_done, "on_part_data": self._data,
+                "on_part_end": self._end}
+
+    def _begin(self):
+        self._headers, self._size, self._chunks = {}, 0, []
+
+    def _field(self, data, start, end):
+        self._header += data[start:end]
+
+    def _hvalue(self, data, start, end):
+        self._value += data[start:end]
+
+    def _hend(self):
+        self._headers[self._header.decode("latin-1").lower()] = self._value.decode("latin-1")
+        self._header = self._value = b""
+
+    def _headers_done(self):
+        _, options = parse_options_header(self._headers.get("content-disposition", ""))
+        self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        filename = options.get(b"filename")
+        self._filename = filename.decode("utf-8", "replace") if filename is not None else None
+        if self._name == "file" and len(self.files) >= MAX_FILES:
+            raise errors.TooManyFiles(f"An upload holds at most {MAX_FILES} files.",
+                                      [{"location": "body.file", "message": f"more than {MAX_FILES} files"}])
+
+    def _data(self, data, start, end):
+        self._size += end - start
+        if self._name == "file":
+            if self._size > MAX_FILE_BYTES:
+                raise errors.PayloadTooLarge(f"A file may hold at most {MAX_FILE_BYTES} bytes (40 MB).")
+        elif self._size > MAX_FIELD_BYTES:
+            raise errors.PayloadTooLarge(f"The form field {self._name!r} exceeds {MAX_FIELD_BYTES} bytes.")
+        else:
+            self._chunks.append(data[start:end])
+
+    def _end(self):
+        if self._name == "file":
+            if not self._filename:  # a text field named `file`, not a file: curl -F file=@x.pdf
+                raise errors.BadRequest(
+                    "Each file part needs a filename, as a file upload sends (curl -F file=@invoice.pdf).",
+                    [{"location": f"body.file[{len(self.files)}]", "message": "not a file: no filename"}])
+            self.files.append(File(self._filename, self._size,
+                                   self._headers.get("content-type", "application/octet-stream")))
+        else:
+            self.fields.setdefault(self._name, []).append(b"".join(self._chunks).decode("utf-8", "replace"))
+
+
+class UploadValidator(AbstractRequestBodyValidator):
+    """Parses and checks the form in Connexion's validation layer, hands the handler a summary
+    through the request context, and passes an empty body on: Connexion would otherwise hold
+    the whole upload (up to 4 GB) in memory to replay it."""
+
+    async def wrap_receive(self, receive, *, scope):
+        headers = Headers(scope=scope)
+        _, options = parse_options_header(headers.get("content-type", ""))
+        boundary = options.get(b"boundary")
+        if not boundary:
+            raise errors.BadRequest("A multipart body needs a boundary in its Content-Type.")
+        form = _Form()
+        parser = MultipartParser(boundary, form.callbacks())
+        try:
+            more = True
+            while more:
+                message = await receive()
+                parser.write(message.get("body", b""))
+                more = message.get("more_body", False)
+            parser.finalize()
+        except MultipartParseError as exc:
+            raise errors.BadRequest(f"The multipart body is malformed: {exc}.",
+                                    [{"location": "body", "message": str(exc)}]) from None
+        name, meta = self._check(form)
+        scope.setdefault("extensions", {}).setdefault("connexion_context", {})[CONTEXT_KEY] = {
+            "files": form.files, "name": name, "meta": meta}
+        return _empty_body(receive), _without_body(scope)
+
+    def _check(self, form: _Form) -> tuple[str | None, list[dict]]:
+        meta_text = form.fields.get("meta", [None])[-1]
+        meta: object = []
+        details = []
+        if meta_text is not None:
+            try:
+                meta = json.loads(meta_text)
+            except json.JSONDecodeError as exc:
+                raise errors.InvalidMeta(f"meta must be a JSON array of {{name, value}} pairs: {exc}.",
+                                         [{"location": "body.meta", "message": "not valid JSON"}]) from None
+        shown = {**{k: v[-1] for k, v in form.fields.items()}, "meta": meta,
+                 "file": [f.filename for f in form.files]}
+        if meta_text is None:
+            del shown["meta"]
+        if not form.files:
+            del shown["file"]
+        details = details_of(Draft4Validator(self._schema), shown, "body")
+        if details:
+            meta_only = all(d["location"].startswith("body.meta") for d in details)
+            raise (errors.InvalidMeta if meta_only else errors.BadRequest)(summary(details), details)
+        return shown.get("name"), meta
+
+
+def _empty_body(receive):
+    sent = False
+
+    async def receive_():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return receive_
+
+
+def _without_body(scope):
+    scope = dict(scope)
+    scope["headers"] = [(k, v) for k, v in scope["headers"]
+                        if k not in (b"content-type", b"content-length", b"transfer-encoding")]
+    scope["headers"].append((b"content-length", b"0"))
+    return scope
