@@ -67,7 +67,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
         security_map={"bearer": auth.bearer_handler(lambda request: world)},
     )
     app.add_middleware(auth.ScopeMiddleware, MiddlewarePosition.BEFORE_VALIDATION, contract=contract)
-    app.add_middleware(middleware.PathGuardMiddleware, MiddlewarePosition.BEFORE_ROUTING)
+    app.add_middleware(middleware.RequestGuardMiddleware, MiddlewarePosition.BEFORE_ROUTING, contract=contract)
     app.add_middleware(middleware.BodyLimitMiddleware, MiddlewarePosition.BEFORE_VALIDATION,
                        max_bytes=max_body_bytes, per_operation={"createUpload": UPLOAD_MAX_BODY})
     app.add_middleware(middleware.CorsMiddleware, MiddlewarePosition.BEFORE_EXCEPTION,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 
 from sandbox import __version__, errors
 
@@ -11,6 +12,13 @@ DESCRIPTION = """\
 A local, stateful sandbox of the Task Management API (v2), for contract testing.
 It answers like the real API (same paths, envelope, status codes, scopes and task
 lifecycle), seeded from YAML fixtures. The default API key is YOUR_API_KEY."""
+
+
+def _port(text: str) -> int:
+    port = int(text) if text.isdigit() else -1
+    if not 0 <= port < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 picks a free one)")
+    return port
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the Task API sandbox. Swagger UI is at /ui/, the contract at /openapi.json.",
         epilog="example: task-sandbox serve --port 4010 --cors-origin http://localhost:3000")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=4010, help="port to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=4010, help="port to listen on (default: %(default)s)")
     serve.add_argument("--fixtures", metavar="DIR", default=None,
                        help="directory of fixture YAML files (default: the shipped fixtures)")
     serve.add_argument("--cors-origin", metavar="ORIGIN", action="append", dest="cors_origins",
@@ -36,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> int:
+    # connexion 3.3 warns about starlette's test client on import (notes #14): noise for a server
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     from sandbox.app import create_app  # deferred: `--help` stays fast
 
     try:
@@ -44,6 +55,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"task-sandbox: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper())
+    # Connexion logs every refused request (each 401, 404) at INFO; the access log has them.
+    logging.getLogger("connexion").setLevel(max(logging.WARNING, logging.getLogger().level))
     print(f"Task API sandbox on http://{args.host}:{args.port}  (Swagger UI: /ui/, key: YOUR_API_KEY)",
           file=sys.stderr, flush=True)
     import uvicorn

@@ -40,7 +40,7 @@ def render(exc: errors.SandboxError) -> ConnexionResponse:
         headers["Allow"] = ", ".join(exc.allow)
     return ConnexionResponse(status_code=exc.status, mimetype="application/json",
                              content_type="application/json", headers=headers,
-                             body=json.dumps(body(exc)).encode())
+                             body=json.dumps(body(exc), separators=(",", ":")).encode())
 
 
 def translate(request: ConnexionRequest, exc: Exception, contract: Contract) -> errors.SandboxError:
@@ -48,21 +48,25 @@ def translate(request: ConnexionRequest, exc: Exception, contract: Contract) -> 
     if isinstance(exc, errors.SandboxError):
         return exc
     if isinstance(exc, OAuthProblem):
-        if not request.headers.get("authorization"):
+        scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+        if not scheme:
             return errors.MissingApiKey()
-        if "No authorization token" in (exc.detail or ""):
-            return errors.MissingApiKey("Only Bearer authorization is accepted: send 'Authorization: Bearer <key>'.")
+        if scheme.lower() != "bearer" or not token.strip():
+            return errors.MissingApiKey("No API key was sent: send 'Authorization: Bearer <key>'; "
+                                        "no other authorization scheme is accepted.")
         return errors.Unauthorized()
     if isinstance(exc, UnsupportedMediaTypeProblem):
         sent = request.headers.get("content-type", "no content type")
-        return errors.UnsupportedMediaType(f"The request body must be application/json, not {sent}.")
+        operation = request.scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
+        wanted = " or ".join(contract.consumes.get(operation, ())) or "application/json"
+        return errors.UnsupportedMediaType(f"The request body must be {wanted}, not {sent}.")
     if isinstance(exc, NonConformingResponse):
         log.error("response broke the contract: %s", exc.detail)
         return errors.SandboxError("The sandbox produced a response that breaks its own contract; please report it.")
     if isinstance(exc, BadRequestProblem) or (isinstance(exc, ProblemException) and exc.status == 400):
         return errors.BadRequest(f"Invalid request: {exc.detail}")
     if isinstance(exc, HTTPException) and exc.status_code == 405 or _is_problem(exc, 405):
-        allow = contract.allowed_methods(request.url.path) or ()
+        allow = contract.allowed_methods(request.url.path) or _allow_header(exc)
         return errors.MethodNotAllowed(
             f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allow) or 'another path'}.",
             list(allow))
@@ -78,6 +82,12 @@ def translate(request: ConnexionRequest, exc: Exception, contract: Contract) -> 
             return generic
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return errors.SandboxError()
+
+
+def _allow_header(exc: Exception) -> tuple[str, ...]:
+    """Outside the contract (Swagger UI, /openapi.json), trust what Starlette's router knew."""
+    allow = (getattr(exc, "headers", None) or {}).get("Allow", "")
+    return tuple(m.strip() for m in allow.split(",") if m.strip())
 
 
 def _is_problem(exc: Exception, status: int) -> bool:

@@ -29,7 +29,7 @@ class InvalidJson(BadRequest):
 
 class InvalidPaginationToken(BadRequest):
     code = "invalid_pagination_token"
-    default_message = "The pagination token is not one this sandbox issued."
+    default_message = "The pagination token is malformed."
 
 
 class CorsPreflightRefused(BadRequest):

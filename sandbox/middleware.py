@@ -1,4 +1,4 @@
-"""ASGI guards in front of Connexion: body size (413) and paths Connexion cannot route."""
+"""ASGI guards around Connexion: body size (413), requests it routes badly, CORS in the envelope."""
 from __future__ import annotations
 
 import re
@@ -8,23 +8,36 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
 from sandbox import envelope, errors
+from sandbox.spec import Contract
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class PathGuardMiddleware:
-    """A control character in a path segment (an encoded newline, say) slips through
-    Connexion's routing but not its operation context, which then fails with a 500.
-    No id contains one, so such a path names nothing: 404, as for any unknown id."""
+class RequestGuardMiddleware:
+    """Requests Connexion would route badly, answered as the contract says instead:
+    - a control character in a path (an encoded newline) slips through Connexion's routing but
+      not its operation context, which then fails with a 500;
+    - an empty segment or a trailing slash under /v2 makes werkzeug redirect (307/308) or route
+      where Connexion did not; no id is empty, so such a path names nothing: 404;
+    - HEAD is routed to GET, whose empty answer then fails response validation; the contract
+      declares no HEAD, so it is a 405 like any other undeclared method."""
 
-    def __init__(self, app):
+    def __init__(self, app, contract: Contract):
         self.app = app
+        self.contract = contract
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             path = scope.get("path", "")
-            if _CONTROL.search(path) or _CONTROL.search(unquote(scope.get("raw_path", b"").decode("latin-1"))):
+            raw = unquote(scope.get("raw_path", b"").decode("latin-1"))
+            if _CONTROL.search(path) or _CONTROL.search(raw):
                 raise errors.NotFound("No resource at this path: it contains a control character.")
+            if path.startswith("/v2/") and ("//" in raw or "//" in path or path.endswith("/")):
+                raise errors.NotFound(f"No operation at {path}: remove the empty path segment or trailing slash.")
+            allowed = self.contract.allowed_methods(path)
+            if scope.get("method") == "HEAD" and allowed:
+                raise errors.MethodNotAllowed(
+                    f"HEAD is not allowed on {path}; use {' or '.join(allowed)}.", list(allowed))
         await self.app(scope, receive, send)
 
 
@@ -37,7 +50,8 @@ class BodyLimitMiddleware:
         self.per_operation = per_operation or {}
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        # GET and HEAD bodies are never read, so they cannot fill memory: no 413 for them
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
         operation = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
         limit = self.per_operation.get(operation, self.max_bytes)
@@ -65,8 +79,9 @@ class CorsMiddleware(CORSMiddleware):
         response = super().preflight_response(request_headers)
         if response.status_code != 400:
             return response
-        refused = errors.CorsPreflightRefused(
-            f"CORS preflight refused ({response.body.decode()}); start the sandbox with "
-            f"--cors-origin {request_headers.get('origin', '<origin>')} to allow this origin.")
+        reason = response.body.decode()
+        hint = (f"; start the sandbox with --cors-origin {request_headers.get('origin')} to allow it"
+                if "origin" in reason.lower() else "")
+        refused = errors.CorsPreflightRefused(f"CORS preflight refused: {reason}{hint}.")
         headers = {k: v for k, v in response.headers.items() if k not in ("content-type", "content-length")}
         return envelope.to_starlette(refused, headers)

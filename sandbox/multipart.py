@@ -6,7 +6,7 @@ import json
 from connexion.validators import AbstractRequestBodyValidator
 from jsonschema import Draft4Validator
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.datastructures import Headers
 
 from sandbox import errors
@@ -100,6 +100,8 @@ class UploadValidator(AbstractRequestBodyValidator):
                 parser.write(message.get("body", b""))
                 more = message.get("more_body", False)
             parser.finalize()
+            if parser.state != MultipartState.END:  # python-multipart accepts a cut-off body
+                raise MultipartParseError("the body ends before the closing boundary")
         except MultipartParseError as exc:
             raise errors.BadRequest(f"The multipart body is malformed: {exc}.",
                                     [{"location": "body", "message": str(exc)}]) from None

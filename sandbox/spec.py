@@ -42,6 +42,7 @@ class Contract:
     def __init__(self, document: dict):
         self.document = document
         self.scopes: dict[str, frozenset[str]] = {}
+        self.consumes: dict[str, tuple[str, ...]] = {}
         self.routes: list[Route] = []
         for template, item in document["paths"].items():
             methods = tuple(m.upper() for m in HTTP_METHODS if m in item)
@@ -51,6 +52,7 @@ class Contract:
                 if method in item:
                     op = item[method]
                     self.scopes[op["operationId"]] = frozenset(op.get("x-required-scopes", []))
+                    self.consumes[op["operationId"]] = tuple(op.get("requestBody", {}).get("content", {}))
 
     def allowed_methods(self, path: str) -> tuple[str, ...] | None:
         """Every method the spec declares for `path`, or None when no path matches.

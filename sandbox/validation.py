@@ -8,7 +8,7 @@ import typing as t
 from connexion.lifecycle import ConnexionRequest
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 
 from sandbox import errors
 
@@ -23,9 +23,24 @@ def _location(prefix: str, error) -> str:
     return f"{path}.{missing.group(1)}" if missing else path
 
 
+MAX_MESSAGE = 200  # jsonschema repeats the offending value: a 1 MB string must not come back twice
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "…"
+
+
+def _charset(content_type: str) -> str | None:
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
 def details_of(validator, value, prefix: str) -> list[dict]:
     found = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
-    return [{"location": _location(prefix, e), "message": e.message} for e in found]
+    return [{"location": _location(prefix, e), "message": _short(e.message)} for e in found]
 
 
 def summary(details: list[dict]) -> str:
@@ -40,6 +55,13 @@ class BodyValidator(JSONRequestBodyValidator):
 
     async def wrap_receive(self, receive, *, scope):
         headers = Headers(scope=scope)
+        has_body = int(headers.get("content-length") or 0) or "chunked" in headers.get("transfer-encoding", "")
+        if has_body and "content-type" not in headers:
+            # Connexion would guess JSON for validation but hand the handler raw bytes.
+            raise errors.UnsupportedMediaType("The request body needs a Content-Type: application/json header.")
+        charset = _charset(headers.get("content-type", ""))
+        if charset not in (None, "utf-8", "utf8"):
+            raise errors.UnsupportedMediaType(f"JSON bodies must be UTF-8 (RFC 8259), not charset={charset}.")
         if not int(headers.get("content-length") or 0):
             if "chunked" in headers.get("transfer-encoding", "").lower():
                 receive, scope = await _buffer_chunked(receive, scope)
@@ -57,8 +79,9 @@ class BodyValidator(JSONRequestBodyValidator):
         except UnicodeDecodeError:
             raise errors.InvalidJson(f"The request body is not valid {self._encoding} text.",
                                      [{"location": "body", "message": "not valid UTF-8"}]) from None
-        except LookupError:
-            raise errors.InvalidJson(f"Unknown charset {self._encoding!r} in Content-Type.") from None
+        except RecursionError:
+            raise errors.InvalidJson("The request body nests too deeply to be a report.",
+                                     [{"location": "body", "message": "nested too deeply"}]) from None
         except json.JSONDecodeError as exc:
             raise errors.InvalidJson(f"The request body is not valid JSON: {exc}.",
                                      [{"location": "body", "message": str(exc)}]) from None
@@ -104,12 +127,16 @@ class ParametersValidator(ParameterValidator):
         if self.strict_validation:
             for name in sorted(self.validate_query_parameter_list(request, self.security_query_params)):
                 details.append({"location": f"query.{name}", "message": "is not a parameter of this operation"})
+        repeated = QueryParams(request.scope.get("query_string", b""))
         sources = {"query": request.query_params, "path": request.path_params,
                    "header": request.headers, "cookie": request.cookies}
         for where, params in self.parameters.items():
             for param in params:
                 value = sources[where].get(param["name"])
                 location = f"{where}.{param['name']}"
+                if where == "query" and len(repeated.getlist(param["name"])) > 1:
+                    details.append({"location": location, "message": "is given more than once"})
+                    continue
                 if value is None:
                     if param.get("required"):
                         details.append({"location": location, "message": "is required"})

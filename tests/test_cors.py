@@ -24,13 +24,14 @@ def header_set(response, name: str) -> set[str]:
     return {part.strip().lower() for part in response.headers.get(name, "").split(",") if part.strip()}
 
 
-def assert_envelope(response, status: int, code: str | None = None) -> None:
+def assert_envelope(response, status: int, code: str | None = None) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
     assert {"error", "code"} <= set(body) <= {"error", "code", "details"}
     assert isinstance(body["error"], str) and isinstance(body["code"], str)
     assert code is None or body["code"] == code, body
+    return body
 
 
 @pytest.fixture
@@ -120,7 +121,14 @@ def test_restricted_actual_responses(restricted, origin, allow_origin, headers, 
 
 
 def test_refused_preflight_is_an_enveloped_error(restricted):
-    assert_envelope(preflight(restricted, f"{TASK}/complete", origin=EVIL), 400)
+    body = assert_envelope(preflight(restricted, f"{TASK}/complete", origin=EVIL), 400)
+    assert body["code"] == "cors_preflight_refused"
+    assert f"--cors-origin {EVIL}" in body["error"]
+
+
+def test_a_refused_method_does_not_blame_the_origin(client):
+    body = assert_envelope(preflight(client, f"{TASK}/complete", method="PUT"), 400)
+    assert "method" in body["error"].lower() and "--cors-origin" not in body["error"]
 
 
 # -- OPTIONS without a preflight: the sandbox's documented 405 --

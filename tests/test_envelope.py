@@ -47,6 +47,22 @@ CASES = [
     ("missing key", "get", TASK_URL, {"headers": {"Authorization": ""}}, 401, "missing_api_key", None),
     ("unknown key", "get", TASK_URL, {"headers": auth("nope")}, 401, "invalid_api_key", None),
     ("basic auth", "get", TASK_URL, {"headers": {"Authorization": "Basic dXNlcjpwYXNz"}}, 401, "missing_api_key", None),
+    ("body without Content-Type", "post", REPORT_URL, {"content": b'{"issues": [{"label": "x", "value": "y"}]}'},
+     415, "unsupported_media_type", None),
+    ("charset other than UTF-8", "post", REPORT_URL,
+     {"content": b'{"issues": [{"label": "caf\xe9", "value": "y"}]}',
+      "headers": {"Content-Type": "application/json; charset=latin-1"}}, 415, "unsupported_media_type", None),
+    ("JSON nested too deeply", "post", REPORT_URL, {"content": b"[" * 5000 + b"]" * 5000, "headers": JSON},
+     400, "invalid_json", ["body"]),
+    ("empty path segment", "get", f"/v2//team_123456/project/proj_123456/task", {}, 404, "route_not_found", None),
+    ("empty segment before an action", "post", f"{TASK_URL}//approve", {}, 404, "route_not_found", None),
+    ("trailing slash", "get", f"{TASK_URL}/", {}, 404, "route_not_found", None),
+    ("parameter given twice", "get", f"{BASE}/task", {"params": [("limit", "abc"), ("limit", "2")]}, 400,
+     "invalid_request", ["query.limit"]),
+    ("key without a scheme", "get", TASK_URL, {"headers": {"Authorization": "YOUR_API_KEY"}}, 401,
+     "missing_api_key", None),
+    ("Bearer without a key", "get", TASK_URL, {"headers": {"Authorization": "Bearer "}}, 401, "missing_api_key", None),
+    ("another scheme", "get", TASK_URL, {"headers": {"Authorization": "Token abc"}}, 401, "missing_api_key", None),
     ("missing scope", "get", TASK_URL, {"headers": auth("key_task_edit_only")}, 403, "insufficient_scope", None),
     ("project not granted", "get", TASK_URL, {"headers": auth("key_no_project")}, 403, "project_not_granted", None),
 ]
@@ -123,3 +139,34 @@ def test_a_streamed_body_within_the_limit_is_accepted(client):
 
     response = client.post(REPORT_URL, headers={**auth(), **JSON}, content=chunks())
     assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("path,allow", [(TASK_URL, "GET"), (f"{BASE}/task", "GET"),
+                                        (f"{BASE}/upload/upl_123456789", "GET")])
+def test_head_is_405_not_a_broken_get(client, path, allow):
+    response = client.head(path, headers=auth())
+    assert (response.status_code, response.headers["allow"]) == (405, allow)
+
+
+def test_405_outside_the_contract_still_names_the_methods(client):
+    response = client.post("/openapi.json", headers=auth())
+    assert_envelope(response, 405, "method_not_allowed")
+    assert "GET" in response.headers["allow"]
+
+
+def test_a_get_with_a_large_body_is_not_refused(client):
+    # GET bodies are never read; the contract declares no 413 on GETs.
+    response = client.request("GET", TASK_URL, headers=auth(), content=b"x" * (2 * 1024 * 1024))
+    assert response.status_code == 200
+
+
+def test_error_bodies_do_not_echo_huge_input(client):
+    response = client.post(REPORT_URL, headers=auth(), json={"issues": "a" * 1_000_000})
+    assert_envelope(response, 400, "invalid_request")
+    assert len(response.content) < 2000
+
+
+def test_415_names_what_the_operation_takes(client):
+    response = client.post(f"{BASE}/upload", headers={**auth(), **JSON}, content=b"{}")
+    body = assert_envelope(response, 415, "unsupported_media_type")
+    assert "multipart/form-data" in body["error"]

@@ -17,7 +17,7 @@ from sandbox.domain.model import TASK_STATUSES
 from sandbox.fixtures import default_dir, load_records
 
 REPO = Path(__file__).resolve().parents[1]
-UPSTREAM = Path(__file__).resolve().parents[2] / "shared" / "reference" / "upstream-examples"
+UPSTREAM = Path(__file__).resolve().parent / "upstream_examples"  # copied from shared/reference
 TEAM, PROJECT, TASK, UPLOAD = "team_123456", "proj_123456", "task_abcdef123456", "upl_123456789"
 ALL_SCOPES = frozenset(spec.load_public()["components"]["securitySchemes"]["bearerAuth"]["x-scopes"])
 
@@ -27,9 +27,9 @@ def records():
     return load_records()
 
 
-def upstream_task() -> dict | None:
+def upstream_task() -> dict:
     path = UPSTREAM / "task.get.response.json"
-    return json.loads(path.read_text())["payload"] if path.is_file() else None
+    return json.loads(path.read_text())["payload"]
 
 
 def keys_where(r, team=TEAM, scopes=None, projects=None):
@@ -80,16 +80,11 @@ def test_default_project_has_a_task_in_each_status(records, status):
 
 
 def test_default_task_has_the_upstream_pages(records):
-    upstream = upstream_task()
-    if upstream is None:  # shared/ laid out elsewhere: fall back to the spec's own example
-        upstream = spec.load_public()["components"]["examples"]["TaskReviewingEnvelope"]["value"]["payload"]
-    assert records.tasks[TASK].pages == upstream["pages"]
+    assert records.tasks[TASK].pages == upstream_task()["pages"]
 
 
 def test_default_task_is_the_upstream_example_verbatim(records):
     upstream = upstream_task()
-    if upstream is None:
-        pytest.skip(f"upstream examples not found at {UPSTREAM}")
     assert json.dumps(records.tasks[TASK].public()) == json.dumps(upstream)  # order matters too
 
 
@@ -127,6 +122,17 @@ BROKEN = [  # (mutation, file, record label or None for file-level errors, field
                  "tasks.yaml", T0, "pages[0].annotations[0].confidence", "1.5", id="confidence-above-1"),
     pytest.param(task0(colour="red"), "tasks.yaml", T0, "colour", "unknown field", id="task-unknown-field"),
     pytest.param(task0(created_at="yesterday"), "tasks.yaml", T0, "created_at", "yesterday", id="task-bad-time"),
+    pytest.param(task0(created_at="2024-99-99T99:99:99Z"), "tasks.yaml", T0, "created_at", "2024-99-99",
+                 id="task-impossible-time"),
+    pytest.param(task0(upload_id=["upl_123456789"]), "tasks.yaml", T0, "upload_id", "no upload",
+                 id="task-upload-id-not-a-string"),
+    pytest.param(task0(outcome="DONE"), "tasks.yaml", T0, "outcome", "'DONE'", id="task-bad-outcome"),
+    pytest.param(edit("world.yaml", lambda d: d["projects"][0].update(steps=["EXTRACT", "EXTRACT"])),
+                 "world.yaml", "projects[0] (proj_123456)", "steps", "non-unique", id="project-repeated-step"),
+    pytest.param(edit("world.yaml", lambda d: d["projects"][0].update(automation="always")),
+                 "world.yaml", "projects[0] (proj_123456)", "automation", "'always'", id="project-bad-automation"),
+    pytest.param(lambda directory: (directory / "extra.yaml").write_bytes(b"teams: [{id: team_\xff}]\n"),
+                 "extra.yaml", None, None, "not UTF-8", id="file-not-utf8"),
     pytest.param(task0(upload_id="upl_nope"), "tasks.yaml", T0, "upload_id", "upl_nope",
                  id="task-missing-upload"),
     pytest.param(task0(project_id="proj_234567"), "tasks.yaml", T0, "project_id", UPLOAD,

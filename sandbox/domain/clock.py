@@ -28,7 +28,7 @@ class Clock:
         self._offset = 0.0 if now is None else now - source()
         self._frozen_at: float | None = None
         if frozen:
-            self.freeze()
+            self._frozen_at = self.now() if now is None else now
 
     def now(self) -> float:
         with self._lock:
@@ -55,6 +55,9 @@ class Clock:
                 self._frozen_at = None
 
     def set(self, epoch: float) -> None:
+        """Move the clock to `epoch`; never back, since transitions already applied stay applied."""
+        if epoch < self.now():
+            raise ValueError("the clock only moves forward")
         with self._lock:
             if self._frozen_at is not None:
                 self._frozen_at = epoch

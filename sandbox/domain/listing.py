@@ -35,8 +35,8 @@ def decode_token(token: str) -> tuple[str, str]:
         return decoded[0], decoded[1]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise errors.InvalidPaginationToken(
-            "The pagination token is not one this sandbox issued; pass back paginationToken as it came.",
-            [{"location": "query.token", "message": "not a token this sandbox issued"}]) from None
+            "The pagination token is malformed; pass back paginationToken exactly as it came.",
+            [{"location": "query.token", "message": "not a pagination token"}]) from None
 
 
 def paginate(tasks: list[Task], limit: int, token: str | None, **filters: str | None) -> Page:

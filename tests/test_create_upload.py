@@ -1,0 +1,242 @@
+"""createUpload over HTTP: the created shape, one task per file (B6, B8), upstream limits and errors (B2, B3)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from openapi_schema_validator import OAS30Validator
+
+from sandbox import spec
+from sandbox.app import create_app
+from sandbox.domain.clock import Clock, parse_timestamp
+from tests.conftest import BASE, NOW, TEAM, auth
+
+URL = f"{BASE}/upload"
+MiB = 1024 * 1024
+# The keys of the upstream example (upload.create.response.json), in its order.
+CREATED_KEYS = ["id", "name", "projectId", "status", "fileType", "fileSize", "createdAt", "updatedAt"]
+META = [{"name": "category", "value": "invoice"}, {"name": "department", "value": "finance"}]
+PDF = ("file", ("invoice.pdf", b"%PDF-1.4 one", "application/pdf"))
+BOUNDARY = {"Content-Type": "multipart/form-data; boundary=xyz"}
+
+
+def pdf(filename: str = "invoice.pdf", size: int = 10) -> tuple:
+    return ("file", (filename, bytes(size), "application/pdf"))
+
+
+def part(name: str, filename: str | None, data: bytes) -> bytes:
+    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    return f"--xyz\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+
+
+def upload(client, files, project: str = "proj_123456", **data):
+    if "meta" in data:
+        data["meta"] = json.dumps(data["meta"])
+    response = client.post(f"/v2/{TEAM}/project/{project}/upload", headers=auth(), files=files, data=data)
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"] == "application/json"
+    return response.json()
+
+
+def tasks_of(client, upload_id: str, project: str = "proj_123456") -> list[dict]:
+    response = client.get(f"/v2/{TEAM}/project/{project}/task", headers=auth(), params={"upload_id": upload_id})
+    assert response.status_code == 200, response.text
+    return response.json()["payload"]
+
+
+def get_upload(client, upload_id: str, project: str = "proj_123456") -> dict:
+    response = client.get(f"/v2/{TEAM}/project/{project}/upload/{upload_id}", headers=auth())
+    assert response.status_code == 200, response.text
+    return response.json()["payload"]
+
+
+def counts(world) -> tuple[int, int]:
+    return len(world.records.tasks), len(world.records.uploads)
+
+
+def assert_error(response, status: int, code: str, location: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    document = spec.load_public()
+    OAS30Validator({"$ref": "#/components/schemas/Error", "components": document["components"]}).validate(body)
+    assert body["code"] == code, body
+    if location is not None:
+        assert body.get("details"), body
+        for detail in body["details"]:
+            where = detail["location"]
+            assert where == location or where.startswith((location + ".", location + "[")), body
+    return body
+
+
+# -- success --
+
+def test_created_body_follows_the_upstream_example(client):
+    body = upload(client, [pdf("Scan.PDF", 1000), pdf("second.png", 234)], name="Important Document", meta=META)
+    assert list(body) == CREATED_KEYS
+    assert body["id"].startswith("upl_")
+    assert body["name"] == "Important Document"
+    assert body["projectId"] == "proj_123456"
+    assert body["status"] == "processing"
+    assert body["fileType"] == "pdf"  # the first file's extension, lower-cased
+    assert body["fileSize"] == 1234
+    assert body["createdAt"] == body["updatedAt"] == NOW
+
+
+def test_name_defaults_to_the_first_filename(client):
+    body = upload(client, [pdf("first.pdf"), pdf("second.pdf")])
+    assert body["name"] == "first.pdf"
+    assert get_upload(client, body["id"])["name"] == "first.pdf"
+
+
+def test_project_id_is_the_paths_project(client):
+    assert upload(client, [PDF], project="proj_234567")["projectId"] == "proj_234567"
+
+
+@pytest.mark.parametrize("project, first_step", [
+    pytest.param("proj_123456", "EXTRACT", id="single-step"),
+    pytest.param("proj_234567", "CLASSIFY", id="two-steps"),
+])
+def test_one_processing_task_per_file(client, project, first_step):
+    names = ["a.pdf", "b.pdf", "c.png"]
+    body = upload(client, [pdf(n) for n in names], project=project, meta=META)
+    tasks = tasks_of(client, body["id"], project)
+    assert sorted(t["name"] for t in tasks) == names
+    for task in tasks:
+        assert task["status"] == "PROCESSING"
+        assert task["step_type"] == first_step
+        assert task["meta"] == META
+        assert task["upload_id"] == body["id"]
+        assert task["project_id"] == project
+        assert task["created_at"] == NOW
+    assert len({t["id"] for t in tasks}) == len(names)
+    created = get_upload(client, body["id"], project)
+    assert created["status"] == "PROCESSING"
+    assert created["meta"] == META
+
+
+def test_meta_defaults_to_empty(client):
+    body = upload(client, [PDF])
+    assert get_upload(client, body["id"])["meta"] == []
+    assert [t["meta"] for t in tasks_of(client, body["id"])] == [[]]
+
+
+def test_ids_are_deterministic():
+    def run() -> list:
+        app = create_app(clock=Clock(now=parse_timestamp(NOW), frozen=True))
+        with app.test_client() as client:
+            ids = []
+            for files in ([pdf("a.pdf"), pdf("b.pdf")], [pdf("c.pdf")]):
+                created = upload(client, files, meta=META)
+                ids.append((created["id"], sorted(t["id"] for t in tasks_of(client, created["id"]))))
+            return ids
+
+    first = run()
+    assert first[0][0] != first[1][0]
+    assert run() == first
+
+
+@pytest.mark.parametrize("project, first_step", [
+    pytest.param("proj_123456", "EXTRACT", id="single-step"),
+    pytest.param("proj_234567", "CLASSIFY", id="two-steps"),
+])
+def test_tasks_settle_into_review_after_the_processing_delay(client, world, clock, project, first_step):
+    body = upload(client, [pdf("a.pdf"), pdf("b.pdf")], project=project)
+    delay = world.records.projects[project].processing_delay
+    clock.advance(delay - 1)
+    assert {t["status"] for t in tasks_of(client, body["id"], project)} == {"PROCESSING"}
+    assert get_upload(client, body["id"], project)["status"] == "PROCESSING"
+    clock.advance(1)
+    tasks = tasks_of(client, body["id"], project)
+    assert [(t["status"], t["step_type"]) for t in tasks] == [("REVIEWING", first_step)] * 2
+    assert get_upload(client, body["id"], project)["status"] == "IN_REVIEW"
+
+
+# -- limits (upstream: 40 MB a file, 100 files a batch) --
+
+def test_a_file_of_exactly_40_mib_is_accepted(client):
+    body = upload(client, [pdf("big.pdf", 40 * MiB)])
+    assert body["fileSize"] == 40 * MiB
+    assert len(tasks_of(client, body["id"])) == 1
+
+
+def test_100_files_are_accepted(client):
+    body = upload(client, [pdf(f"f{i:03}.pdf", 1) for i in range(100)])
+    assert body["fileSize"] == 100
+    response = client.get(f"{BASE}/task", headers=auth(), params={"upload_id": body["id"], "limit": 1})
+    assert response.json()["count"] == 100
+
+
+@pytest.mark.parametrize("files, status, code", [
+    pytest.param([pdf("big.pdf", 40 * MiB + 1)], 413, "payload_too_large", id="one-byte-over-40-mib"),
+    pytest.param([pdf("ok.pdf"), pdf("big.pdf", 40 * MiB + 1)], 413, "payload_too_large", id="second-file-over"),
+    pytest.param([pdf(f"f{i:03}.pdf", 1) for i in range(101)], 400, "too_many_files", id="101-files"),
+])
+def test_over_the_limits(client, world, files, status, code):
+    before = counts(world)
+    assert_error(client.post(URL, headers=auth(), files=files), status, code)
+    assert counts(world) == before
+
+
+# -- errors --
+
+# A whole first file part, then a second one cut off mid-data: no closing boundary.
+TRUNCATED = part("file", "a.pdf", b"abc") + part("file", "b.pdf", b"half")[:-2]
+
+# (request kwargs: "key" and "url" override the default key and path; status, code, details location)
+ERRORS = [
+    pytest.param({"files": [PDF], "data": {"meta": "{not json"}}, 400, "invalid_meta", "body.meta", id="meta-not-json"),
+    pytest.param({"files": [PDF], "data": {"meta": json.dumps({"name": "a", "value": "b"})}},
+                 400, "invalid_meta", "body.meta", id="meta-an-object"),
+    pytest.param({"files": [PDF], "data": {"meta": json.dumps([{"name": "a"}])}},
+                 400, "invalid_meta", "body.meta", id="meta-entry-without-value"),
+    pytest.param({"files": [PDF], "data": {"meta": json.dumps([{"name": "a", "value": 1}])}},
+                 400, "invalid_meta", "body.meta", id="meta-value-a-number"),
+    pytest.param({"files": [PDF], "data": {"meta": json.dumps([{"name": "a", "value": "b", "x": "y"}])}},
+                 400, "invalid_meta", "body.meta", id="meta-entry-extra-key"),
+    pytest.param({"files": [PDF], "data": {"colour": "red"}}, 400, "invalid_request", "body", id="unknown-field"),
+    pytest.param({"files": [PDF], "data": {"name": "n" * 256}}, 400, "invalid_request", "body.name", id="name-too-long"),
+    pytest.param({"files": [("name", (None, b"only a name"))]}, 400, "invalid_request", "body.file", id="no-file"),
+    pytest.param({"files": [("name", (None, b"x"))], "data": {"file": "abc"}},
+                 400, "invalid_request", "body.file", id="file-part-without-filename"),
+    pytest.param({"files": [PDF], "data": {"file": "abc"}}, 400, "invalid_request", "body.file",
+                 id="text-file-part-among-files"),
+    pytest.param({"json": {"name": "x"}}, 415, "unsupported_media_type", None, id="json-body"),
+    pytest.param({"data": {"file": "abc"}}, 415, "unsupported_media_type", None, id="urlencoded-form"),
+    pytest.param({"content": b"--xyz\r\n", "headers": {"Content-Type": "multipart/form-data"}},
+                 400, "invalid_request", None, id="multipart-without-boundary"),
+    pytest.param({"content": b"this is not multipart", "headers": BOUNDARY},
+                 400, "invalid_request", "body", id="malformed-multipart"),
+    pytest.param({"content": TRUNCATED, "headers": BOUNDARY}, 400, "invalid_request", "body",
+                 id="truncated-multipart"),
+    pytest.param({"files": [PDF], "key": "key_task_read_only"}, 403, "insufficient_scope", None, id="no-upload-scope"),
+    pytest.param({"files": [PDF], "key": "key_no_project"}, 403, "project_not_granted", None,
+                 id="project-not-granted"),
+    pytest.param({"files": [PDF], "url": "/v2/team_654321/project/proj_654321/upload"}, 404, "team_not_found",
+                 None, id="other-teams-project"),
+    pytest.param({"files": [PDF], "url": f"/v2/{TEAM}/project/proj_654321/upload"}, 404, "project_not_found",
+                 None, id="other-teams-project-under-own-team"),
+    pytest.param({"files": [PDF], "key": "key_other_team"}, 404, "team_not_found", None,
+                 id="other-teams-key"),
+]
+
+
+@pytest.mark.parametrize("kwargs, status, code, location", ERRORS)
+def test_refused_uploads_create_nothing(client, world, kwargs, status, code, location):
+    kwargs = dict(kwargs)
+    headers = {**auth(kwargs.pop("key", "YOUR_API_KEY")), **kwargs.pop("headers", {})}
+    before = counts(world)
+    response = client.post(kwargs.pop("url", URL), headers=headers, **kwargs)
+    assert_error(response, status, code, location)
+    assert counts(world) == before
+
+
+@pytest.mark.parametrize("kwargs", [
+    pytest.param({"json": {"name": "x"}}, id="json-body"),
+    pytest.param({"content": b"x", "headers": {"Content-Type": "text/plain"}}, id="text-body"),
+])
+def test_wrong_media_type_names_multipart(client, kwargs):
+    kwargs = dict(kwargs)
+    headers = {**auth(), **kwargs.pop("headers", {})}
+    body = assert_error(client.post(URL, headers=headers, **kwargs), 415, "unsupported_media_type")
+    assert "multipart/form-data" in body["error"]
