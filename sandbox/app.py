@@ -1,4 +1,4 @@
-"""The app factory: one Connexion FlaskApp over one fresh world per call."""
+"""The app factory: one Connexion FlaskApp, the public API and the control plane, fresh state per call."""
 from __future__ import annotations
 
 import re
@@ -15,9 +15,13 @@ from connexion.resolver import Resolver
 
 from connexion.validators import VALIDATOR_MAP, FormDataValidator
 
-from sandbox import auth, envelope, fixtures, middleware, spec
-from sandbox.domain.clock import Clock, IdSource
-from sandbox.domain.world import Records, World
+from sandbox import auth, envelope, middleware, spec
+from sandbox.control import middleware as control
+from sandbox.control.api import ControlHandlers
+from sandbox.control.scenarios import Scenarios
+from sandbox.control.sessions import HEADER, Sessions
+from sandbox.domain.clock import Clock
+from sandbox.domain.store import Records
 from sandbox.handlers import Handlers
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
 from sandbox.multipart import UploadValidator
@@ -43,37 +47,49 @@ def _snake(operation_id: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", operation_id).lower()
 
 
+def _resolver(handlers) -> Resolver:
+    return Resolver(function_resolver=lambda op_id: getattr(handlers, _snake(op_id)))
+
+
 def create_app(fixtures_dir: Path | str | None = None, *, records: Records | None = None,
                clock: Clock | None = None, seed: int = 0,
                cors_origins: Sequence[str] = ("*",), max_body_bytes: int = DEFAULT_MAX_BODY,
-               validate_responses: bool = True) -> FlaskApp:
-    """Build an app with its own world seeded from `fixtures_dir` (default: the shipped
-    fixtures) or from ready `records`. Raises FixtureError on a bad fixture (B13)."""
+               validate_responses: bool = True, admin_token: str | None = None,
+               max_sessions: int = 100, journal_size: int = 1000) -> FlaskApp:
+    """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
+    fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
+    Raises FixtureError on a bad fixture or scenario (B13)."""
     document = spec.load_public()
     contract = spec.Contract(document)
-    world = World(records or fixtures.load_records(fixtures_dir, document), clock or Clock(), IdSource(seed))
-    handlers = Handlers(world)
+    scenarios = Scenarios(fixtures_dir, document, default=records)
+    sessions = Sessions(scenarios, seed=seed, max_sessions=max_sessions, journal_size=journal_size,
+                        default_clock=clock)
 
     # stdlib json keeps the upstream field order; Flask's provider would sort keys.
     app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":")))
     # Let handler exceptions reach Connexion's error handlers instead of Flask's 500 page.
     app.app.config["PROPAGATE_EXCEPTIONS"] = True
-    app.add_api(
-        document,
-        resolver=Resolver(function_resolver=lambda op_id: getattr(handlers, _snake(op_id))),
-        strict_validation=True,
-        validate_responses=validate_responses,
-        validator_map=VALIDATORS,
-        security_map={"bearer": auth.bearer_handler(lambda request: world)},
-    )
+    common = dict(strict_validation=True, validate_responses=validate_responses, validator_map=VALIDATORS)
+    # The control API first: the public API's base path "" would otherwise route /_sandbox too.
+    app.add_api(spec.load_control(), base_path="/_sandbox",
+                resolver=_resolver(ControlHandlers(sessions, contract)), **common)
+    app.add_api(document, resolver=_resolver(Handlers(sessions)), **common,
+                security_map={"bearer": auth.bearer_handler(
+                    lambda request: sessions.get(request.headers.get(HEADER)).world)})
     app.add_middleware(auth.ScopeMiddleware, MiddlewarePosition.BEFORE_VALIDATION, contract=contract)
     app.add_middleware(middleware.RequestGuardMiddleware, MiddlewarePosition.BEFORE_ROUTING, contract=contract)
+    app.add_middleware(control.AdminGuard, MiddlewarePosition.BEFORE_ROUTING, token=admin_token)
+    app.add_middleware(control.FaultInjector, MiddlewarePosition.BEFORE_SECURITY,
+                       sessions=sessions, contract=contract)
     app.add_middleware(middleware.BodyLimitMiddleware, MiddlewarePosition.BEFORE_VALIDATION,
                        max_bytes=max_body_bytes, per_operation={"createUpload": UPLOAD_MAX_BODY})
     app.add_middleware(middleware.CorsMiddleware, MiddlewarePosition.BEFORE_EXCEPTION,
-                       allow_origins=list(cors_origins), allow_methods=["GET", "POST", "OPTIONS"],
+                       allow_origins=list(cors_origins), allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
                        allow_headers=CORS_HEADERS, expose_headers=["WWW-Authenticate", "Allow"],
                        max_age=600)
+    app.add_middleware(control.JournalRecorder, MiddlewarePosition.BEFORE_EXCEPTION,
+                       sessions=sessions, contract=contract)
     envelope.install(app, contract)
-    app.world = world  # tests and the control plane drive the clock and state through this
+    app.sessions = sessions
+    app.world = sessions.default.world  # tests drive the default session's state through this
     return app

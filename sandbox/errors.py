@@ -27,6 +27,22 @@ class InvalidJson(BadRequest):
     default_message = "The request body is not valid JSON."
 
 
+class InvalidFixture(BadRequest):
+    code = "invalid_fixture"
+
+
+class InvalidSession(BadRequest):
+    code = "invalid_session"
+
+
+class InvalidPrefer(BadRequest):
+    code = "invalid_prefer"
+
+
+class InvalidFault(BadRequest):
+    code = "invalid_fault"
+
+
 class InvalidPaginationToken(BadRequest):
     code = "invalid_pagination_token"
     default_message = "The pagination token is malformed."
@@ -130,6 +146,27 @@ class TaskNotFound(NotFound):
 
 class UploadNotFound(NotFound):
     code = "upload_not_found"
+
+
+class UnknownScenario(NotFound):
+    code = "scenario_not_found"
+
+
+class FaultNotFound(NotFound):
+    code = "fault_not_found"
+
+
+class ControlForbidden(Forbidden):
+    code = "control_plane_forbidden"
+
+
+class InjectedFault(SandboxError):
+    """A status a fault rule or `Prefer: code=` asked for; the body still follows the contract."""
+    code = "injected_fault"
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
 
 
 class MethodNotAllowed(SandboxError):

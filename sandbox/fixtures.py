@@ -12,7 +12,7 @@ from openapi_schema_validator import OAS30Validator
 
 from sandbox import errors, spec as spec_module
 from sandbox.domain.model import APPROVED, DISAPPROVED, ApiKey, Project, Task, Team, Upload
-from sandbox.domain.world import Records
+from sandbox.domain.store import Records
 
 KINDS = ("teams", "projects", "keys", "uploads", "tasks")
 PUBLIC_SCHEMA = {"uploads": "Upload", "tasks": "Task"}
@@ -48,10 +48,17 @@ class _Checker:
         self.components = {"components": openapi["components"]}
         self.scopes = set(openapi["components"]["securitySchemes"]["bearerAuth"]["x-scopes"])
         self.problems: list[str] = []
+        self.details: list[dict] = []  # the same problems, located for an HTTP answer
         self.origins: dict[tuple[int, str], str] = {}
 
     def fail(self, file: str, record: str, field: str, message: str) -> None:
         self.problems.append(f"{file}: {record}: field {field}: {message}")
+        where = record.split(" ")[0] + ("" if field == "(record)" else f".{field}")
+        self.details.append({"location": f"body.{where}", "message": message})
+
+    def fail_document(self, file: str, message: str) -> None:
+        self.problems.append(f"{file}: {message}")
+        self.details.append({"location": "body", "message": message})
 
     def validate(self, schema: dict, value: Any, file: str, record: str, oas: bool) -> bool:
         validator = (OAS30Validator if oas else Draft4Validator)({**schema, **self.components},
@@ -67,60 +74,86 @@ class _Checker:
         return not found
 
 
-def _read(files: list[Path], checker: _Checker) -> Iterator[tuple[str, str, str, dict]]:
-    """Yield (kind, file, record label, record) in KINDS order, so references resolve."""
+def _documents(files: list[Path], checker: _Checker) -> list[tuple[str, Any]]:
     docs = []
     for path in files:
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            docs.append((path.name, yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
         except UnicodeDecodeError as exc:
-            checker.problems.append(f"{path.name}: not UTF-8 text: {exc}")
-            continue
+            checker.fail_document(path.name, f"not UTF-8 text: {exc}")
         except yaml.YAMLError as exc:
-            checker.problems.append(f"{path.name}: not valid YAML: {exc}")
-            continue
+            checker.fail_document(path.name, f"not valid YAML: {exc}")
+    return docs
+
+
+def _records(docs: list[tuple[str, Any]], checker: _Checker) -> Iterator[tuple[str, str, str, dict]]:
+    """Yield (kind, file, record label, record) in KINDS order, so references resolve."""
+    valid = []
+    for name, doc in docs:
         if not isinstance(doc, dict):
-            checker.problems.append(f"{path.name}: top level must be a mapping of {', '.join(KINDS)}")
+            checker.fail_document(name, f"top level must be a mapping of {', '.join(KINDS)}")
             continue
         for unknown in sorted(set(doc) - set(KINDS), key=str):
-            checker.problems.append(f"{path.name}: unknown top-level key {unknown!r}; expected {', '.join(KINDS)}")
-        docs.append((path.name, doc))
+            checker.fail_document(name, f"unknown top-level key {unknown!r}; expected {', '.join(KINDS)}")
+        valid.append((name, doc))
     for kind in KINDS:
-        for name, doc in docs:
+        for name, doc in valid:
             records = doc.get(kind) or []
             if not isinstance(records, list):
-                checker.problems.append(f"{name}: {kind} must be a list")
+                checker.fail_document(name, f"{kind} must be a list")
                 continue
             for i, rec in enumerate(records):
                 ident = (rec.get("id") or rec.get("key")) if isinstance(rec, dict) else None
-                label = f"{kind}[{i}]" + (f" ({ident})" if ident else "")
+                label = f"{kind}[{i}]" + (f" ({ident})" if isinstance(ident, str) else "")
                 if not isinstance(rec, dict):
                     checker.fail(name, label, "(record)", "must be a mapping")
                     continue
                 yield kind, name, label, rec
 
 
-def load_records(directory: Path | str | None = None, openapi: dict | None = None) -> Records:
-    """Build records from every `*.yaml` in `directory`; raise FixtureError naming each bad one."""
+def _load(docs, records: Records, checker: _Checker) -> Records:
+    for kind, file, label, rec in _records(docs, checker):
+        _add(kind, file, label, copy.deepcopy(rec), records, checker)
+    return records
+
+
+def fixture_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.yaml"))
+
+
+def load_records(directory: Path | str | None = None, openapi: dict | None = None,
+                 files: list[Path] | None = None) -> Records:
+    """Build records from every `*.yaml` in `directory` (or from `files`); raise FixtureError
+    naming each bad record's file, record and field."""
     directory = Path(directory) if directory else default_dir()
-    files = sorted(directory.glob("*.yaml"))
+    files = fixture_files(directory) if files is None else files
     if not files:
         raise errors.FixtureError(f"{directory}: no fixture files (*.yaml) found")
-    openapi = openapi or spec_module.load_public()
-    checker = _Checker(openapi)
-    records = Records()
-    for kind, file, label, rec in _read(files, checker):
-        _add(kind, file, label, copy.deepcopy(rec), records, checker)
+    checker = _Checker(openapi or spec_module.load_public())
+    records = _load(_documents(files, checker), Records(), checker)
     if checker.problems:
         raise errors.FixtureError("invalid fixtures in %s:\n  %s" % (directory, "\n  ".join(checker.problems)))
     return records
 
 
-def _duplicate(table: dict, ident: str, checker: _Checker, file: str, label: str, field: str) -> bool:
-    first = checker.origins.setdefault((id(table), ident), f"{file}: {label}")
+def load_into(records: Records, document: Any, openapi: dict | None = None) -> Records:
+    """Validate `document` (one fixture file's content) exactly as files are, against and on
+    top of `records`; return a layer holding the additions, or raise errors.InvalidFixture."""
+    checker = _Checker(openapi or spec_module.load_public())
+    layer = _load([("request body", document)], records.layer(), checker)
+    if checker.problems:
+        raise errors.InvalidFixture("Invalid fixture records: " + "; ".join(checker.problems[:3])
+                                    + ("; ..." if len(checker.problems) > 3 else ""), checker.details)
+    return layer
+
+
+def _duplicate(table, ident: str, checker: _Checker, file: str, label: str, field: str) -> bool:
     if ident in table:
-        checker.fail(file, label, field, f"duplicate {ident!r}, first defined at {first}")
+        first = checker.origins.get((id(table), ident))
+        checker.fail(file, label, field, f"duplicate {ident!r}, " + (
+            f"first defined at {first}" if first else "already in the world"))
         return True
+    checker.origins[(id(table), ident)] = f"{file}: {label}"
     return False
 
 

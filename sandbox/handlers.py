@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from connexion import context
+from flask import request
 
+from sandbox.control.sessions import HEADER, Sessions
 from sandbox.domain.world import World
 from sandbox.multipart import CONTEXT_KEY
 
@@ -10,10 +12,15 @@ COMPLETE_MESSAGE = "Task processing started"
 
 
 class Handlers:
-    """Bound to one app's world, so each app (and each test) has its own state."""
+    """Bound to one app's sessions, so each app (and each test) has its own state; each call
+    acts on the world of the session its X-Sandbox-Session header names (B12)."""
 
-    def __init__(self, world: World):
-        self.world = world
+    def __init__(self, sessions: Sessions):
+        self.sessions = sessions
+
+    @property
+    def world(self) -> World:
+        return self.sessions.get(request.headers.get(HEADER)).world
 
     def list_tasks(self, team_id, project_id, token_info, limit=20, token=None,
                    upload_id=None, status=None, step_type=None):

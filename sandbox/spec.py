@@ -29,11 +29,17 @@ def load_public() -> dict:
     return _load(str(resource_path("openapi.yaml")))
 
 
+def load_control() -> dict:
+    """The control plane's own spec (B12), never part of the public contract."""
+    return _load(str(PACKAGE_DIR / "control" / "openapi.yaml"))
+
+
 @dataclass(frozen=True)
 class Route:
     template: str
     pattern: re.Pattern
     methods: tuple[str, ...]
+    operations: dict  # method -> operationId
 
 
 class Contract:
@@ -43,16 +49,19 @@ class Contract:
         self.document = document
         self.scopes: dict[str, frozenset[str]] = {}
         self.consumes: dict[str, tuple[str, ...]] = {}
+        self.statuses: dict[str, frozenset[int]] = {}
         self.routes: list[Route] = []
         for template, item in document["paths"].items():
             methods = tuple(m.upper() for m in HTTP_METHODS if m in item)
-            regex = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
-            self.routes.append(Route(template, re.compile(f"^{regex}$"), methods))
+            regex = re.sub(r"\\{([^/]+?)\\}", r"(?P<\1>[^/]+)", re.escape(template))
+            self.routes.append(Route(template, re.compile(f"^{regex}$"), methods,
+                                     {m.upper(): item[m]["operationId"] for m in HTTP_METHODS if m in item}))
             for method in HTTP_METHODS:
                 if method in item:
                     op = item[method]
                     self.scopes[op["operationId"]] = frozenset(op.get("x-required-scopes", []))
                     self.consumes[op["operationId"]] = tuple(op.get("requestBody", {}).get("content", {}))
+                    self.statuses[op["operationId"]] = frozenset(int(s) for s in op["responses"] if s.isdigit())
 
     def allowed_methods(self, path: str) -> tuple[str, ...] | None:
         """Every method the spec declares for `path`, or None when no path matches.
@@ -61,3 +70,11 @@ class Contract:
             if route.pattern.match(path):
                 return route.methods
         return None
+
+    def operation(self, method: str, path: str) -> tuple[str | None, dict]:
+        """The operationId for `method` on `path` and the path's parameters, if the spec has them."""
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match:
+                return route.operations.get(method.upper()), match.groupdict()
+        return None, {}

@@ -124,8 +124,8 @@ def test_paging_with_a_filter(client):
 
 def test_paging_with_equal_timestamps(client, world):
     # Many tasks created in one second: the boundary must still neither skip nor repeat.
-    for task in world.records.tasks.values():
-        task.created_at = "2024-02-01T00:00:00Z"
+    for task_id in list(world.records.tasks):
+        world.records.tasks[task_id].created_at = "2024-02-01T00:00:00Z"  # [] writes this session's copy
     whole = ids(list_tasks(client))
     assert sorted(whole) == sorted(NEWEST_FIRST)
     assert [i for page in all_pages(client, 3) for i in ids(page)] == whole

@@ -64,15 +64,15 @@ class Pipeline:
     def upload_changed(self, upload: Upload, at: float) -> None:
         if all_final(self.records.tasks_of(upload.id)):
             if upload.final_since is None and not upload.fully_processed:
-                upload.final_since = at
-                delay = self.records.projects[upload.project_id].export_delay
+                self.records.uploads[upload.id].final_since = at
+                delay = self.records.projects.get(upload.project_id).export_delay
                 self._push(Event(at + delay, next(self._seq), EXPORT, upload.id, at))
-        else:
-            upload.final_since = None
+        elif upload.final_since is not None:
+            self.records.uploads[upload.id].final_since = None
 
     # -- events --
     def _schedule(self, kind: str, task: Task, at: float) -> None:
-        delay = self.records.projects[task.project_id].processing_delay
+        delay = self.records.projects.get(task.project_id).processing_delay
         self._push(Event(at + delay, next(self._seq), kind, task.id, task.version))
 
     def _push(self, event: Event) -> None:
@@ -82,7 +82,8 @@ class Pipeline:
         task = self.records.tasks.get(event.target)
         if task is None or task.version != event.version or task.status != PROCESSING:
             return
-        project = self.records.projects[task.project_id]
+        task = self.records.tasks[task.id]  # for writing
+        project = self.records.projects.get(task.project_id)
         following = project.next_step(task.step_type) if event.kind == ADVANCE else task.step_type
         if task.outcome is not None:
             lifecycle.move(task, task.outcome)
@@ -95,12 +96,12 @@ class Pipeline:
             entities.predict(task, project, self.new_id)
             if project.automation == "auto_process":
                 self._auto_complete(task, event.due)
-        self.upload_changed(self.records.uploads[task.upload_id], event.due)
+        self.upload_changed(self.records.uploads.get(task.upload_id), event.due)
 
     def _auto_complete(self, task: Task, at: float) -> None:
-        upload = self.records.uploads[task.upload_id]
+        upload = self.records.uploads.get(task.upload_id)
         try:
-            lifecycle.check("complete", task, upload, self.records.projects[task.project_id])
+            lifecycle.check("complete", task, upload, self.records.projects.get(task.project_id))
         except errors.StateRuleRefused:
             return  # fails validation: it waits for a person (B6)
         lifecycle.move(task, PROCESSING)
@@ -110,11 +111,12 @@ class Pipeline:
         upload = self.records.uploads.get(event.target)
         if upload is None or upload.fully_processed or upload.final_since != event.version:
             return
-        upload.fully_processed = True
-        fails = self.records.projects[upload.project_id].export_fails
+        self.records.uploads[upload.id].fully_processed = True
+        fails = self.records.projects.get(upload.project_id).export_fails
         stamp = format_timestamp(event.due)
         for task in self.records.tasks_of(upload.id):
             if task.status == COMPLETED and task.exported_at is None:
+                task = self.records.tasks[task.id]  # for writing
                 if fails:
                     task.export_failed_at = stamp
                 else:

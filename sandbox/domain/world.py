@@ -2,31 +2,15 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 
 from sandbox import errors
 from sandbox.domain import lifecycle, listing, uploads
 from sandbox.domain.clock import Clock, IdSource
-from sandbox.domain.model import ApiKey, Project, Report, Task, Team, Upload
+from sandbox.domain.model import FINAL_STATUSES, PROCESSING, ApiKey, Project, Report, Task
 from sandbox.domain.pipeline import Pipeline
+from sandbox.domain.store import Records
 
-
-@dataclass
-class Records:
-    """Everything fixtures define, keyed by id (keys by their secret value)."""
-    teams: dict[str, Team] = field(default_factory=dict)
-    projects: dict[str, Project] = field(default_factory=dict)
-    keys: dict[str, ApiKey] = field(default_factory=dict)
-    uploads: dict[str, Upload] = field(default_factory=dict)
-    tasks: dict[str, Task] = field(default_factory=dict)
-    by_upload: dict[str, list[str]] = field(default_factory=dict)
-
-    def add_task(self, task: Task) -> None:
-        self.tasks[task.id] = task
-        self.by_upload.setdefault(task.upload_id, []).append(task.id)
-
-    def tasks_of(self, upload_id: str) -> list[Task]:
-        return [self.tasks[i] for i in self.by_upload.get(upload_id, ())]
+__all__ = ["Records", "World"]
 
 
 class World:
@@ -35,12 +19,15 @@ class World:
     first applies the transitions that fell due since the last one (B9)."""
 
     def __init__(self, records: Records, clock: Clock | None = None, ids: IdSource | None = None):
-        self.records = records
-        self.clock = clock or Clock()
-        self.ids = ids or IdSource()
-        self.pipeline = Pipeline(records, self.ids.new)
         self._lock = threading.RLock()
-        self.pipeline.start(self.clock.now())
+        self.replace(records, clock or Clock(), ids or IdSource())
+
+    def replace(self, records: Records, clock: Clock, ids: IdSource) -> None:
+        """Start over on `records` (a session's reset), keeping this object for its holders."""
+        with self._lock:
+            self.records, self.clock, self.ids = records, clock, ids
+            self.pipeline = Pipeline(records, ids.new)
+            self.pipeline.start(clock.now())
 
     def settle(self) -> float:
         """Apply everything due by now; the caller holds the lock. Returns now."""
@@ -103,9 +90,9 @@ class World:
     def act(self, key: ApiKey, team_id: str, project_id: str, task_id: str, action: str) -> dict:
         with self._lock:
             now = self.settle()
-            task = self._task(key, team_id, project_id, task_id)
-            upload = self.records.uploads[task.upload_id]
-            lifecycle.apply(action, task, upload, self.records.projects[project_id], self.clock.now_iso())
+            task = self.records.tasks[self._task(key, team_id, project_id, task_id).id]  # for writing
+            upload = self.records.uploads.get(task.upload_id)
+            lifecycle.apply(action, task, upload, self.records.projects.get(project_id), self.clock.now_iso())
             if action == "complete":
                 self.pipeline.completed(task, now)
             self.pipeline.upload_changed(upload, now)
@@ -116,9 +103,9 @@ class World:
         """Store the report; return the task and what failed outside (B10: 207 when not empty)."""
         with self._lock:
             self.settle()
-            task = self._task(key, team_id, project_id, task_id)
-            project = self.records.projects[project_id]
-            lifecycle.apply("report", task, self.records.uploads[task.upload_id], project, self.clock.now_iso())
+            task = self.records.tasks[self._task(key, team_id, project_id, task_id).id]  # for writing
+            project = self.records.projects.get(project_id)
+            lifecycle.apply("report", task, self.records.uploads.get(task.upload_id), project, self.clock.now_iso())
             task.reports.append(Report([dict(i) for i in issues], message, self.clock.now_iso()))
             failures = [{"system": "issue_tracker",
                          "error": "The external issue tracker did not accept the report; "
@@ -136,3 +123,53 @@ class World:
                 self.records.add_task(task)
                 self.pipeline.task_created(task, now)
             return uploads.created_view(upload, files)
+
+    # -- the control plane's changes (B12) --
+    def move_clock(self, to: float | None = None, advance: float | None = None,
+                   freeze: bool | None = None) -> None:
+        """Set or advance, then freeze or unfreeze; what falls due applies at once (B9)."""
+        with self._lock:
+            if to is not None:
+                self.clock.set(to)
+            if advance:
+                self.clock.advance(advance)
+            if freeze is True:
+                self.clock.freeze()
+            elif freeze is False:
+                self.clock.unfreeze()
+            self.settle()
+
+    def merge(self, layer: Records) -> dict[str, int]:
+        """Take records validated on a layer over this world (fixtures loaded over HTTP)."""
+        with self._lock:
+            now = self.settle()
+            self.records.merge(layer)
+            added = layer.tasks.changed().values()
+            for task in added:
+                if task.status == PROCESSING:
+                    self.pipeline.task_created(task, now)
+            for upload_id in {t.upload_id for t in added} | set(layer.uploads.changed()):
+                self.pipeline.upload_changed(self.records.uploads.get(upload_id), now)
+            return {name: len(getattr(layer, name).changed())
+                    for name in ("teams", "projects", "keys", "uploads", "tasks")}
+
+    def force(self, task_id: str, status: str, step_type: str | None = None) -> dict:
+        """Put a task in any status; its upload's invariants follow (B8): a non-final task
+        makes the upload not fully processed, and a PROCESSING one settles as usual."""
+        with self._lock:
+            now = self.settle()
+            if task_id not in self.records.tasks:
+                raise errors.TaskNotFound(f"Task {task_id} was not found in this session.")
+            task = self.records.tasks[task_id]
+            was = task.status
+            if step_type is not None:
+                task.step_type = step_type
+            lifecycle.move(task, status)
+            upload = self.records.uploads.get(task.upload_id)
+            if upload.fully_processed and status not in FINAL_STATUSES:
+                writable = self.records.uploads[upload.id]
+                writable.fully_processed, writable.final_since = False, None
+            if status == PROCESSING and was != PROCESSING:
+                self.pipeline.task_created(task, now)
+            self.pipeline.upload_changed(self.records.uploads.get(upload.id), now)
+            return task.public()

@@ -1,0 +1,112 @@
+"""Thin handlers of the control plane, one per operationId of sandbox/control/openapi.yaml."""
+from __future__ import annotations
+
+from flask import request
+
+from sandbox import errors, fixtures
+from sandbox.control.sessions import HEADER, Session, Sessions
+from sandbox.domain.clock import format_timestamp, parse_timestamp
+from sandbox.spec import Contract
+
+EXTRA_STATUSES = frozenset({500, 503})  # beyond the declared ones, so faults stay inside the contract
+
+
+def clock_view(session: Session) -> dict:
+    clock = session.world.clock
+    return {"now": format_timestamp(clock.now()), "frozen": clock.frozen}
+
+
+def session_view(session: Session) -> dict:
+    return {"name": session.name, "scenario": session.scenario, "clock": clock_view(session),
+            "tasks": len(session.world.records.tasks), "journal_entries": len(session.journal),
+            "faults": len(session.faults.rules())}
+
+
+class ControlHandlers:
+    def __init__(self, sessions: Sessions, contract: Contract):
+        self.sessions = sessions
+        self.contract = contract
+
+    @property
+    def session(self) -> Session:
+        return self.sessions.get(request.headers.get(HEADER))
+
+    def get_session(self, **_):
+        return {"payload": session_view(self.session)}, 200
+
+    def list_sessions(self, **_):
+        return {"payload": self.sessions.names(), "max_sessions": self.sessions.max_sessions}, 200
+
+    def reset_session(self, body=None, **_):
+        scenario = (body or {}).get("scenario")
+        return {"payload": session_view(self.sessions.reset(request.headers.get(HEADER), scenario))}, 200
+
+    def list_scenarios(self, **_):
+        return {"payload": self.sessions.scenarios.names()}, 200
+
+    def load_fixtures(self, body, **_):
+        world = self.session.world
+        layer = fixtures.load_into(world.records, body, self.contract.document)
+        return {"payload": world.merge(layer)}, 201
+
+    def get_clock(self, **_):
+        return {"payload": clock_view(self.session)}, 200
+
+    def set_clock(self, body, **_):
+        session = self.session
+        try:
+            session.world.move_clock(
+                to=parse_timestamp(body["now"]) if "now" in body else None,
+                advance=body.get("advance_seconds"), freeze=body.get("freeze"))
+        except ValueError as exc:
+            raise errors.BadRequest(f"The clock cannot do that: {exc}.",
+                                    [{"location": "body", "message": str(exc)}]) from None
+        return {"payload": clock_view(session)}, 200
+
+    def force_task_status(self, task_id, body, **_):
+        return {"payload": self.session.world.force(task_id, body["status"], body.get("step_type"))}, 200
+
+    def list_faults(self, **_):
+        return {"payload": [r.public() for r in self.session.faults.rules()]}, 200
+
+    def add_fault(self, body, **_):
+        operation, status = body["operation"], body.get("status")
+        if operation not in self.contract.statuses:
+            raise errors.InvalidFault(f"No public operation {operation!r}.", [
+                {"location": "body.operation", "message": f"one of {', '.join(sorted(self.contract.statuses))}"}])
+        allowed = {s for s in self.contract.statuses[operation] if s >= 400} | EXTRA_STATUSES
+        if status is not None and status not in allowed:
+            raise errors.InvalidFault(
+                f"{operation} does not declare {status}; injected faults stay inside the contract.",
+                [{"location": "body.status", "message": f"one of {', '.join(map(str, sorted(allowed)))}"}])
+        if status is None and not body.get("latency_ms"):
+            raise errors.InvalidFault("A fault injects a status, a latency, or both.",
+                                      [{"location": "body", "message": "give status or latency_ms"}])
+        rule = self.session.faults.add(
+            operation=operation, task_id=body.get("task_id"), status=status,
+            latency_ms=body.get("latency_ms", 0), times=body.get("times"),
+            probability=body.get("probability", 1.0), seed=body.get("seed", 0))
+        return {"payload": rule.public()}, 201
+
+    def clear_faults(self, **_):
+        self.session.faults.clear()
+        return None, 204
+
+    def remove_fault(self, fault_id, **_):
+        if not self.session.faults.remove(fault_id):
+            raise errors.FaultNotFound(f"No fault rule {fault_id} in this session.")
+        return None, 204
+
+    def get_journal(self, operation=None, task_id=None, status=None, since=None, limit=None, **_):
+        if since is not None:
+            try:
+                since = format_timestamp(parse_timestamp(since))
+            except ValueError:
+                raise errors.BadRequest("since must look like 2025-03-01T12:00:00Z.",
+                                        [{"location": "query.since", "message": "not a timestamp"}]) from None
+        entries = self.session.journal.query(operation, task_id, status, since, limit)
+        return {"count": len(entries), "payload": entries}, 200
+
+    def clear_journal(self, **_):
+        self.session.journal.clear()
+        return None, 204
