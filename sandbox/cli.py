@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 import warnings
@@ -21,6 +22,19 @@ def _port(text: str) -> int:
     return port
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="task-sandbox", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -28,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
         "serve", help="run the sandbox HTTP server",
-        description="Serve the Task API sandbox. Swagger UI is at /ui/, the contract at /openapi.json.",
+        description="Serve the Task API sandbox. Swagger UI is at /ui/, the contract at /openapi.json; "
+                    "the control plane at /_sandbox/ (its Swagger UI at /_sandbox/ui/).",
         epilog="example: task-sandbox serve --port 4010 --cors-origin http://localhost:3000")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     serve.add_argument("--port", type=_port, default=4010, help="port to listen on (default: %(default)s)")
@@ -38,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="allow browser calls from this origin only; repeat for several "
                             "(default: any origin)")
     serve.add_argument("--seed", type=int, default=0, help="seed for generated ids (default: %(default)s)")
+    serve.add_argument("--admin-token", metavar="TOKEN", default=None,
+                       help="require X-Sandbox-Admin-Token: TOKEN on every /_sandbox call; needed to bind "
+                            "a non-loopback --host (default: control plane on loopback only)")
+    serve.add_argument("--max-sessions", type=_positive, default=100,
+                       help="sessions kept, least recently used evicted first (default: %(default)s)")
+    serve.add_argument("--journal-size", type=_positive, default=1000,
+                       help="journal entries kept per session (default: %(default)s)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                        help="server log level (default: %(default)s)")
     return parser
@@ -49,8 +71,15 @@ def serve(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     from sandbox.app import create_app  # deferred: `--help` stays fast
 
+    if not _loopback(args.host) and not args.admin_token:
+        print(f"task-sandbox: refusing to serve on {args.host} without --admin-token: anyone who can "
+              "reach it could reset sessions and inject faults through /_sandbox. Bind 127.0.0.1, or "
+              "set --admin-token.", file=sys.stderr)
+        return 2
     try:
-        app = create_app(args.fixtures, seed=args.seed, cors_origins=args.cors_origins or ["*"])
+        app = create_app(args.fixtures, seed=args.seed, cors_origins=args.cors_origins or ["*"],
+                         admin_token=args.admin_token, max_sessions=args.max_sessions,
+                         journal_size=args.journal_size)
     except errors.FixtureError as exc:
         print(f"task-sandbox: {exc}", file=sys.stderr)
         return 2

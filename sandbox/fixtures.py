@@ -11,7 +11,7 @@ from jsonschema import Draft4Validator, FormatChecker
 from openapi_schema_validator import OAS30Validator
 
 from sandbox import errors, spec as spec_module
-from sandbox.domain.model import APPROVED, DISAPPROVED, ApiKey, Project, Task, Team, Upload
+from sandbox.domain.model import APPROVED, DISAPPROVED, FINAL_STATUSES, ApiKey, Project, Task, Team, Upload
 from sandbox.domain.store import Records
 
 KINDS = ("teams", "projects", "keys", "uploads", "tasks")
@@ -228,6 +228,13 @@ def _add_task(file, label, rec, extras, records: Records, checker: _Checker) -> 
         return
     if public["project_id"] != upload.project_id:
         return checker.fail(file, label, "project_id", f"upload {upload.id} belongs to {upload.project_id}")
+    steps = records.projects.get(upload.project_id).steps
+    if public["step_type"] not in steps:
+        return checker.fail(file, label, "step_type",
+                            f"{public['step_type']} is not a step of {upload.project_id} ({', '.join(steps)})")
+    if upload.fully_processed and public["status"] not in FINAL_STATUSES:
+        return checker.fail(file, label, "status", f"upload {upload.id} is fully_processed, so its tasks "
+                                                   f"are final, not {public['status']} (B8)")
     if public["approved"] and extras.get("disapproved"):
         return checker.fail(file, label, "disapproved", "a task cannot be approved and disapproved")
     approval = APPROVED if public["approved"] else (DISAPPROVED if extras.get("disapproved") else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from connexion import context
 from flask import request
 
+from sandbox import errors
 from sandbox.control.sessions import HEADER, Sessions
 from sandbox.domain.world import World
 from sandbox.multipart import CONTEXT_KEY
@@ -59,7 +60,9 @@ class Handlers:
 
     def create_upload(self, team_id, project_id, token_info, **_form):
         # The form was parsed while streaming (sandbox/multipart.py); Connexion passes no fields.
-        form = context.context[CONTEXT_KEY]
+        form = context.context.get(CONTEXT_KEY)
+        if form is None:  # the body bypassed the multipart validator: never guess at it
+            raise errors.UnsupportedMediaType("The request body must be multipart/form-data.")
         return self.world.create_upload(token_info["api_key"], team_id, project_id, form["files"],
                                         form["name"], form["meta"]), 201
 

@@ -20,7 +20,9 @@ class RequestGuardMiddleware:
     - an empty segment or a trailing slash under /v2 makes werkzeug redirect (307/308) or route
       where Connexion did not; no id is empty, so such a path names nothing: 404;
     - HEAD is routed to GET, whose empty answer then fails response validation; the contract
-      declares no HEAD, so it is a 405 like any other undeclared method."""
+      declares no HEAD, so it is a 405 like any other undeclared method;
+    - media types are case-insensitive (RFC 9110), but Connexion picks its body validator
+      case-sensitively and, finding none for `Application/JSON`, skips validation."""
 
     def __init__(self, app, contract: Contract):
         self.app = app
@@ -34,11 +36,25 @@ class RequestGuardMiddleware:
                 raise errors.NotFound("No resource at this path: it contains a control character.")
             if path.startswith("/v2/") and ("//" in raw or "//" in path or path.endswith("/")):
                 raise errors.NotFound(f"No operation at {path}: remove the empty path segment or trailing slash.")
+            _normalise_content_type(scope)
             allowed = self.contract.allowed_methods(path)
             if scope.get("method") == "HEAD" and allowed:
                 raise errors.MethodNotAllowed(
                     f"HEAD is not allowed on {path}; use {' or '.join(allowed)}.", list(allowed))
         await self.app(scope, receive, send)
+
+
+def _normalise_content_type(scope) -> None:
+    headers = scope.get("headers") or []
+    for i, (name, value) in enumerate(headers):
+        if name == b"content-type":
+            media, sep, params = value.partition(b";")
+            normal = media.strip().lower() + (b"; " + params.strip() if sep else b"")
+            if normal != value:
+                headers = list(headers)
+                headers[i] = (name, normal)
+                scope["headers"] = headers
+            return
 
 
 class BodyLimitMiddleware:

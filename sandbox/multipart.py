@@ -5,7 +5,7 @@ import json
 
 from connexion.validators import AbstractRequestBodyValidator
 from jsonschema import Draft4Validator
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError, MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.datastructures import Headers
 
@@ -14,6 +14,8 @@ from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES, File
 from sandbox.validation import details_of, summary
 
 MAX_FIELD_BYTES = 64 * 1024  # name and meta are short; keeps a runaway text field out of memory
+FIELDS = ("file", "name", "meta")
+MAX_BOUNDARY = 70  # RFC 2046
 CONTEXT_KEY = "upload_form"
 
 
@@ -50,10 +52,22 @@ class _Form:
         self._header = self._value = b""
 
     def _headers_done(self):
-        _, options = parse_options_header(self._headers.get("content-disposition", ""))
+        disposition, options = parse_options_header(self._headers.get("content-disposition", ""))
         self._name = options.get(b"name", b"").decode("utf-8", "replace")
         filename = options.get(b"filename")
         self._filename = filename.decode("utf-8", "replace") if filename is not None else None
+        where = f"body.{self._name or '(part)'}"
+        # refused here, before the part's data, so no unknown or repeated field is ever held
+        if disposition.lower() != b"form-data":
+            raise errors.BadRequest("Each part needs Content-Disposition: form-data.",
+                                    [{"location": where, "message": "not a form-data part"}])
+        if self._name not in FIELDS:
+            raise errors.BadRequest(f"Unknown form field {self._name!r}; the fields are file, name and meta.",
+                                    [{"location": where, "message": "unknown field"}])
+        if self._name != "file" and self._name in self.fields:
+            raise (errors.InvalidMeta if self._name == "meta" else errors.BadRequest)(
+                f"The form field {self._name!r} is given more than once.",
+                [{"location": where, "message": "is given more than once"}])
         if self._name == "file" and len(self.files) >= MAX_FILES:
             raise errors.TooManyFiles(f"An upload holds at most {MAX_FILES} files.",
                                       [{"location": "body.file", "message": f"more than {MAX_FILES} files"}])
@@ -64,7 +78,9 @@ class _Form:
             if self._size > MAX_FILE_BYTES:
                 raise errors.PayloadTooLarge(f"A file may hold at most {MAX_FILE_BYTES} bytes (40 MB).")
         elif self._size > MAX_FIELD_BYTES:
-            raise errors.PayloadTooLarge(f"The form field {self._name!r} exceeds {MAX_FIELD_BYTES} bytes.")
+            raise (errors.InvalidMeta if self._name == "meta" else errors.BadRequest)(
+                f"The form field {self._name!r} exceeds {MAX_FIELD_BYTES} bytes.",
+                [{"location": f"body.{self._name}", "message": f"longer than {MAX_FIELD_BYTES} bytes"}])
         else:
             self._chunks.append(data[start:end])
 
@@ -87,13 +103,17 @@ class UploadValidator(AbstractRequestBodyValidator):
 
     async def wrap_receive(self, receive, *, scope):
         headers = Headers(scope=scope)
+        if "content-type" not in headers:
+            raise errors.UnsupportedMediaType("The request body must be multipart/form-data, with its boundary.")
         _, options = parse_options_header(headers.get("content-type", ""))
         boundary = options.get(b"boundary")
-        if not boundary:
-            raise errors.BadRequest("A multipart body needs a boundary in its Content-Type.")
+        if not boundary or len(boundary) > MAX_BOUNDARY:
+            raise errors.BadRequest(f"A multipart body needs a boundary of 1 to {MAX_BOUNDARY} characters "
+                                    "in its Content-Type.", [{"location": "header.Content-Type",
+                                                              "message": "no usable boundary"}])
         form = _Form()
-        parser = MultipartParser(boundary, form.callbacks())
         try:
+            parser = MultipartParser(boundary, form.callbacks())
             more = True
             while more:
                 message = await receive()
@@ -102,7 +122,7 @@ class UploadValidator(AbstractRequestBodyValidator):
             parser.finalize()
             if parser.state != MultipartState.END:  # python-multipart accepts a cut-off body
                 raise MultipartParseError("the body ends before the closing boundary")
-        except MultipartParseError as exc:
+        except FormParserError as exc:  # the base of python-multipart's parse errors
             raise errors.BadRequest(f"The multipart body is malformed: {exc}.",
                                     [{"location": "body", "message": str(exc)}]) from None
         name, meta = self._check(form)
@@ -117,6 +137,9 @@ class UploadValidator(AbstractRequestBodyValidator):
         if meta_text is not None:
             try:
                 meta = json.loads(meta_text)
+            except RecursionError:
+                raise errors.InvalidMeta("meta nests too deeply to be a list of {name, value} pairs.",
+                                         [{"location": "body.meta", "message": "nested too deeply"}]) from None
             except json.JSONDecodeError as exc:
                 raise errors.InvalidMeta(f"meta must be a JSON array of {{name, value}} pairs: {exc}.",
                                          [{"location": "body.meta", "message": "not valid JSON"}]) from None

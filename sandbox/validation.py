@@ -87,6 +87,8 @@ class BodyValidator(JSONRequestBodyValidator):
                                      [{"location": "body", "message": str(exc)}]) from None
 
     def _validate(self, body: t.Any) -> None:
+        if body is None and not self._required:
+            return  # an optional body left out
         if body is None and not self._nullable:
             raise errors.BadRequest("The request body must not be empty; send a JSON object.",
                                     [{"location": "body", "message": "the body is required"}])

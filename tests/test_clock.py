@@ -42,7 +42,7 @@ def test_unfreeze_resumes_from_the_frozen_time():
     assert clock.now() == 57.0
 
 
-@pytest.mark.parametrize("move", [lambda c: c.advance(-1), lambda c: c.set(c.now() - 1)])
+@pytest.mark.parametrize("move", [lambda c: c.advance(-1), lambda c: c.set(c.now() - 1.5)])
 def test_clock_never_moves_back(move):
     clock = Clock(now=100.0, frozen=True)
     with pytest.raises(ValueError):
@@ -59,3 +59,20 @@ def test_ids_repeat_for_a_seed_and_differ_across_seeds():
     assert IdSource(7).new("task") == first[0]
     assert IdSource(8).new("task") != first[0]
     assert first[0].startswith("task_") and len(first[0]) == len("task_abcdef123456")
+
+
+def test_small_steps_add_up_exactly():
+    clock = Clock(now=0.0, frozen=True)
+    for _ in range(300):
+        clock.advance(0.1)
+    assert clock.now() == 30.0
+
+
+def test_a_running_clock_accepts_its_own_time_and_zero_advances():
+    real = FakeTime(1000.0)
+    clock = Clock(source=real)
+    shown = clock.now()
+    real.now += 0.4  # time passes between reading the clock and setting it
+    clock.set(shown)
+    clock.advance(0)
+    assert clock.now() == 1000.4

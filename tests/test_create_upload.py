@@ -183,8 +183,31 @@ def test_over_the_limits(client, world, files, status, code):
 # A whole first file part, then a second one cut off mid-data: no closing boundary.
 TRUNCATED = part("file", "a.pdf", b"abc") + part("file", "b.pdf", b"half")[:-2]
 
+def body(*parts: bytes) -> bytes:
+    return b"".join(parts) + b"--xyz--\r\n"
+
+
+LONG_BOUNDARY = "b" * 257
+
 # (request kwargs: "key" and "url" override the default key and path; status, code, details location)
 ERRORS = [
+    pytest.param({"content": body(part("file", "a.pdf", b"x"), part("meta", None, b"[]"), part("meta", None, b"[]")),
+                  "headers": BOUNDARY}, 400, "invalid_meta", "body.meta", id="meta-twice"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x"), part("name", None, b"a"), part("name", None, b"b")),
+                  "headers": BOUNDARY}, 400, "invalid_request", "body.name", id="name-twice"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x"), part("files", "b.pdf", b"y" * 100_000)),
+                  "headers": BOUNDARY}, 400, "invalid_request", "body.files", id="big-unknown-field-is-400"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x"), part("meta", None, b"[" * 2000 + b"]" * 2000)),
+                  "headers": BOUNDARY}, 400, "invalid_meta", "body.meta", id="meta-nested-too-deeply"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x"), part("meta", None, b"[" + b" " * 70_000 + b"]")),
+                  "headers": BOUNDARY}, 400, "invalid_meta", "body.meta", id="meta-over-64-kib"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x")).replace(b"xyz", LONG_BOUNDARY.encode()),
+                  "headers": {"Content-Type": f"multipart/form-data; boundary={LONG_BOUNDARY}"}},
+                 400, "invalid_request", None, id="boundary-too-long"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x")).replace(b"form-data;", b"attachment;"),
+                  "headers": BOUNDARY}, 400, "invalid_request", None, id="not-form-data"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x"))}, 415, "unsupported_media_type", None,
+                 id="no-content-type"),
     pytest.param({"files": [PDF], "data": {"meta": "{not json"}}, 400, "invalid_meta", "body.meta", id="meta-not-json"),
     pytest.param({"files": [PDF], "data": {"meta": json.dumps({"name": "a", "value": "b"})}},
                  400, "invalid_meta", "body.meta", id="meta-an-object"),
@@ -240,3 +263,19 @@ def test_wrong_media_type_names_multipart(client, kwargs):
     headers = {**auth(), **kwargs.pop("headers", {})}
     body = assert_error(client.post(URL, headers=headers, **kwargs), 415, "unsupported_media_type")
     assert "multipart/form-data" in body["error"]
+
+
+@pytest.mark.parametrize("content_type", ["Multipart/Form-Data; boundary=xyz", "MULTIPART/FORM-DATA ; boundary=xyz"])
+def test_media_types_are_case_insensitive(client, content_type):
+    response = client.post(URL, headers={**auth(), "Content-Type": content_type},
+                           content=body(part("file", "a.pdf", b"%PDF")))
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("filename,content_type,expected", [
+    ("noext", "application/pdf; charset=binary", "pdf"), (".pdf", "application/octet-stream", "pdf"),
+    ("noext", "\u00e9/\u00e9", "bin"), ("Scan.TIFF", "image/tiff", "tiff"),
+])
+def test_file_type_is_a_clean_word(client, filename, content_type, expected):
+    response = client.post(URL, headers=auth(), files=[("file", (filename, b"x", content_type))])
+    assert response.json()["fileType"] == expected

@@ -170,3 +170,11 @@ def test_415_names_what_the_operation_takes(client):
     response = client.post(f"{BASE}/upload", headers={**auth(), **JSON}, content=b"{}")
     body = assert_envelope(response, 415, "unsupported_media_type")
     assert "multipart/form-data" in body["error"]
+
+
+def test_media_types_are_case_insensitive(client):
+    response = client.post(REPORT_URL, headers={**auth(), "Content-Type": "Application/JSON"},
+                           content=b'{"issues": [{"label": "x", "value": "y"}]}')
+    assert response.status_code == 201, response.text
+    bad = client.post(REPORT_URL, headers={**auth(), "Content-Type": "Application/JSON"}, content=b'{"issues": []}')
+    assert_envelope(bad, 400, "invalid_request")  # and validated, not waved through

@@ -185,6 +185,7 @@ def run(steps: list[float]) -> list[dict]:
         s.act(tasks[0], "report", json={"issues": [{"label": "x", "value": "y"}]})
         for step in steps:
             clock.advance(step)
+            s.upload_status(upload)  # a call between steps applies what fell due so far
         return [s.task(t) for t in tasks] + [client.get(url("proj_345678", f"/upload/{upload}"),
                                                          headers=auth()).json()]
 
@@ -193,6 +194,7 @@ def test_one_jump_and_many_small_steps_reach_the_same_state():
     one_jump = run([500])
     assert one_jump == run([1] * 500)
     assert one_jump == run([7, 3, 0.5, 9.5, 80, 400])
+    assert one_jump == run([0.1] * 250 + [475])  # steps not exact in binary land on the due times
     assert all(t["exported_at"] for t in one_jump[:2]), "the story must reach its end"
 
 
@@ -204,3 +206,10 @@ def test_due_transitions_apply_without_a_frozen_clock_or_a_thread():
         assert s.act("task_abcdef123456", "complete").status_code == 200
         real[0] += 30
         assert s.state("task_abcdef123456") == ("COMPLETED", "EXTRACT")
+
+
+def test_the_seeded_failing_claim_fails(story):
+    s = story("proj_567890")
+    assert s.act("task_claim0000002", "complete").status_code == 200
+    s.clock.advance(30)
+    assert s.state("task_claim0000002") == ("FAILED", "EXTRACT")

@@ -19,8 +19,17 @@ def format_timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def exact(seconds: float) -> float:
+    """Times are kept to the microsecond, so 300 steps of 0.1 s land where one of 30 s does."""
+    return round(seconds, 6)
+
+
+# The API shows whole seconds: setting a running clock to the second it just showed is "now".
+SET_TOLERANCE = 1.0
+
+
 class Clock:
-    """Follows real time by default; can be frozen, set and advanced."""
+    """Follows real time by default; can be frozen, set and advanced, never moved back."""
 
     def __init__(self, now: float | None = None, frozen: bool = False, source=time.time):
         self._source = source
@@ -28,13 +37,14 @@ class Clock:
         self._offset = 0.0 if now is None else now - source()
         self._frozen_at: float | None = None
         if frozen:
-            self._frozen_at = self.now() if now is None else now
+            self._frozen_at = exact(self._read() if now is None else now)
+
+    def _read(self) -> float:
+        return self._frozen_at if self._frozen_at is not None else exact(self._source() + self._offset)
 
     def now(self) -> float:
         with self._lock:
-            if self._frozen_at is not None:
-                return self._frozen_at
-            return self._source() + self._offset
+            return self._read()
 
     def now_iso(self) -> str:
         return format_timestamp(self.now())
@@ -44,9 +54,8 @@ class Clock:
         return self._frozen_at is not None
 
     def freeze(self) -> None:
-        now = self.now()
         with self._lock:
-            self._frozen_at = now
+            self._frozen_at = self._read()
 
     def unfreeze(self) -> None:
         with self._lock:
@@ -56,18 +65,23 @@ class Clock:
 
     def set(self, epoch: float) -> None:
         """Move the clock to `epoch`; never back, since transitions already applied stay applied."""
-        if epoch < self.now():
-            raise ValueError("the clock only moves forward")
         with self._lock:
-            if self._frozen_at is not None:
-                self._frozen_at = epoch
-            else:
-                self._offset = epoch - self._source()
+            now = self._read()
+            if exact(epoch) < now - SET_TOLERANCE:
+                raise ValueError("the clock only moves forward")
+            self._move_to(max(exact(epoch), now))
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("the clock only moves forward")
-        self.set(self.now() + seconds)
+        with self._lock:
+            self._move_to(exact(self._read() + seconds))
+
+    def _move_to(self, epoch: float) -> None:
+        if self._frozen_at is not None:
+            self._frozen_at = epoch
+        else:
+            self._offset = epoch - self._source()
 
 
 class IdSource:

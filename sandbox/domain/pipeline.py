@@ -8,7 +8,7 @@ from typing import Callable
 
 from sandbox import errors
 from sandbox.domain import entities, lifecycle
-from sandbox.domain.clock import format_timestamp
+from sandbox.domain.clock import exact, format_timestamp
 from sandbox.domain.model import COMPLETED, PROCESSING, REVIEWING, Task, Upload, all_final
 
 # A task PROCESSING after an upload is being read at its step: it settles REVIEWING there.
@@ -66,14 +66,14 @@ class Pipeline:
             if upload.final_since is None and not upload.fully_processed:
                 self.records.uploads[upload.id].final_since = at
                 delay = self.records.projects.get(upload.project_id).export_delay
-                self._push(Event(at + delay, next(self._seq), EXPORT, upload.id, at))
+                self._push(Event(exact(at + delay), next(self._seq), EXPORT, upload.id, at))
         elif upload.final_since is not None:
             self.records.uploads[upload.id].final_since = None
 
     # -- events --
     def _schedule(self, kind: str, task: Task, at: float) -> None:
         delay = self.records.projects.get(task.project_id).processing_delay
-        self._push(Event(at + delay, next(self._seq), kind, task.id, task.version))
+        self._push(Event(exact(at + delay), next(self._seq), kind, task.id, task.version))
 
     def _push(self, event: Event) -> None:
         heapq.heappush(self._queue, event)

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 from sandbox.domain.clock import format_timestamp
 from sandbox.domain.model import PROCESSING, Project, Task, Upload
 
-MAX_FILE_BYTES = 40 * 1024 * 1024  # upstream: 40 MB a file
+MAX_FILE_BYTES = 40 * 1024 * 1024  # upstream: 40 MB a file, read as 40 MiB (41,943,040 bytes)
 MAX_FILES = 100                    # upstream: 100 files a batch
 
 
@@ -20,8 +20,11 @@ class File:
 
 
 def file_type(file: File) -> str:
-    suffix = PurePosixPath(file.filename).suffix.lstrip(".").lower()
-    return suffix or file.content_type.rsplit("/", 1)[-1].lower() or "bin"
+    """The extension (`.pdf` alone counts as pdf), else the media subtype, else `bin`."""
+    name = PurePosixPath(file.filename).name
+    suffix = (PurePosixPath(name).suffix or (name if name.startswith(".") else "")).lstrip(".").lower()
+    subtype = file.content_type.split(";", 1)[0].strip().rsplit("/", 1)[-1].lower()
+    return suffix or (subtype if subtype.replace("-", "").replace(".", "").replace("+", "").isalnum() else "") or "bin"
 
 
 def build(project: Project, files: list[File], name: str | None, meta: list[dict], now: float,

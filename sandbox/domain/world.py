@@ -5,7 +5,7 @@ import threading
 
 from sandbox import errors
 from sandbox.domain import lifecycle, listing, uploads
-from sandbox.domain.clock import Clock, IdSource
+from sandbox.domain.clock import Clock, IdSource, format_timestamp
 from sandbox.domain.model import FINAL_STATUSES, PROCESSING, ApiKey, Project, Report, Task
 from sandbox.domain.pipeline import Pipeline
 from sandbox.domain.store import Records
@@ -92,7 +92,7 @@ class World:
             now = self.settle()
             task = self.records.tasks[self._task(key, team_id, project_id, task_id).id]  # for writing
             upload = self.records.uploads.get(task.upload_id)
-            lifecycle.apply(action, task, upload, self.records.projects.get(project_id), self.clock.now_iso())
+            lifecycle.apply(action, task, upload, self.records.projects.get(project_id), format_timestamp(now))
             if action == "complete":
                 self.pipeline.completed(task, now)
             self.pipeline.upload_changed(upload, now)
@@ -102,11 +102,11 @@ class World:
                issues: list[dict], message: str | None) -> tuple[dict, list[dict]]:
         """Store the report; return the task and what failed outside (B10: 207 when not empty)."""
         with self._lock:
-            self.settle()
+            stamp = format_timestamp(self.settle())
             task = self.records.tasks[self._task(key, team_id, project_id, task_id).id]  # for writing
             project = self.records.projects.get(project_id)
-            lifecycle.apply("report", task, self.records.uploads.get(task.upload_id), project, self.clock.now_iso())
-            task.reports.append(Report([dict(i) for i in issues], message, self.clock.now_iso()))
+            lifecycle.apply("report", task, self.records.uploads.get(task.upload_id), project, stamp)
+            task.reports.append(Report([dict(i) for i in issues], message, stamp))
             failures = [{"system": "issue_tracker",
                          "error": "The external issue tracker did not accept the report; "
                                   "it is stored and will not be sent again."}] if project.issue_tracker_fails else []
