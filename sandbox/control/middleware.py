@@ -105,7 +105,7 @@ class JournalRecorder:
         if scope["type"] != "http" or not scope.get("path", "").startswith("/v2/") or (
                 scope.get("method") == "OPTIONS" and _header(scope, "access-control-request-method")):
             return await self.app(scope, receive, send)
-        request, response = bytearray(), {"status": 0, "body": bytearray()}
+        request, response = bytearray(), {"status": 0, "body": bytearray(), "recorded": False}
 
         async def receive_():
             message = await receive()
@@ -113,20 +113,28 @@ class JournalRecorder:
                 request.extend(message.get("body", b"")[:MAX_BODY - len(request)])
             return message
 
+        def record():
+            if not response["recorded"]:
+                response["recorded"] = True
+                try:
+                    self._record(scope, bytes(request), response["status"], bytes(response["body"]))
+                except Exception:  # the journal must never break the call it records
+                    log.exception("journal entry dropped")
+
         async def send_(message):
             if message["type"] == "http.response.start":
                 response["status"] = message["status"]
-            elif message["type"] == "http.response.body" and len(response["body"]) < MAX_BODY:
-                response["body"].extend(message.get("body", b"")[:MAX_BODY - len(response["body"])])
+            elif message["type"] == "http.response.body":
+                if len(response["body"]) < MAX_BODY:
+                    response["body"].extend(message.get("body", b"")[:MAX_BODY - len(response["body"])])
+                if not message.get("more_body", False):
+                    record()  # before the last byte leaves: a client that reads the journal next finds it
             await send(message)
 
         try:
             await self.app(scope, receive_, send_)
         finally:
-            try:
-                self._record(scope, bytes(request), response["status"], bytes(response["body"]))
-            except Exception:  # the journal must never break the call it records
-                log.exception("journal entry dropped")
+            record()
 
     def _record(self, scope, request: bytes, status: int, body: bytes) -> None:
         try:

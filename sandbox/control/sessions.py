@@ -29,7 +29,8 @@ class Session:
 
 class Sessions:
     """Created on first use as a layer over the seed, so a new session copies nothing up front;
-    at most `max_sessions` are kept, the least recently used going first (never the default)."""
+    at most `max_sessions` named sessions are kept besides the default, the least recently
+    used going first."""
 
     def __init__(self, scenarios: Scenarios, *, seed: int = 0, max_sessions: int = 100,
                  journal_size: int = 1000, default_clock: Clock | None = None,
@@ -65,7 +66,7 @@ class Sessions:
             return session
 
     def _evict(self) -> None:
-        while len(self._sessions) > self.max_sessions:
+        while len(self._sessions) - 1 > self.max_sessions:  # the default does not count
             oldest = next(n for n in self._sessions if n != DEFAULT)
             del self._sessions[oldest]
 
