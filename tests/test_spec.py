@@ -181,3 +181,19 @@ def test_no_sandbox_headers_in_the_public_spec():
     assert header_parameters(), "no parameters found at all"
     assert [p["name"] for p in header_parameters()
             if p["in"] == "header" and p["name"].lower().startswith("x-sandbox")] == []
+
+
+def test_the_control_plane_has_its_own_valid_spec():
+    control = yaml.safe_load((ROOT / "sandbox" / "control" / "openapi.yaml").read_text())
+    validate(control)
+    assert all(not path.startswith("/v2") for path in control["paths"])
+    public_ids = {op["operationId"] for _, _, _, op in operations()}
+    control_ids = {op["operationId"] for item in control["paths"].values() for op in item.values()
+                   if isinstance(op, dict) and "operationId" in op}
+    assert control_ids and not control_ids & public_ids
+
+
+def test_the_control_plane_serves_its_spec_and_swagger_ui(client):
+    assert client.get("/_sandbox/openapi.json").json()["info"]["title"] == "Task API Sandbox control plane"
+    ui = client.get("/_sandbox/ui/")
+    assert ui.status_code == 200 and "swagger" in ui.text.lower()
