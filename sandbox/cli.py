@@ -6,8 +6,11 @@ import ipaddress
 import logging
 import sys
 import warnings
+from pathlib import Path
 
 from sandbox import __version__, errors
+
+PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 DESCRIPTION = """\
 A local, stateful sandbox of the Task Management API (v2), for contract testing.
@@ -62,6 +65,31 @@ def _parser() -> argparse.ArgumentParser:
                        help="journal entries kept per session (default: %(default)s)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                        help="server log level (default: %(default)s)")
+    check = commands.add_parser(
+        "check", help="validate the specs, their examples and the fixtures, offline",
+        description="Validate openapi.yaml, the control plane's spec, every example in both against "
+                    "its schema, and every fixture file and scenario. Prints each problem with its "
+                    "file and location. Exit status: 0 clean, 1 problems found. Fast enough for a "
+                    "pre-commit hook.")
+    check.add_argument("--spec", type=Path, help="the public contract (default: the shipped openapi.yaml)")
+    check.add_argument("--control-spec", type=Path, help="the control plane's spec (default: the shipped one)")
+    check.add_argument("--fixtures", type=Path, metavar="DIR", help="fixtures to check (default: the shipped ones)")
+    verify = commands.add_parser(
+        "verify", help="run the contract checks against any running server",
+        description="Run schemathesis's contract checks (every default check, positive and negative "
+                    "data, examples, coverage, fuzzing and stateful phases) against a running server: "
+                    "this sandbox, or a real deployment of the API. Every violation is printed with "
+                    "its operation, request, response, check and a curl command that reproduces it. "
+                    "Exit status: 0 clean, 1 violations, 2 the run failed.",
+        epilog="example: task-sandbox verify --base-url http://127.0.0.1:4010 --junit-xml report.xml")
+    verify.add_argument("--base-url", required=True, metavar="URL", help="the server to check")
+    verify.add_argument("--api-key", default="YOUR_API_KEY", help="bearer key to send (default: %(default)s)")
+    verify.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report for CI")
+    verify.add_argument("--phases", default=",".join(PHASES),
+                        help="comma-separated phases to run (default: %(default)s)")
+    verify.add_argument("--max-examples", type=_positive, help="cases per operation (default: from the config)")
+    verify.add_argument("--max-time", type=_positive, metavar="SECONDS", help="time budget of the whole run")
+    verify.add_argument("--session", help="X-Sandbox-Session to send (against a sandbox)")
     return parser
 
 
@@ -99,6 +127,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "check":
+        from sandbox import check
+
+        return check.run(args.spec, args.control_spec, args.fixtures)
+    if args.command == "verify":
+        from sandbox import verify
+
+        phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+        unknown = sorted(set(phases) - set(PHASES))
+        if unknown:
+            parser.error(f"unknown phase(s): {', '.join(unknown)}; known: {', '.join(PHASES)}")
+        return verify.run(args.base_url, args.api_key, args.junit_xml, phases, args.max_examples,
+                          args.session, args.max_time)
     parser.print_help()
     return 2
 

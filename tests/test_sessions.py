@@ -5,6 +5,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+import sandbox.contract_checks  # noqa: F401  registers state_refusals_are_named
+from sandbox import verify
 from sandbox.app import create_app
 from tests.conftest import BASE, FULL_KEY, auth
 
@@ -184,7 +186,8 @@ def test_sessions_never_change_the_shared_seed():
 
 @pytest.fixture
 def api_schema():
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app())
+    config = schemathesis.Config.from_path(verify.CONFIG)
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(), config=config)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

@@ -1,0 +1,98 @@
+"""A pytest plugin for partners: a running sandbox, a fresh session per test, journal and state helpers.
+
+Installed with the package (entry point `pytest11`); in a test, ask for the `task_sandbox` fixture:
+
+    def test_complete(task_sandbox):
+        answer = task_sandbox.client.post(task_sandbox.task_path("task_abcdef123456") + "/complete")
+        assert answer.json()["message"] == "Task processing started"
+"""
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from sandbox.control.sessions import HEADER
+
+KEYS = {"full": "YOUR_API_KEY", "task_read": "key_task_read_only", "task_edit": "key_task_edit_only",
+        "no_project": "key_no_project", "other_team": "key_other_team"}
+TEAM, PROJECT = "team_123456", "proj_123456"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("task-sandbox")
+    group.addoption("--sandbox-url", default=None, metavar="URL",
+                    help="use the Task API sandbox running at URL instead of starting one in-process")
+
+
+class Sandbox:
+    """One test's view of the sandbox: its own session, reset to the fixtures before the test."""
+
+    def __init__(self, base_url: str, session: str, key: str = KEYS["full"]):
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+        self.keys = dict(KEYS)
+        self.headers = {"Authorization": f"Bearer {key}", HEADER: session}
+        self.client = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=30)
+        self._control = httpx.Client(base_url=f"{self.base_url}/_sandbox", headers={HEADER: session}, timeout=30)
+
+    def task_path(self, task_id: str, team: str = TEAM, project: str = PROJECT) -> str:
+        return f"/v2/{team}/project/{project}/task/{task_id}"
+
+    def _call(self, method: str, path: str, **kwargs):
+        response = self._control.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise AssertionError(f"sandbox control call {method} {path} failed: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    def reset(self, scenario: str | None = None) -> dict:
+        return self._call("POST", "/reset", json={"scenario": scenario} if scenario else None)["payload"]
+
+    def journal(self, **filters) -> list[dict]:
+        """Calls this test's client made, oldest first; filters: operation, task_id, status, since, limit."""
+        return self._call("GET", "/journal", params={k: v for k, v in filters.items() if v is not None})["payload"]
+
+    def force_status(self, task_id: str, status: str, step_type: str | None = None) -> dict:
+        body = {"status": status, **({"step_type": step_type} if step_type else {})}
+        return self._call("PUT", f"/tasks/{task_id}/status", json=body)["payload"]
+
+    def freeze(self) -> dict:
+        return self._call("POST", "/clock", json={"freeze": True})["payload"]
+
+    def advance(self, seconds: float) -> dict:
+        return self._call("POST", "/clock", json={"advance_seconds": seconds})["payload"]
+
+    def fault(self, operation: str, **rule) -> dict:
+        return self._call("POST", "/faults", json={"operation": operation, **rule})["payload"]
+
+    def load(self, **records) -> dict:
+        return self._call("POST", "/fixtures", json=records)["payload"]
+
+    def close(self) -> None:
+        self.client.close()
+        self._control.close()
+
+
+@pytest.fixture(scope="session")
+def task_sandbox_url(request):
+    """The base URL of the sandbox: --sandbox-url, or one started in-process for the run."""
+    url = request.config.getoption("--sandbox-url")
+    if url:
+        yield url.rstrip("/")
+        return
+    from sandbox.app import create_app
+    from sandbox.server import ServerThread
+
+    with ServerThread(create_app()) as server:
+        yield server.url
+
+
+@pytest.fixture
+def task_sandbox(task_sandbox_url, request):
+    """A fresh session of the sandbox for this test, named after it (B12)."""
+    name = re.sub(r"[^A-Za-z0-9._:-]", "-", request.node.nodeid)[-60:].lstrip("-._:") or "test"
+    sandbox = Sandbox(task_sandbox_url, name)
+    sandbox.reset()
+    yield sandbox
+    sandbox.close()

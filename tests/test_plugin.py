@@ -1,0 +1,62 @@
+"""The pytest plugin, as a partner uses it: installed with the package, in a project of its own."""
+from __future__ import annotations
+
+import pytest
+
+from sandbox.app import create_app
+from sandbox.server import ServerThread
+
+pytest_plugins = ["pytester"]
+
+PARTNER_TESTS = '''
+def test_complete(task_sandbox):
+    answer = task_sandbox.client.post(task_sandbox.task_path("task_abcdef123456") + "/complete")
+    assert answer.json()["message"] == "Task processing started"
+
+
+def test_each_test_starts_from_the_fixtures(task_sandbox):
+    answer = task_sandbox.client.get(task_sandbox.task_path("task_abcdef123456"))
+    assert answer.json()["payload"]["status"] == "REVIEWING"
+
+
+def test_helpers(task_sandbox):
+    task_sandbox.freeze()
+    task_sandbox.client.post(task_sandbox.task_path("task_abcdef123456") + "/complete")
+    [entry] = task_sandbox.journal(operation="completeTask")
+    assert entry["status"] == 200
+    task_sandbox.advance(30)
+    assert task_sandbox.client.get(task_sandbox.task_path("task_abcdef123456")).json()["payload"]["status"] == "COMPLETED"
+    assert task_sandbox.force_status("task_abcdef123456", "FAILED")["status"] == "FAILED"
+    task_sandbox.fault("getTask", status=503, times=1)
+    assert task_sandbox.client.get(task_sandbox.task_path("task_abcdef123456")).status_code == 503
+    assert task_sandbox.keys["task_read"] == "key_task_read_only"
+'''
+
+
+def test_a_partner_project_passes_with_an_in_process_sandbox(pytester):
+    pytester.makepyfile(test_partner=PARTNER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+def test_a_partner_project_can_use_a_running_sandbox(pytester):
+    with ServerThread(create_app()) as server:
+        pytester.makepyfile(test_partner=PARTNER_TESTS)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}")
+        result.assert_outcomes(passed=3)
+        sessions = __import__("httpx").get(f"{server.url}/_sandbox/sessions").json()["payload"]
+        assert len(sessions) == 4, "one fresh session per test, beside the default"
+
+
+def test_a_failing_partner_test_fails(pytester):
+    pytester.makepyfile(test_partner='''
+def test_wrong(task_sandbox):
+    assert task_sandbox.client.get(task_sandbox.task_path("task_abcdef123456")).json()["payload"]["status"] == "COMPLETED"
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+
+
+def test_the_option_is_listed_in_pytest_help(pytester):
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*--sandbox-url=URL*"])

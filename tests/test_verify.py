@@ -1,0 +1,94 @@
+"""`task-sandbox verify` against a server that breaks the contract on purpose."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from sandbox.app import create_app
+from sandbox.server import ServerThread
+
+ROOT = Path(__file__).resolve().parents[1]
+LIST = re.compile(r"^/v2/[^/]+/project/[^/]+/task$")
+UPLOAD = re.compile(r"^/v2/[^/]+/project/[^/]+/upload/[^/]+$")
+
+
+def broken_server():
+    """The sandbox, except listTasks answers an undeclared 418 and getUpload a body that
+    breaks its schema."""
+    inner = create_app()
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "GET":
+            if LIST.match(scope["path"]):
+                return await _answer(send, 418, b'{"error": "I am a teapot", "code": "teapot"}')
+            if UPLOAD.match(scope["path"]):
+                return await _answer(send, 200, b'{"payload": {"id": 42}}')
+        await inner(scope, receive, send)
+
+    return app
+
+
+async def _answer(send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def verify(url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sandbox", "verify", "--base-url", url, *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def broken():
+    with ServerThread(broken_server()) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def broken_run(broken, tmp_path_factory):
+    report = tmp_path_factory.mktemp("verify") / "report.xml"
+    out = verify(broken, "--phases", "examples,fuzzing", "--max-examples", "5", "--junit-xml", str(report))
+    return out, report
+
+
+def test_violations_fail_the_run(broken_run):
+    out, _ = broken_run
+    assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("operation,evidence", [
+    ("GET /v2/{team_id}/project/{project_id}/task", ["Undocumented status code", "418"]),
+    ("GET /v2/{team_id}/project/{project_id}/upload/{upload_id}", ["Response violates schema"]),
+])
+def test_each_violation_is_reported_with_its_operation_check_and_curl(broken_run, operation, evidence):
+    out, _ = broken_run
+    section = out.stdout.split(operation, 1)
+    assert len(section) == 2, out.stdout[-4000:]
+    after = section[1][:4000]
+    assert all(text in after for text in evidence), after
+    assert "curl -X GET" in after
+
+
+def test_the_junit_report_names_the_failing_operations(broken_run):
+    _, report = broken_run
+    root = ElementTree.parse(report).getroot()
+    failing = {case.get("name") for case in root.iter("testcase")
+               if case.find("failure") is not None or case.find("error") is not None}
+    assert any("/task" in name and "{task_id}" not in name for name in failing), failing
+    assert any("/upload/{upload_id}" in name for name in failing), failing
+
+
+def test_verify_explains_itself():
+    out = subprocess.run([sys.executable, "-m", "sandbox", "verify", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--base-url" in out.stdout and "--junit-xml" in out.stdout
+
+
+def test_unknown_phase_is_refused():
+    out = verify("http://127.0.0.1:9", "--phases", "examples,everything")
+    assert out.returncode == 2 and "everything" in out.stderr
