@@ -20,6 +20,14 @@ KEYS = {"full": "YOUR_API_KEY", "task_read": "key_task_read_only", "task_edit": 
 TEAM, PROJECT = "team_123456", "proj_123456"
 
 
+def pytest_configure(config):
+    # connexion 3.3 warns about its own dependencies (starlette's test client, jsonschema's
+    # RefResolver): noise in a partner's run that they can do nothing about.
+    for line in ("ignore:Using `httpx` with `starlette.testclient` is deprecated",
+                 "ignore::DeprecationWarning:connexion.*", "ignore:.*RefResolver.*:DeprecationWarning"):
+        config.addinivalue_line("filterwarnings", line)
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("task-sandbox")
     group.addoption("--sandbox-url", default=None, metavar="URL",
