@@ -22,6 +22,7 @@ from sandbox.control.scenarios import Scenarios
 from sandbox.control.sessions import HEADER, Sessions
 from sandbox.domain.clock import Clock
 from sandbox.domain.store import Records
+from sandbox.fastpath import FastTaskReads
 from sandbox.handlers import Handlers
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
 from sandbox.multipart import UploadValidator
@@ -55,7 +56,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                clock: Clock | None = None, seed: int = 0,
                cors_origins: Sequence[str] = ("*",), max_body_bytes: int = DEFAULT_MAX_BODY,
                validate_responses: bool = True, admin_token: str | None = None,
-               max_sessions: int = 100, journal_size: int = 1000) -> FlaskApp:
+               max_sessions: int = 100, journal_size: int = 1000, fast_reads: bool = True) -> FlaskApp:
     """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
     fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
     Raises FixtureError on a bad fixture or scenario (B13)."""
@@ -89,6 +90,9 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                        max_age=600)
     app.add_middleware(control.JournalRecorder, MiddlewarePosition.BEFORE_EXCEPTION,
                        sessions=sessions, contract=contract)
+    if fast_reads:  # inside CORS and the journal, so both see its answers too
+        app.add_middleware(FastTaskReads, MiddlewarePosition.BEFORE_EXCEPTION, sessions=sessions,
+                           contract=contract, validate=validate_responses)
     envelope.install(app, contract)
     app.sessions = sessions
     app.world = sessions.default.world  # tests drive the default session's state through this
