@@ -12,6 +12,7 @@ from sandbox.control.faults import Faults
 from sandbox.control.journal import Journal
 from sandbox.control.scenarios import DEFAULT, Scenarios
 from sandbox.domain.clock import Clock, IdSource
+from sandbox.domain.pipeline import Pipeline
 from sandbox.domain.world import World
 
 HEADER = "X-Sandbox-Session"
@@ -41,12 +42,20 @@ class Sessions:
         self.journal_size = journal_size
         self.new_clock = new_clock
         self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._seed_in_flight: dict[int, tuple[list[str], list[str]]] = {}  # seeds live as long as we do
         self._lock = threading.Lock()
         self._sessions[DEFAULT] = self._new(DEFAULT, default_clock or new_clock())
 
     def _new(self, name: str, clock: Clock) -> Session:
-        world = World(self.scenarios.seed(DEFAULT).layer(), clock, IdSource(self.seed))
+        seed = self.scenarios.seed(DEFAULT)
+        world = World(seed.layer(), clock, IdSource(self.seed), self._in_flight(seed))
         return Session(name, world, Journal(self.journal_size), Faults())
+
+    def _in_flight(self, seed) -> tuple[list[str], list[str]]:
+        key = id(seed)
+        if key not in self._seed_in_flight:
+            self._seed_in_flight[key] = Pipeline.in_flight(seed)
+        return self._seed_in_flight[key]
 
     @property
     def default(self) -> Session:
@@ -75,7 +84,7 @@ class Sessions:
         faults. The clock keeps its time: it never moves back (B9)."""
         seed = self.scenarios.seed(scenario)
         session = self.get(name)
-        session.world.replace(seed.layer(), session.world.clock, IdSource(self.seed))
+        session.world.replace(seed.layer(), session.world.clock, IdSource(self.seed), self._in_flight(seed))
         session.journal.clear()
         session.faults.clear()
         session.scenario = scenario or DEFAULT

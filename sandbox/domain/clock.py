@@ -88,9 +88,12 @@ class IdSource:
     """Seeded, so the same run gives the same ids."""
 
     def __init__(self, seed: int = 0):
-        self._random = random.Random(seed)
+        self._seed = seed
+        self._random: random.Random | None = None  # 2.5 KB of state: only for sessions that need ids
         self._lock = threading.Lock()
 
     def new(self, prefix: str, length: int = 12) -> str:
         with self._lock:
+            if self._random is None:
+                self._random = random.Random(self._seed)
             return prefix + "_" + "".join(self._random.choice(ID_ALPHABET) for _ in range(length))

@@ -18,16 +18,19 @@ class World:
     two concurrent actions on one task must produce exactly one success (B5). Every entry
     first applies the transitions that fell due since the last one (B9)."""
 
-    def __init__(self, records: Records, clock: Clock | None = None, ids: IdSource | None = None):
+    def __init__(self, records: Records, clock: Clock | None = None, ids: IdSource | None = None,
+                 in_flight: tuple[list[str], list[str]] | None = None):
         self._lock = threading.RLock()
-        self.replace(records, clock or Clock(), ids or IdSource())
+        self.replace(records, clock or Clock(), ids or IdSource(), in_flight)
 
-    def replace(self, records: Records, clock: Clock, ids: IdSource) -> None:
-        """Start over on `records` (a session's reset), keeping this object for its holders."""
+    def replace(self, records: Records, clock: Clock, ids: IdSource,
+                in_flight: tuple[list[str], list[str]] | None = None) -> None:
+        """Start over on `records` (a session's reset), keeping this object for its holders;
+        `in_flight` is Pipeline.in_flight(records) when the caller knows it already."""
         with self._lock:
             self.records, self.clock, self.ids = records, clock, ids
             self.pipeline = Pipeline(records, ids.new)
-            self.pipeline.start(clock.now())
+            self.pipeline.start(clock.now(), in_flight)
 
     def settle(self) -> float:
         """Apply everything due by now; the caller holds the lock. Returns now."""
