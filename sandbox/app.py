@@ -19,7 +19,7 @@ from sandbox import auth, envelope, middleware, spec
 from sandbox.control import middleware as control
 from sandbox.control.api import ControlHandlers
 from sandbox.control.scenarios import Scenarios
-from sandbox.control.sessions import HEADER, Sessions
+from sandbox.control.sessions import Sessions
 from sandbox.domain.clock import Clock
 from sandbox.domain.store import Records
 from sandbox.fastpath import FastTaskReads
@@ -41,7 +41,7 @@ VALIDATORS = {
     }),
     "response": VALIDATOR_MAP["response"],
 }
-CORS_HEADERS = ["Authorization", "Content-Type", "Prefer", "X-Sandbox-Session"]
+CORS_HEADERS = ["Authorization", "Content-Type", "Prefer", "X-Sandbox-Session", "X-Sandbox-Admin-Token"]
 
 
 def _snake(operation_id: str) -> str:
@@ -75,10 +75,10 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     app.add_api(spec.load_control(), base_path="/_sandbox",
                 resolver=_resolver(ControlHandlers(sessions, contract)), **common)
     app.add_api(document, resolver=_resolver(Handlers(sessions)), **common,
-                security_map={"bearer": auth.bearer_handler(
-                    lambda request: sessions.get(request.headers.get(HEADER)).world)})
+                security_map={"bearer": auth.bearer_handler(lambda request: sessions.for_scope(request.scope).world)})
     app.add_middleware(auth.ScopeMiddleware, MiddlewarePosition.BEFORE_VALIDATION, contract=contract)
-    app.add_middleware(middleware.RequestGuardMiddleware, MiddlewarePosition.BEFORE_ROUTING, contract=contract)
+    app.add_middleware(middleware.RequestGuardMiddleware, MiddlewarePosition.BEFORE_ROUTING,
+                       contracts=[contract, spec.Contract(spec.load_control(), prefix="/_sandbox")])
     app.add_middleware(control.AdminGuard, MiddlewarePosition.BEFORE_ROUTING, token=admin_token)
     app.add_middleware(control.FaultInjector, MiddlewarePosition.BEFORE_SECURITY,
                        sessions=sessions, contract=contract)

@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 from openapi_schema_validator import OAS30Validator
 
-from sandbox.control.sessions import HEADER, Sessions
+from sandbox.control.sessions import Sessions
 from sandbox.spec import Contract
 
 TASK = re.compile(r"^/v2/([^/]+)/project/([^/]+)/task/([^/]+)$")
@@ -50,8 +50,7 @@ class FastTaskReads:
         if not authorization.startswith(b"Bearer ") or any(h in headers for h in FULL_STACK):
             return None
         try:
-            session = self.sessions.get(headers[b"x-sandbox-session"].decode() if b"x-sandbox-session" in headers
-                                        else None)
+            session = self.sessions.for_scope(scope)
             if session.faults.rules():
                 return None
             key = session.world.key(authorization[7:].decode())

@@ -5,7 +5,8 @@ from connexion import context
 from flask import request
 
 from sandbox import errors
-from sandbox.control.sessions import HEADER, Sessions
+from sandbox.control.middleware import FORCE_TRACKER_FAILURE
+from sandbox.control.sessions import Sessions
 from sandbox.domain.world import World
 from sandbox.multipart import CONTEXT_KEY
 
@@ -21,7 +22,7 @@ class Handlers:
 
     @property
     def world(self) -> World:
-        return self.sessions.get(request.headers.get(HEADER)).world
+        return self.sessions.for_scope(request.environ["asgi.scope"]).world
 
     def list_tasks(self, team_id, project_id, token_info, limit=20, token=None,
                    upload_id=None, status=None, step_type=None):
@@ -52,8 +53,9 @@ class Handlers:
         return self._act("disapprove", team_id, project_id, task_id, token_info)
 
     def report_task(self, team_id, project_id, task_id, token_info, body):
+        forced = bool(request.environ["asgi.scope"].get("extensions", {}).get(FORCE_TRACKER_FAILURE))
         task, failures = self.world.report(token_info["api_key"], team_id, project_id, task_id,
-                                           body["issues"], body.get("message"))
+                                           body["issues"], body.get("message"), tracker_fails=forced)
         if failures:
             return {"payload": task, "errors": failures}, 207
         return {"payload": task}, 201

@@ -11,7 +11,7 @@ from starlette.datastructures import Headers
 
 from sandbox import errors
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES, File
-from sandbox.validation import details_of, summary
+from sandbox.validation import details_of, no_constants, summary
 
 MAX_FIELD_BYTES = 64 * 1024  # name and meta are short; keeps a runaway text field out of memory
 FIELDS = ("file", "name", "meta")
@@ -136,7 +136,7 @@ class UploadValidator(AbstractRequestBodyValidator):
         details = []
         if meta_text is not None:
             try:
-                meta = json.loads(meta_text)
+                meta = json.loads(meta_text, parse_constant=no_constants)
             except RecursionError:
                 raise errors.InvalidMeta("meta nests too deeply to be a list of {name, value} pairs.",
                                          [{"location": "body.meta", "message": "nested too deeply"}]) from None

@@ -45,15 +45,16 @@ class Route:
 class Contract:
     """Index of one OpenAPI document for the checks Connexion leaves to us."""
 
-    def __init__(self, document: dict):
+    def __init__(self, document: dict, prefix: str = ""):
         self.document = document
         self.scopes: dict[str, frozenset[str]] = {}
         self.consumes: dict[str, tuple[str, ...]] = {}
         self.statuses: dict[str, frozenset[int]] = {}
+        self.task_operations: set[str] = set()  # those whose path names a task
         self.routes: list[Route] = []
         for template, item in document["paths"].items():
             methods = tuple(m.upper() for m in HTTP_METHODS if m in item)
-            regex = re.sub(r"\\{([^/]+?)\\}", r"(?P<\1>[^/]+)", re.escape(template))
+            regex = re.sub(r"\\{([^/]+?)\\}", r"(?P<\1>[^/]+)", re.escape(prefix + template))
             self.routes.append(Route(template, re.compile(f"^{regex}$"), methods,
                                      {m.upper(): item[m]["operationId"] for m in HTTP_METHODS if m in item}))
             for method in HTTP_METHODS:
@@ -62,6 +63,8 @@ class Contract:
                     self.scopes[op["operationId"]] = frozenset(op.get("x-required-scopes", []))
                     self.consumes[op["operationId"]] = tuple(op.get("requestBody", {}).get("content", {}))
                     self.statuses[op["operationId"]] = frozenset(int(s) for s in op["responses"] if s.isdigit())
+                    if "{task_id}" in template:
+                        self.task_operations.add(op["operationId"])
 
     def allowed_methods(self, path: str) -> tuple[str, ...] | None:
         """Every method the spec declares for `path`, or None when no path matches.

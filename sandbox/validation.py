@@ -23,6 +23,7 @@ def _location(prefix: str, error) -> str:
     return f"{path}.{missing.group(1)}" if missing else path
 
 
+MAX_DETAILS = 50   # one entry per problem, within reason: 21,000 empty issues need not list 21,000
 MAX_MESSAGE = 200  # jsonschema repeats the offending value: a 1 MB string must not come back twice
 
 
@@ -38,9 +39,21 @@ def _charset(content_type: str) -> str | None:
     return None
 
 
+def no_constants(name: str):
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
 def details_of(validator, value, prefix: str) -> list[dict]:
-    found = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
-    return [{"location": _location(prefix, e), "message": _short(e.message)} for e in found]
+    found = []
+    for error in validator.iter_errors(value):
+        found.append(error)
+        if len(found) > MAX_DETAILS:
+            break
+    found.sort(key=lambda e: [str(p) for p in e.absolute_path])
+    details = [{"location": _location(prefix, e), "message": _short(e.message)} for e in found[:MAX_DETAILS]]
+    if len(found) > MAX_DETAILS:
+        details.append({"location": prefix, "message": f"more problems after the first {MAX_DETAILS}"})
+    return details
 
 
 def summary(details: list[dict]) -> str:
@@ -75,7 +88,7 @@ class BodyValidator(JSONRequestBodyValidator):
         if not raw:
             return None
         try:
-            return json.loads(raw.decode(self._encoding))
+            return json.loads(raw.decode(self._encoding), parse_constant=no_constants)
         except UnicodeDecodeError:
             raise errors.InvalidJson(f"The request body is not valid {self._encoding} text.",
                                      [{"location": "body", "message": "not valid UTF-8"}]) from None

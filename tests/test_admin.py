@@ -67,7 +67,8 @@ def test_admin_token_opens_the_control_plane_to_a_remote_client(clock):
 
 
 @pytest.mark.parametrize("host, local", [
-    ("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("localhost", True),
+    # a server always sees an address; a name (even "localhost", or a forged header value) is not one
+    ("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("localhost", False), ("unknown", False),
     ("10.1.2.3", False), ("192.168.0.1", False), ("0.0.0.0", False), ("8.8.8.8", False),
     ("2001:db8::1", False), ("::", False),
 ])

@@ -190,7 +190,7 @@ def test_list_remove_and_clear_rules(client):
     ("code=403", 403, "injected_fault"),
     ("return=minimal; code=400", 400, "injected_fault"),
     ("code=409", 400, "invalid_prefer"),
-    ("code=500", 400, "invalid_prefer"),
+    ("code=500", 500, "injected_fault"),
     ("return=minimal", 200, None),
     ("respond-async, wait=5", 200, None),
 ])

@@ -1,16 +1,16 @@
 """Thin handlers of the control plane, one per operationId of sandbox/control/openapi.yaml."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import request
 
 from sandbox import errors, fixtures
+from sandbox.control.middleware import EXTRA_STATUSES, decode
 from sandbox.control.sessions import HEADER, Session, Sessions
 from sandbox.domain.clock import format_timestamp, parse_timestamp
 from sandbox.spec import Contract
 
-EXTRA_STATUSES = frozenset({500, 503})  # beyond the declared ones, so faults stay inside the contract
 
 
 def clock_view(session: Session) -> dict:
@@ -31,7 +31,7 @@ class ControlHandlers:
 
     @property
     def session(self) -> Session:
-        return self.sessions.get(request.headers.get(HEADER))
+        return self.sessions.for_scope(request.environ["asgi.scope"])
 
     def get_session(self, **_):
         return {"payload": session_view(self.session)}, 200
@@ -47,9 +47,8 @@ class ControlHandlers:
         return {"payload": self.sessions.scenarios.names()}, 200
 
     def load_fixtures(self, body, **_):
-        world = self.session.world
-        layer = fixtures.load_into(world.records, body, self.contract.document)
-        return {"payload": world.merge(layer)}, 201
+        added = self.session.world.load(lambda records: fixtures.load_into(records, body, self.contract.document))
+        return {"payload": added}, 201
 
     def get_clock(self, **_):
         return {"payload": clock_view(self.session)}, 200
@@ -81,6 +80,9 @@ class ControlHandlers:
             raise errors.InvalidFault(
                 f"{operation} does not declare {status}; injected faults stay inside the contract.",
                 [{"location": "body.status", "message": f"one of {', '.join(map(str, sorted(allowed)))}"}])
+        if body.get("task_id") is not None and operation not in self.contract.task_operations:
+            raise errors.InvalidFault(f"{operation} names no task; a task_id would never match.",
+                                      [{"location": "body.task_id", "message": "the operation has no task"}])
         if status is None and not body.get("latency_ms"):
             raise errors.InvalidFault("A fault injects a status, a latency, or both.",
                                       [{"location": "body", "message": "give status or latency_ms"}])
@@ -102,11 +104,16 @@ class ControlHandlers:
     def get_journal(self, operation=None, task_id=None, status=None, since=None, limit=None, **_):
         if since is not None:
             try:
-                since = format_timestamp(datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp())
-            except ValueError:
+                moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+                if moment.tzinfo is None:  # the session's clock is UTC, so is a bare time
+                    moment = moment.replace(tzinfo=timezone.utc)
+                since = format_timestamp(moment.timestamp())
+            except (ValueError, OverflowError):
                 raise errors.BadRequest("since must look like 2025-03-01T12:00:00Z.",
                                         [{"location": "query.since", "message": "not a timestamp"}]) from None
-        entries = self.session.journal.query(operation, task_id, status, since, limit)
+        entries = [{**e, "request": {**e["request"], "body": decode(e["request"]["body"])},
+                    "response": {"body": decode(e["response"]["body"])}}
+                   for e in self.session.journal.query(operation, task_id, status, since, limit)]
         return {"count": len(entries), "payload": entries}, 200
 
     def clear_journal(self, **_):

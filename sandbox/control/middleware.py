@@ -11,11 +11,14 @@ import re
 from sandbox import errors
 from sandbox.control.sessions import HEADER, Sessions
 from sandbox.spec import Contract
+from sandbox.validation import no_constants
 
 log = logging.getLogger("sandbox")
 CONTROL_PREFIX = "/_sandbox/"
 TOKEN_HEADER = "x-sandbox-admin-token"
 MAX_BODY = 64 * 1024
+EXTRA_STATUSES = frozenset({500, 503})  # beyond the declared ones, for faults and Prefer
+FORCE_TRACKER_FAILURE = "sandbox.force_tracker_failure"
 PREFER_CODE = re.compile(r"(?:^|[;,\s])code=(\d{3})(?:$|[;,\s])")
 
 
@@ -27,14 +30,17 @@ def _header(scope, name: str) -> str | None:
     return None
 
 
+IN_PROCESS = {None, "", "testclient"}  # Starlette's test client names no address
+
+
 def is_local(host: str | None) -> bool:
-    """Loopback, or no network at all (an in-process test client names no IP)."""
-    if not host:
+    """Loopback, or no network at all (an in-process test client)."""
+    if host in IN_PROCESS:
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return host == "localhost" or "." not in host and ":" not in host
+        return False
 
 
 class AdminGuard:
@@ -48,8 +54,8 @@ class AdminGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope.get("path", "").startswith(CONTROL_PREFIX):
             if self.token:
-                given = _header(scope, TOKEN_HEADER) or ""
-                if not hmac.compare_digest(given.encode(), self.token.encode()):
+                given = next((v for k, v in scope.get("headers", ()) if k == TOKEN_HEADER.encode()), b"")
+                if not hmac.compare_digest(given, self.token.encode()):  # raw bytes: any token can match
                     raise errors.ControlForbidden("The control plane needs the header X-Sandbox-Admin-Token.")
             elif not is_local((scope.get("client") or (None,))[0]):
                 raise errors.ControlForbidden(
@@ -68,8 +74,8 @@ class FaultInjector:
     async def __call__(self, scope, receive, send):
         operation = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
         if scope["type"] == "http" and operation in self.contract.statuses:
-            session = self.sessions.get(_header(scope, HEADER))
-            self._prefer(operation, _header(scope, "prefer"))
+            session = self.sessions.for_scope(scope)
+            self._prefer(scope, operation, _header(scope, "prefer"))
             task_id = (scope.get("path_params") or {}).get("task_id")
             rule = session.faults.fire(operation, task_id)
             if rule is not None:
@@ -80,16 +86,20 @@ class FaultInjector:
                         rule.status, f"Injected by the sandbox: fault rule {rule.id} on {operation}.")
         await self.app(scope, receive, send)
 
-    def _prefer(self, operation: str, prefer: str | None) -> None:
+    def _prefer(self, scope, operation: str, prefer: str | None) -> None:
         found = PREFER_CODE.search(prefer or "")
         if not found:
             return
         status = int(found.group(1))
-        declared = sorted(s for s in self.contract.statuses[operation] if s >= 400)
-        if status not in declared:
+        allowed = sorted({s for s in self.contract.statuses[operation] if s >= 400} | EXTRA_STATUSES
+                         | ({207} if operation == "reportTask" else set()))
+        if status not in allowed:
             raise errors.InvalidPrefer(
-                f"Prefer: code={status} is not an error status {operation} declares; use one of "
-                f"{', '.join(map(str, declared))}.", [{"location": "header.Prefer", "message": "undeclared status"}])
+                f"Prefer: code={status} is not a status the sandbox can force on {operation}; use one of "
+                f"{', '.join(map(str, allowed))}.", [{"location": "header.Prefer", "message": "not forceable"}])
+        if status == 207:  # a real report whose external tracker fails (B10), not a canned answer
+            scope.setdefault("extensions", {})[FORCE_TRACKER_FAILURE] = True
+            return
         raise errors.InjectedFault(status, f"Injected by the sandbox: Prefer: code={status}.")
 
 
@@ -102,6 +112,11 @@ class JournalRecorder:
         self.contract = contract
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            try:  # outermost: the session is fixed here for every layer of this request
+                self.sessions.for_scope(scope)
+            except errors.SandboxError:
+                pass  # an invalid name: the layers inside answer 400
         if scope["type"] != "http" or not scope.get("path", "").startswith("/v2/") or (
                 scope.get("method") == "OPTIONS" and _header(scope, "access-control-request-method")):
             return await self.app(scope, receive, send)
@@ -138,26 +153,32 @@ class JournalRecorder:
 
     def _record(self, scope, request: bytes, status: int, body: bytes) -> None:
         try:
-            session = self.sessions.get(_header(scope, HEADER))
+            session = self.sessions.for_scope(scope)
         except errors.SandboxError:
             return  # an invalid session name: there is no journal to write to
         operation, params = self.contract.operation(scope["method"], scope["path"])
-        answer = _decode(body, "application/json")
-        problems = answer.get("details", []) if isinstance(answer, dict) and status in (400, 413, 415) else []
+        problems = []
+        if status in (400, 413, 415):
+            answer = decode(body.decode("utf-8", "replace"))
+            problems = answer.get("details", []) if isinstance(answer, dict) else []
+        content_type = _header(scope, "content-type") or ""
+        # Bodies are kept as (truncated) text and decoded when read: 64 KiB of JSON can
+        # decode into megabytes of Python objects, and the journal must stay bounded.
         session.journal.record({
             "time": session.world.clock.now_iso(), "operation": operation, "method": scope["method"],
             "path": scope["path"], "task_id": params.get("task_id"), "status": status,
             "request": {"headers": {k: v for k in ("content-type", "prefer") if (v := _header(scope, k))},
-                        "body": _decode(request, _header(scope, "content-type") or "")},
-            "response": {"body": answer}, "problems": problems})
+                        "body": (f"<multipart body, {len(request)} bytes recorded>"
+                                 if content_type.startswith("multipart/") and request
+                                 else request.decode("utf-8", "replace") or None)},
+            "response": {"body": body.decode("utf-8", "replace") or None}, "problems": problems})
 
 
-def _decode(raw: bytes, content_type: str):
-    if not raw:
+def decode(text: str | None):
+    """A journalled body as JSON when it is JSON (NaN and Infinity are not), else as text."""
+    if not text:
         return None
-    if content_type.startswith("multipart/"):
-        return f"<multipart body, {len(raw)} bytes recorded>"
     try:
-        return json.loads(raw)
+        return json.loads(text, parse_constant=no_constants)
     except ValueError:
-        return raw.decode("utf-8", "replace")
+        return text

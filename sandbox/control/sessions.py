@@ -16,6 +16,8 @@ from sandbox.domain.pipeline import Pipeline
 from sandbox.domain.world import World
 
 HEADER = "X-Sandbox-Session"
+HEADER_KEY = HEADER.lower().encode()
+SCOPE_KEY = "sandbox.session"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
@@ -71,8 +73,20 @@ class Sessions:
             if session is None:
                 session = self._sessions[name] = self._new(name, self.new_clock())
                 self._evict()
-            self._sessions.move_to_end(name)
+            if name != DEFAULT:  # never evicted, so it keeps its place first
+                self._sessions.move_to_end(name)
             return session
+
+    def for_scope(self, scope) -> Session:
+        """The request's session, looked up once and kept in its ASGI scope, so every layer of
+        one request (faults, auth, handler, journal) works on the same session object even
+        if the name is evicted meanwhile."""
+        extensions = scope.setdefault("extensions", {})
+        session = extensions.get(SCOPE_KEY)
+        if session is None:
+            name = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == HEADER_KEY), None)
+            session = extensions[SCOPE_KEY] = self.get(name)
+        return session
 
     def _evict(self) -> None:
         while len(self._sessions) - 1 > self.max_sessions:  # the default does not count

@@ -1,6 +1,7 @@
 """The one virtual clock and the one seeded id source that every timestamp and id comes from (B9)."""
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -19,6 +20,11 @@ def format_timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _within_range(epoch: float) -> None:
+    if not math.isfinite(epoch) or epoch > LATEST:
+        raise ValueError("the clock cannot go past 9999-12-31T23:59:59Z")
+
+
 def exact(seconds: float) -> float:
     """Times are kept to the microsecond, so 300 steps of 0.1 s land where one of 30 s does."""
     return round(seconds, 6)
@@ -26,6 +32,8 @@ def exact(seconds: float) -> float:
 
 # The API shows whole seconds: setting a running clock to the second it just showed is "now".
 SET_TOLERANCE = 1.0
+# The last second ISO 8601 timestamps (and Python's datetime) can show.
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
 
 
 class Clock:
@@ -65,6 +73,7 @@ class Clock:
 
     def set(self, epoch: float) -> None:
         """Move the clock to `epoch`; never back, since transitions already applied stay applied."""
+        _within_range(epoch)
         with self._lock:
             now = self._read()
             if exact(epoch) < now - SET_TOLERANCE:
@@ -72,10 +81,12 @@ class Clock:
             self._move_to(max(exact(epoch), now))
 
     def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("the clock only moves forward, by a finite number of seconds")
         with self._lock:
-            self._move_to(exact(self._read() + seconds))
+            target = self._read() + seconds
+            _within_range(target)
+            self._move_to(exact(target))
 
     def _move_to(self, epoch: float) -> None:
         if self._frozen_at is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 from sandbox import errors
 from sandbox.domain import lifecycle, listing, uploads
@@ -102,7 +103,7 @@ class World:
             return task.public()
 
     def report(self, key: ApiKey, team_id: str, project_id: str, task_id: str,
-               issues: list[dict], message: str | None) -> tuple[dict, list[dict]]:
+               issues: list[dict], message: str | None, tracker_fails: bool = False) -> tuple[dict, list[dict]]:
         """Store the report; return the task and what failed outside (B10: 207 when not empty)."""
         with self._lock:
             stamp = format_timestamp(self.settle())
@@ -112,7 +113,8 @@ class World:
             task.reports.append(Report([dict(i) for i in issues], message, stamp))
             failures = [{"system": "issue_tracker",
                          "error": "The external issue tracker did not accept the report; "
-                                  "it is stored and will not be sent again."}] if project.issue_tracker_fails else []
+                                  "it is stored and will not be sent again."}] if (
+                project.issue_tracker_fails or tracker_fails) else []
             return task.public(), failures
 
     def create_upload(self, key: ApiKey, team_id: str, project_id: str, files: list[uploads.File],
@@ -142,10 +144,13 @@ class World:
                 self.clock.unfreeze()
             self.settle()
 
-    def merge(self, layer: Records) -> dict[str, int]:
-        """Take records validated on a layer over this world (fixtures loaded over HTTP)."""
+    def load(self, validate: Callable[[Records], Records]) -> dict[str, int]:
+        """Add fixture records (over HTTP): `validate` checks them against this world, brought
+        up to the clock first, and returns them on a layer; all under the lock, so concurrent
+        loads neither lose records nor both add one id."""
         with self._lock:
             now = self.settle()
+            layer = validate(self.records)
             self.records.merge(layer)
             added = layer.tasks.changed().values()
             for task in added:
@@ -163,6 +168,10 @@ class World:
             now = self.settle()
             if task_id not in self.records.tasks:
                 raise errors.TaskNotFound(f"Task {task_id} was not found in this session.")
+            steps = self.records.projects.get(self.records.tasks.get(task_id).project_id).steps
+            if step_type is not None and step_type not in steps:
+                raise errors.BadRequest(f"{step_type} is not a step of this task's project ({', '.join(steps)}).",
+                                        [{"location": "body.step_type", "message": "not a step of the project"}])
             task = self.records.tasks[task_id]
             was = task.status
             if step_type is not None:
