@@ -82,9 +82,11 @@ class Records:
     def add_task(self, task) -> None:
         self.tasks[task.id] = task
         own = self.by_upload.maps[0]
-        if task.upload_id not in own:
-            own[task.upload_id] = list(self.by_upload.get(task.upload_id, ()))
-        own[task.upload_id].append(task.id)
+        ids = own.get(task.upload_id)
+        if ids is None:  # first task of this upload in this layer: start from the seed's list
+            seeded = self.by_upload.maps[1:]
+            ids = own[task.upload_id] = list(next((m[task.upload_id] for m in seeded if task.upload_id in m), ()))
+        ids.append(task.id)
 
     def tasks_of(self, upload_id: str) -> list:
         return [self.tasks.get(i) for i in self.by_upload.get(upload_id, ())]
@@ -101,4 +103,6 @@ class Records:
             for key, value in getattr(other, name).changed().items():
                 getattr(self, name)[key] = value
         for upload_id, ids in other.by_upload.maps[0].items():
-            self.by_upload.maps[0][upload_id] = list(ids)
+            known = list(self.by_upload.get(upload_id, ()))
+            seen = set(known)
+            self.by_upload.maps[0][upload_id] = known + [i for i in ids if i not in seen]
