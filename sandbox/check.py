@@ -25,6 +25,9 @@ def _load(path: Path, problems: list[str]) -> dict | None:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(f"{path}: cannot be read as YAML: {exc}")
         return None
+    if not isinstance(document, dict):
+        problems.append(f"{path}: not an OpenAPI document: its top level is a {type(document).__name__}")
+        return None
     try:
         validate(document)
     except OpenAPIValidationError as exc:
@@ -36,17 +39,47 @@ def _load(path: Path, problems: list[str]) -> dict | None:
     return document
 
 
+class Unresolvable(Exception):
+    pass
+
+
 def _deref(document: dict, node):
     while isinstance(node, dict) and "$ref" in node:
         target = document
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
+        try:
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+        except (KeyError, TypeError):
+            raise Unresolvable(node["$ref"]) from None
         node = target
     return node
 
 
 def examples(document: dict) -> Iterator[tuple[str, dict, object]]:
-    """(location, schema, example) for every example of every request and response body."""
+    """(location, schema, example) for every example: of bodies, parameters, headers, schemas."""
+    yield from _schema_examples(document)
+    yield from _media_examples(document)
+
+
+def _schema_examples(document: dict) -> Iterator[tuple[str, dict, object]]:
+    components = document.get("components", {})
+    for name, schema in components.get("schemas", {}).items():
+        if isinstance(schema, dict) and "example" in schema:
+            yield f"components.schemas.{name}.example", schema, schema["example"]
+    places = [(f"components.parameters.{n}", p) for n, p in components.get("parameters", {}).items()]
+    places += [(f"components.headers.{n}", h) for n, h in components.get("headers", {}).items()]
+    for path, item in document.get("paths", {}).items():
+        places += [(f"paths.{path}.parameters[{i}]", p) for i, p in enumerate(item.get("parameters", []))]
+        for method in METHODS:
+            for i, p in enumerate((item.get(method) or {}).get("parameters", [])):
+                places.append((f"paths.{path}.{method}.parameters[{i}]", p))
+    for where, place in places:
+        place = _deref(document, place)
+        if isinstance(place, dict) and "example" in place:
+            yield f"{where}.example", place.get("schema", {}), place["example"]
+
+
+def _media_examples(document: dict) -> Iterator[tuple[str, dict, object]]:
     for path, item in document.get("paths", {}).items():
         for method in METHODS:
             operation = item.get(method)
@@ -61,13 +94,19 @@ def examples(document: dict) -> Iterator[tuple[str, dict, object]]:
                     if "example" in content:
                         yield f"{base}.example", content.get("schema", {}), content["example"]
                     for name, example in content.get("examples", {}).items():
-                        yield (f"{base}.examples.{name}", content.get("schema", {}),
-                               _deref(document, example).get("value"))
+                        example = _deref(document, example)
+                        if "value" in example:  # an externalValue lives elsewhere: not ours to read
+                            yield f"{base}.examples.{name}", content.get("schema", {}), example["value"]
 
 
 def check_examples(path: Path, document: dict, problems: list[str]) -> int:
     count = 0
-    for where, schema, value in examples(document):
+    try:
+        found = list(examples(document))
+    except Unresolvable as exc:
+        problems.append(f"{path}: unresolvable $ref {exc}")
+        return 0
+    for where, schema, value in found:
         count += 1
         validator = OAS30Validator({**schema, "components": document.get("components", {})})
         for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
@@ -87,10 +126,13 @@ def run(public: Path | None = None, control: Path | None = None, fixtures_dir: P
             scenarios = len(Scenarios(fixtures_dir, documents[0][1]).names())
         except errors.FixtureError as exc:
             problems.append(str(exc))
+        except KeyError as exc:  # the fixtures read scopes and schemas out of the contract
+            problems.append(f"{public}: fixtures cannot be checked: the contract lacks {exc} "
+                            "(components.securitySchemes.bearerAuth.x-scopes, components.schemas.Task, ...)")
     for problem in problems:
         print(problem)
     if problems:
-        print(f"task-sandbox check: {len(problems)} problem(s)")
+        print(f"task-sandbox check: problems found in {len(problems)} place(s)")
         return 1
     print(f"task-sandbox check: clean: {public}, {control} ({examples_seen} examples), "
           f"fixtures and {scenarios} scenario(s)")

@@ -37,13 +37,13 @@ def _date_time(value) -> bool:
     return True
 
 
-def _plain_json_schema(node):
+def plain_json_schema(node):
     """OpenAPI 3.0's `nullable` as JSON Schema, for a validator that knows only the latter."""
     if isinstance(node, list):
-        return [_plain_json_schema(item) for item in node]
+        return [plain_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: _plain_json_schema(value) for key, value in node.items() if key not in ("nullable", "example")}
+    out = {key: plain_json_schema(value) for key, value in node.items() if key not in ("nullable", "example")}
     if node.get("nullable") is True and "type" in node:
         out["type"] = [node["type"], "null"]
         if "enum" in out:
@@ -98,7 +98,7 @@ class _Checker:
         if key not in self._compiled:
             full = {**schema, **self.components}
             explain = (OAS30Validator if oas else Draft4Validator)(full, format_checker=FORMATS)
-            quick = jsonschema_rs.Draft4Validator(_plain_json_schema(full), validate_formats=True)
+            quick = jsonschema_rs.Draft4Validator(plain_json_schema(full), validate_formats=True)
             self._compiled[key] = (quick, explain)
         return self._compiled[key]
 

@@ -8,7 +8,9 @@ Installed with the package (entry point `pytest11`); in a test, ask for the `tas
 """
 from __future__ import annotations
 
+import os
 import re
+import uuid
 
 import httpx
 import pytest
@@ -32,18 +34,22 @@ def pytest_addoption(parser):
     group = parser.getgroup("task-sandbox")
     group.addoption("--sandbox-url", default=None, metavar="URL",
                     help="use the Task API sandbox running at URL instead of starting one in-process")
+    group.addoption("--sandbox-admin-token", default=os.environ.get("TASK_SANDBOX_ADMIN_TOKEN"), metavar="TOKEN",
+                    help="admin token of a sandbox started with --admin-token "
+                         "(default: $TASK_SANDBOX_ADMIN_TOKEN)")
 
 
 class Sandbox:
     """One test's view of the sandbox: its own session, reset to the fixtures before the test."""
 
-    def __init__(self, base_url: str, session: str, key: str = KEYS["full"]):
+    def __init__(self, base_url: str, session: str, key: str = KEYS["full"], admin_token: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.session = session
         self.keys = dict(KEYS)
         self.headers = {"Authorization": f"Bearer {key}", HEADER: session}
         self.client = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=30)
-        self._control = httpx.Client(base_url=f"{self.base_url}/_sandbox", headers={HEADER: session}, timeout=30)
+        control = {HEADER: session, **({"X-Sandbox-Admin-Token": admin_token} if admin_token else {})}
+        self._control = httpx.Client(base_url=f"{self.base_url}/_sandbox", headers=control, timeout=30)
 
     def task_path(self, task_id: str, team: str = TEAM, project: str = PROJECT) -> str:
         return f"/v2/{team}/project/{project}/task/{task_id}"
@@ -96,11 +102,16 @@ def task_sandbox_url(request):
         yield server.url
 
 
+RUN = uuid.uuid4().hex[:8]  # two runs (CI jobs, xdist workers) sharing one sandbox never share a session
+
+
 @pytest.fixture
 def task_sandbox(task_sandbox_url, request):
-    """A fresh session of the sandbox for this test, named after it (B12)."""
-    name = re.sub(r"[^A-Za-z0-9._:-]", "-", request.node.nodeid)[-60:].lstrip("-._:") or "test"
-    sandbox = Sandbox(task_sandbox_url, name)
+    """A fresh session of the sandbox for this test, named after it and this run (B12)."""
+    run = "-".join(filter(None, [RUN, os.environ.get("PYTEST_XDIST_WORKER")]))
+    test = re.sub(r"[^A-Za-z0-9._:-]", "-", request.node.nodeid)[-(62 - len(run)):].lstrip("-._:")
+    sandbox = Sandbox(task_sandbox_url, f"{run}-{test}" if test else run,
+                      admin_token=request.config.getoption("--sandbox-admin-token"))
     sandbox.reset()
     yield sandbox
     sandbox.close()

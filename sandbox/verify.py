@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from sandbox import spec
@@ -34,8 +36,23 @@ def command(base_url: str, api_key: str, junit_xml: str | None, phases: list[str
 def run(base_url: str, api_key: str = "YOUR_API_KEY", junit_xml: str | None = None,
         phases: list[str] | None = None, max_examples: int | None = None, session: str | None = None,
         max_time: int | None = None) -> int:
-    """Exit status: 0 clean, 1 violations found, 2 the run itself failed (schemathesis's own)."""
+    """Exit status: 0 clean, 1 violations found, 2 nothing could be checked (the server did not
+    answer, or the run itself failed)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(spec.PACKAGE_DIR.parent),
                                                                     os.environ.get("PYTHONPATH")]))}
-    cmd = command(base_url, api_key, junit_xml, phases or list(PHASES), max_examples, session, max_time)
-    return subprocess.call(cmd, env=env)
+    with tempfile.TemporaryDirectory() as scratch:
+        report = junit_xml or str(Path(scratch) / "report.xml")
+        cmd = command(base_url, api_key, report, phases or list(PHASES), max_examples, session, max_time)
+        status = subprocess.call(cmd, env=env)
+        return 2 if status == 1 and _only_errors(Path(report)) else status
+
+
+def _only_errors(report: Path) -> bool:
+    """Schemathesis exits 1 both for violations and for a run that could not test (a server
+    that does not answer); CI must tell "contract broken" from "nothing was checked"."""
+    try:
+        suites = ElementTree.parse(report).getroot().iter("testsuite")
+        totals = [(int(s.get("failures", 0)), int(s.get("errors", 0))) for s in suites]
+    except (OSError, ElementTree.ParseError, ValueError):
+        return False
+    return sum(f for f, _ in totals) == 0 and sum(e for _, e in totals) > 0

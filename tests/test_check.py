@@ -91,3 +91,26 @@ def test_every_problem_is_listed_not_just_the_first(tmp_path):
     out = check("--spec", str(copy_spec(tmp_path, two)))
     lines = [l for l in out.stdout.splitlines() if "getTask" in l or ".get.responses.200" in l and "/task/{task_id}.get" in l]
     assert any("payload.status" in l for l in lines) and any("payload.approved" in l for l in lines), out.stdout
+
+
+@pytest.mark.parametrize("change,expected", [
+    (lambda d: d["components"]["parameters"]["TeamId"].update(example=12345),
+     "components.parameters.TeamId.example"),
+    (lambda d: d["components"]["schemas"]["Timestamp"].update(example="not a timestamp"),
+     "components.schemas.Timestamp.example"),
+    (lambda d: d["paths"]["/v2/{team_id}/project/{project_id}/task/{task_id}"]["get"]["responses"]["200"]
+     ["content"]["application/json"]["examples"].update(Gone={"$ref": "#/components/examples/Missing"}),
+     "unresolvable $ref #/components/examples/Missing"),
+    (lambda d: d["components"]["securitySchemes"]["bearerAuth"].pop("x-scopes"), "the contract lacks"),
+], ids=["parameter-example", "schema-example", "missing-example-ref", "no-scopes"])
+def test_more_problems_are_located_never_a_traceback(tmp_path, change, expected):
+    out = check("--spec", str(copy_spec(tmp_path, change)))
+    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+    assert expected in out.stdout, out.stdout
+
+
+def test_a_spec_that_is_a_list_is_named_as_such(tmp_path):
+    path = tmp_path / "openapi.yaml"
+    path.write_text("- just\n- a list\n")
+    out = check("--spec", str(path))
+    assert out.returncode == 1 and "top level is a list" in out.stdout

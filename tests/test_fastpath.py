@@ -45,7 +45,8 @@ def same(fast, full, method, path, **kwargs):
 def test_answers_are_byte_identical(served, task, session):
     fast, full = pair()
     headers = {**auth(), **({"X-Sandbox-Session": session} if session else {})}
-    for client in (fast, full):  # the same change on both sides first
+    for client in (fast, full):  # the same change on both sides first, at the same time
+        client.post("/_sandbox/clock", headers=headers, json={"freeze": True, "now": "2030-01-01T00:00:00Z"})
         client.post(f"{BASE}/task/task_abcdef123456/approve", headers=headers)
     assert same(fast, full, "GET", f"{BASE}/task/{task}", headers=headers).status_code == 200
     assert served, "the fast path should have answered"
@@ -93,6 +94,43 @@ def test_fast_answers_are_journalled(served):
 
 def test_a_body_breaking_the_contract_is_never_served_fast(served, monkeypatch):
     app = create_app()
-    monkeypatch.setattr(app.world, "get_task", lambda *a, **k: {"id": "task_x"})
+    for read in ("get_task", "get_task_if_idle"):
+        monkeypatch.setattr(app.world, read, lambda *a, **k: {"id": "task_x"})
     response = app.test_client().get(TASK, headers=auth())
     assert response.status_code == 500 and not served
+
+
+MORE_ASIDE = [
+    ("repeated authorization", [("Authorization", "Bearer nope"), ("Authorization", "Bearer YOUR_API_KEY")]),
+    ("key after two spaces", [("Authorization", "Bearer  YOUR_API_KEY")]),
+    ("lower-case scheme", [("Authorization", "bearer YOUR_API_KEY")]),
+]
+
+
+@pytest.mark.parametrize("name,headers", MORE_ASIDE, ids=[c[0] for c in MORE_ASIDE])
+def test_header_quirks_answer_as_the_full_stack(name, headers):
+    fast, full = pair()
+    same(fast, full, "GET", TASK, headers=headers)
+
+
+def test_an_id_over_the_contracts_length_is_refused_as_by_the_full_stack():
+    fast, full = pair()
+    long_id = "task_" + "x" * 200
+    task = {"id": long_id, "name": "Long", "created_at": "2024-03-01T00:00:00Z", "status": "REVIEWING",
+            "upload_id": "upl_123456789"}
+    for client in (fast, full):
+        client.post("/_sandbox/fixtures", json={"tasks": [task]})
+    assert same(fast, full, "GET", f"{BASE}/task/{long_id}", headers=auth()).status_code in (400, 201, 404)
+
+
+def test_a_busy_world_is_read_by_the_full_stack(served, app):
+    """The fast path runs on the event loop: it never waits for a world's lock."""
+    with app.world._lock:
+        import threading
+        result = {}
+        thread = threading.Thread(target=lambda: result.update(r=app.test_client().get(TASK, headers=auth())))
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive() and not served  # fell through; the full stack waits its turn
+    thread.join(10)
+    assert result["r"].status_code == 200

@@ -60,3 +60,23 @@ def test_wrong(task_sandbox):
 def test_the_option_is_listed_in_pytest_help(pytester):
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(["*--sandbox-url=URL*"])
+
+
+def test_a_sandbox_behind_an_admin_token(pytester):
+    with ServerThread(create_app(admin_token="s3cret")) as server:
+        pytester.makepyfile(test_partner=PARTNER_TESTS)
+        refused = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}")
+        refused.assert_outcomes(errors=3)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}",
+                                               "--sandbox-admin-token=s3cret")
+        result.assert_outcomes(passed=3)
+
+
+def test_two_runs_on_one_sandbox_keep_apart(pytester):
+    with ServerThread(create_app()) as server:
+        pytester.makepyfile(test_partner=PARTNER_TESTS)
+        for _ in range(2):
+            pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}").assert_outcomes(
+                passed=3)
+        sessions = __import__("httpx").get(f"{server.url}/_sandbox/sessions").json()["payload"]
+        assert len(sessions) == 1 + 2 * 3

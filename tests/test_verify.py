@@ -92,3 +92,12 @@ def test_verify_explains_itself():
 def test_unknown_phase_is_refused():
     out = verify("http://127.0.0.1:9", "--phases", "examples,everything")
     assert out.returncode == 2 and "everything" in out.stderr
+
+
+def test_a_server_that_does_not_answer_is_exit_2_not_a_violation():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    out = verify(f"http://127.0.0.1:{port}", "--phases", "examples", "--max-examples", "1")
+    assert out.returncode == 2, out.stdout[-2000:]

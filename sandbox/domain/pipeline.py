@@ -55,6 +55,9 @@ class Pipeline:
     def pending(self) -> list[Event]:
         return sorted(self._queue)
 
+    def due(self, now: float) -> bool:
+        return bool(self._queue) and self._queue[0].due <= now
+
     def run_until(self, now: float) -> None:
         while self._queue and self._queue[0].due <= now:
             event = heapq.heappop(self._queue)

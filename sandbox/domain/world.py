@@ -68,6 +68,18 @@ class World:
             self.settle()
             return self._task(key, team_id, project_id, task_id).public()
 
+    def get_task_if_idle(self, key: ApiKey, team_id: str, project_id: str, task_id: str) -> dict | None:
+        """get_task, or None when that would wait for the lock or work off due transitions:
+        for callers that must not block (the event loop)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if self.pipeline.due(self.clock.now()):
+                return None
+            return self.get_task(key, team_id, project_id, task_id)  # re-entrant: one read path
+        finally:
+            self._lock.release()
+
     def list_tasks(self, key: ApiKey, team_id: str, project_id: str, *, limit: int,
                    token: str | None = None, upload_id: str | None = None,
                    status: str | None = None, step_type: str | None = None) -> dict:
