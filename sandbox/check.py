@@ -12,8 +12,6 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from sandbox import errors, spec
 from sandbox.control.scenarios import Scenarios
 
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-
 
 def _where(path) -> str:
     return ".".join(str(p) for p in path) or "(document)"
@@ -70,7 +68,7 @@ def _schema_examples(document: dict) -> Iterator[tuple[str, dict, object]]:
     places += [(f"components.headers.{n}", h) for n, h in components.get("headers", {}).items()]
     for path, item in document.get("paths", {}).items():
         places += [(f"paths.{path}.parameters[{i}]", p) for i, p in enumerate(item.get("parameters", []))]
-        for method in METHODS:
+        for method in spec.HTTP_METHODS:
             for i, p in enumerate((item.get(method) or {}).get("parameters", [])):
                 places.append((f"paths.{path}.{method}.parameters[{i}]", p))
     for where, place in places:
@@ -81,7 +79,7 @@ def _schema_examples(document: dict) -> Iterator[tuple[str, dict, object]]:
 
 def _media_examples(document: dict) -> Iterator[tuple[str, dict, object]]:
     for path, item in document.get("paths", {}).items():
-        for method in METHODS:
+        for method in spec.HTTP_METHODS:
             operation = item.get(method)
             if not operation:
                 continue

@@ -77,9 +77,7 @@ def translate(request: ConnexionRequest, exc: Exception, contract: Contract) -> 
         if status == 413:
             return errors.PayloadTooLarge("The request body is too large.")
         if status < 500:
-            generic = errors.BadRequest(str(getattr(exc, "detail", "") or "The request was refused."))
-            generic.status, generic.code = status, "request_refused"
-            return generic
+            return errors.RequestRefused(status, str(getattr(exc, "detail", "") or "The request was refused."))
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return errors.SandboxError()
 

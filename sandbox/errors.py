@@ -160,13 +160,22 @@ class ControlForbidden(Forbidden):
     code = "control_plane_forbidden"
 
 
-class InjectedFault(SandboxError):
-    """A status a fault rule or `Prefer: code=` asked for; the body still follows the contract."""
-    code = "injected_fault"
+class WithStatus(SandboxError):
+    """An error whose status is only known when it is raised."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+class InjectedFault(WithStatus):
+    """A status a fault rule or `Prefer: code=` asked for; the body still follows the contract."""
+    code = "injected_fault"
+
+
+class RequestRefused(WithStatus):
+    """Any other 4xx of the HTTP layer beneath the sandbox."""
+    code = "request_refused"
 
 
 class MethodNotAllowed(SandboxError):

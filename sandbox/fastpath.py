@@ -61,7 +61,7 @@ class FastTaskReads:
             return None
         try:
             session = self.sessions.for_scope(scope)
-            if session.faults.rules():
+            if session.faults:
                 return None
             key = session.world.key(token)
             if key is None or not self.required <= key.scopes:

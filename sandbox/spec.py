@@ -74,6 +74,11 @@ class Contract:
                 return route.methods
         return None
 
+    def injectable(self, operation: str) -> frozenset[int]:
+        """Statuses a fault rule or `Prefer` may force: the operation's declared errors, plus
+        500 and 503, so injected faults stay inside the contract (B12)."""
+        return frozenset(s for s in self.statuses[operation] if s >= 400) | {500, 503}
+
     def operation(self, method: str, path: str) -> tuple[str | None, dict]:
         """The operationId for `method` on `path` and the path's parameters, if the spec has them."""
         for route in self.routes:

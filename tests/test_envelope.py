@@ -54,7 +54,7 @@ CASES = [
       "headers": {"Content-Type": "application/json; charset=latin-1"}}, 415, "unsupported_media_type", None),
     ("JSON nested too deeply", "post", REPORT_URL, {"content": b"[" * 5000 + b"]" * 5000, "headers": JSON},
      400, "invalid_json", ["body"]),
-    ("empty path segment", "get", f"/v2//team_123456/project/proj_123456/task", {}, 404, "route_not_found", None),
+    ("empty path segment", "get", "/v2//team_123456/project/proj_123456/task", {}, 404, "route_not_found", None),
     ("empty segment before an action", "post", f"{TASK_URL}//approve", {}, 404, "route_not_found", None),
     ("trailing slash", "get", f"{TASK_URL}/", {}, 404, "route_not_found", None),
     ("parameter given twice", "get", f"{BASE}/task", {"params": [("limit", "abc"), ("limit", "2")]}, 400,

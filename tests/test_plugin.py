@@ -1,7 +1,6 @@
 """The pytest plugin, as a partner uses it: installed with the package, in a project of its own."""
 from __future__ import annotations
 
-import pytest
 
 from sandbox.app import create_app
 from sandbox.server import ServerThread

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from flask import request
 
 from sandbox import errors, fixtures
-from sandbox.control.middleware import EXTRA_STATUSES, decode
+from sandbox.control.middleware import decode
 from sandbox.control.sessions import HEADER, Session, Sessions
 from sandbox.domain.clock import format_timestamp, parse_timestamp
 from sandbox.spec import Contract
@@ -75,7 +75,7 @@ class ControlHandlers:
         if operation not in self.contract.statuses:
             raise errors.InvalidFault(f"No public operation {operation!r}.", [
                 {"location": "body.operation", "message": f"one of {', '.join(sorted(self.contract.statuses))}"}])
-        allowed = {s for s in self.contract.statuses[operation] if s >= 400} | EXTRA_STATUSES
+        allowed = self.contract.injectable(operation)
         if status is not None and status not in allowed:
             raise errors.InvalidFault(
                 f"{operation} does not declare {status}; injected faults stay inside the contract.",

@@ -41,6 +41,9 @@ class Faults:
             self._rules.append(rule)
             return rule
 
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
     def rules(self) -> list[Rule]:
         with self._lock:
             return list(self._rules)

@@ -9,7 +9,7 @@ import logging
 import re
 
 from sandbox import errors
-from sandbox.control.sessions import HEADER, Sessions
+from sandbox.control.sessions import Sessions
 from sandbox.spec import Contract
 from sandbox.validation import no_constants
 
@@ -17,7 +17,6 @@ log = logging.getLogger("sandbox")
 CONTROL_PREFIX = "/_sandbox/"
 TOKEN_HEADER = "x-sandbox-admin-token"
 MAX_BODY = 64 * 1024
-EXTRA_STATUSES = frozenset({500, 503})  # beyond the declared ones, for faults and Prefer
 FORCE_TRACKER_FAILURE = "sandbox.force_tracker_failure"
 PREFER_CODE = re.compile(r"(?:^|[;,\s])code=(\d{3})(?:$|[;,\s])")
 
@@ -63,13 +62,17 @@ class AdminGuard:
         await self.app(scope, receive, send)
 
 
-class FaultInjector:
-    """After routing, before auth: `Prefer: code=NNN` and the session's fault rules."""
+class _SessionLayer:
+    """An ASGI layer that needs the request's session and the public contract."""
 
     def __init__(self, app, sessions: Sessions, contract: Contract):
         self.app = app
         self.sessions = sessions
         self.contract = contract
+
+
+class FaultInjector(_SessionLayer):
+    """After routing, before auth: `Prefer: code=NNN` and the session's fault rules."""
 
     async def __call__(self, scope, receive, send):
         operation = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
@@ -91,8 +94,7 @@ class FaultInjector:
         if not found:
             return
         status = int(found.group(1))
-        allowed = sorted({s for s in self.contract.statuses[operation] if s >= 400} | EXTRA_STATUSES
-                         | ({207} if operation == "reportTask" else set()))
+        allowed = sorted(self.contract.injectable(operation) | ({207} if operation == "reportTask" else set()))
         if status not in allowed:
             raise errors.InvalidPrefer(
                 f"Prefer: code={status} is not a status the sandbox can force on {operation}; use one of "
@@ -103,13 +105,8 @@ class FaultInjector:
         raise errors.InjectedFault(status, f"Injected by the sandbox: Prefer: code={status}.")
 
 
-class JournalRecorder:
+class JournalRecorder(_SessionLayer):
     """Outermost, so it sees every answer, errors included; it never fails a request."""
-
-    def __init__(self, app, sessions: Sessions, contract: Contract):
-        self.app = app
-        self.sessions = sessions
-        self.contract = contract
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":

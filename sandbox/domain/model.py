@@ -20,10 +20,6 @@ class Team:
     name: str
 
 
-STEP_TYPES = ("CLASSIFY", "SEGMENT", "GROUP", "EXTRACT")
-AUTOMATIONS = ("none", "auto_predict", "auto_process")
-
-
 @dataclass
 class Project:
     """A project and how it runs its tasks over time (B6-B8, B10)."""

@@ -52,9 +52,6 @@ class Pipeline:
         for upload_id in uploads:
             self.upload_changed(self.records.uploads.get(upload_id), now)
 
-    def pending(self) -> list[Event]:
-        return sorted(self._queue)
-
     def due(self, now: float) -> bool:
         return bool(self._queue) and self._queue[0].due <= now
 
