@@ -1,19 +1,24 @@
-"""The app factory: one Connexion FlaskApp, the public API and the control plane, fresh state per call."""
+"""The app factory: one Connexion AsyncApp, the public API and the control plane, fresh state per call."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 from typing import Sequence
 
-import json
+from functools import partial
 
-from connexion import FlaskApp
 from connexion.datastructures import MediaTypeDict
-from connexion.jsonifier import Jsonifier
-from connexion.middleware import MiddlewarePosition
+from connexion.middleware.context import ContextMiddleware
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.security import SecurityMiddleware
+from connexion.middleware.server_error import ServerErrorMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 
-from connexion.validators import VALIDATOR_MAP, FormDataValidator
+from connexion.validators import FormDataValidator, TextResponseBodyValidator
 
 from sandbox import auth, envelope, middleware, spec
 from sandbox.control import middleware as control
@@ -22,11 +27,11 @@ from sandbox.control.scenarios import Scenarios
 from sandbox.control.sessions import Sessions
 from sandbox.domain.clock import Clock
 from sandbox.domain.store import Records
-from sandbox.fastpath import FastTaskReads
 from sandbox.handlers import Handlers
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
 from sandbox.multipart import UploadValidator
-from sandbox.validation import BodyValidator, ParametersValidator
+from sandbox.handler_layer import RequestValidation, SandboxApp
+from sandbox.validation import BodyValidator, ParametersValidator, ResponseValidator
 
 DEFAULT_MAX_BODY = 1024 * 1024  # far above any report body; keeps a runaway client from filling memory
 # createUpload streams files without keeping them (sandbox/multipart.py): upstream's limits hold.
@@ -39,7 +44,7 @@ VALIDATORS = {
         "application/x-www-form-urlencoded": FormDataValidator,
         "multipart/form-data": UploadValidator,
     }),
-    "response": VALIDATOR_MAP["response"],
+    "response": MediaTypeDict({"*/*json": ResponseValidator, "text/plain": TextResponseBodyValidator}),
 }
 CORS_HEADERS = ["Authorization", "Content-Type", "Prefer", "X-Sandbox-Session", "X-Sandbox-Admin-Token"]
 
@@ -56,7 +61,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                clock: Clock | None = None, seed: int = 0,
                cors_origins: Sequence[str] = ("*",), max_body_bytes: int = DEFAULT_MAX_BODY,
                validate_responses: bool = True, admin_token: str | None = None,
-               max_sessions: int = 100, journal_size: int = 1000, fast_reads: bool = True) -> FlaskApp:
+               max_sessions: int = 100, journal_size: int = 1000) -> SandboxApp:
     """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
     fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
     Raises FixtureError on a bad fixture or scenario (B13)."""
@@ -65,34 +70,36 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     scenarios = Scenarios(fixtures_dir, document, default=records)
     sessions = Sessions(scenarios, seed=seed, max_sessions=max_sessions, journal_size=journal_size,
                         default_clock=clock)
-
-    # stdlib json keeps the upstream field order; Flask's provider would sort keys.
-    app = FlaskApp(__name__, jsonifier=Jsonifier(json, separators=(",", ":")))
-    # Let handler exceptions reach Connexion's error handlers instead of Flask's 500 page.
-    app.app.config["PROPAGATE_EXCEPTIONS"] = True
+    control_contract = spec.Contract(spec.load_control(), prefix="/_sandbox")
+    # Every layer of a request, outermost first, in the order they run.
+    layers = [
+        ServerErrorMiddleware,
+        partial(middleware.CorsMiddleware, allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"], allow_headers=CORS_HEADERS,
+                expose_headers=["WWW-Authenticate", "Allow"], max_age=600),
+        partial(control.JournalRecorder, sessions=sessions, contract=contract),  # sees every answer
+        ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)
+        SwaggerUIMiddleware,
+        partial(middleware.RequestGuardMiddleware, contracts=[contract, control_contract]),
+        partial(control.AdminGuard, token=admin_token),
+        RoutingMiddleware,
+        partial(control.FaultInjector, sessions=sessions, contract=contract),  # before auth, as Prism
+        SecurityMiddleware,
+        partial(auth.ScopeMiddleware, contract=contract),
+        partial(middleware.BodyLimitMiddleware, max_bytes=max_body_bytes,
+                per_operation={"createUpload": UPLOAD_MAX_BODY}),
+        RequestValidation,
+        ResponseValidationMiddleware,
+        LifespanMiddleware,
+        ContextMiddleware,
+    ]
+    app = SandboxApp(__name__, middlewares=layers)
     common = dict(strict_validation=True, validate_responses=validate_responses, validator_map=VALIDATORS)
     # The control API first: the public API's base path "" would otherwise route /_sandbox too.
     app.add_api(spec.load_control(), base_path="/_sandbox",
                 resolver=_resolver(ControlHandlers(sessions, contract)), **common)
     app.add_api(document, resolver=_resolver(Handlers(sessions)), **common,
                 security_map={"bearer": auth.bearer_handler(lambda request: sessions.for_scope(request.scope).world)})
-    app.add_middleware(auth.ScopeMiddleware, MiddlewarePosition.BEFORE_VALIDATION, contract=contract)
-    app.add_middleware(middleware.RequestGuardMiddleware, MiddlewarePosition.BEFORE_ROUTING,
-                       contracts=[contract, spec.Contract(spec.load_control(), prefix="/_sandbox")])
-    app.add_middleware(control.AdminGuard, MiddlewarePosition.BEFORE_ROUTING, token=admin_token)
-    app.add_middleware(control.FaultInjector, MiddlewarePosition.BEFORE_SECURITY,
-                       sessions=sessions, contract=contract)
-    app.add_middleware(middleware.BodyLimitMiddleware, MiddlewarePosition.BEFORE_VALIDATION,
-                       max_bytes=max_body_bytes, per_operation={"createUpload": UPLOAD_MAX_BODY})
-    app.add_middleware(middleware.CorsMiddleware, MiddlewarePosition.BEFORE_EXCEPTION,
-                       allow_origins=list(cors_origins), allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-                       allow_headers=CORS_HEADERS, expose_headers=["WWW-Authenticate", "Allow"],
-                       max_age=600)
-    app.add_middleware(control.JournalRecorder, MiddlewarePosition.BEFORE_EXCEPTION,
-                       sessions=sessions, contract=contract)
-    if fast_reads:  # inside CORS and the journal, so both see its answers too
-        app.add_middleware(FastTaskReads, MiddlewarePosition.BEFORE_EXCEPTION, sessions=sessions,
-                           contract=contract, validate=validate_responses)
     envelope.install(app, contract)
     app.sessions = sessions
     app.world = sessions.default.world  # tests drive the default session's state through this

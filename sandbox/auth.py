@@ -24,6 +24,10 @@ def bearer_handler(world_for: Callable[[object], World]) -> type[BearerSecurityH
         def _resolve_func(self, security_scheme):
             return token_info
 
+        @staticmethod
+        def _accepts_kwarg(func, keyword: str) -> bool:
+            return keyword == "request"  # token_info's signature; Connexion inspects it per request
+
     return Handler
 
 

@@ -94,7 +94,7 @@ def _is_problem(exc: Exception, status: int) -> bool:
 
 def install(app, contract: Contract) -> None:
     """Connexion raises errors in its ASGI middleware, so handlers go on the connexion app (notes #2, #3)."""
-    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    async def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:  # a sync one runs on a thread
         return render(translate(request, exc, contract))
 
     for kind in (errors.SandboxError, ProblemException, HTTPException, Exception):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from connexion import context
-from flask import request
 
 from sandbox import errors
 from sandbox.control.middleware import FORCE_TRACKER_FAILURE
@@ -22,45 +21,45 @@ class Handlers:
 
     @property
     def world(self) -> World:
-        return self.sessions.for_scope(request.environ["asgi.scope"]).world
+        return self.sessions.for_scope(context.scope).world
 
-    def list_tasks(self, team_id, project_id, token_info, limit=20, token=None,
+    async def list_tasks(self, team_id, project_id, token_info, limit=20, token=None,
                    upload_id=None, status=None, step_type=None):
         return self.world.list_tasks(token_info["api_key"], team_id, project_id, limit=limit,
                                      token=token, upload_id=upload_id, status=status,
                                      step_type=step_type), 200
 
-    def get_task(self, team_id, project_id, task_id, token_info):
+    async def get_task(self, team_id, project_id, task_id, token_info):
         return {"payload": self.world.get_task(token_info["api_key"], team_id, project_id, task_id)}, 200
 
-    def _act(self, action, team_id, project_id, task_id, token_info):
+    async def _act(self, action, team_id, project_id, task_id, token_info):
         return {"payload": self.world.act(token_info["api_key"], team_id, project_id, task_id, action)}, 200
 
-    def complete_task(self, team_id, project_id, task_id, token_info):
-        body, status = self._act("complete", team_id, project_id, task_id, token_info)
+    async def complete_task(self, team_id, project_id, task_id, token_info):
+        body, status = await self._act("complete", team_id, project_id, task_id, token_info)
         return {**body, "message": COMPLETE_MESSAGE}, status
 
-    def discard_task(self, team_id, project_id, task_id, token_info):
-        return self._act("discard", team_id, project_id, task_id, token_info)
+    async def discard_task(self, team_id, project_id, task_id, token_info):
+        return await self._act("discard", team_id, project_id, task_id, token_info)
 
-    def unlock_task(self, team_id, project_id, task_id, token_info):
-        return self._act("unlock", team_id, project_id, task_id, token_info)
+    async def unlock_task(self, team_id, project_id, task_id, token_info):
+        return await self._act("unlock", team_id, project_id, task_id, token_info)
 
-    def approve_task(self, team_id, project_id, task_id, token_info):
-        return self._act("approve", team_id, project_id, task_id, token_info)
+    async def approve_task(self, team_id, project_id, task_id, token_info):
+        return await self._act("approve", team_id, project_id, task_id, token_info)
 
-    def disapprove_task(self, team_id, project_id, task_id, token_info):
-        return self._act("disapprove", team_id, project_id, task_id, token_info)
+    async def disapprove_task(self, team_id, project_id, task_id, token_info):
+        return await self._act("disapprove", team_id, project_id, task_id, token_info)
 
-    def report_task(self, team_id, project_id, task_id, token_info, body):
-        forced = bool(request.environ["asgi.scope"].get("extensions", {}).get(FORCE_TRACKER_FAILURE))
+    async def report_task(self, team_id, project_id, task_id, token_info, body):
+        forced = bool(context.scope.get("extensions", {}).get(FORCE_TRACKER_FAILURE))
         task, failures = self.world.report(token_info["api_key"], team_id, project_id, task_id,
                                            body["issues"], body.get("message"), tracker_fails=forced)
         if failures:
             return {"payload": task, "errors": failures}, 207
         return {"payload": task}, 201
 
-    def create_upload(self, team_id, project_id, token_info, **_form):
+    async def create_upload(self, team_id, project_id, token_info, **_form):
         # The form was parsed while streaming (sandbox/multipart.py); Connexion passes no fields.
         form = context.context.get(CONTEXT_KEY)
         if form is None:  # the body bypassed the multipart validator: never guess at it
@@ -68,5 +67,5 @@ class Handlers:
         return self.world.create_upload(token_info["api_key"], team_id, project_id, form["files"],
                                         form["name"], form["meta"]), 201
 
-    def get_upload(self, team_id, project_id, upload_id, token_info):
+    async def get_upload(self, team_id, project_id, upload_id, token_info):
         return {"payload": self.world.get_upload(token_info["api_key"], team_id, project_id, upload_id)}, 200

@@ -1,16 +1,22 @@
-"""Request validators that report every problem with its location (B2) and never 500 on bad bytes."""
+"""Validators compiled once per schema: requests report every problem with its location (B2) and
+never 500 on bad bytes; responses are checked against the contract on every answer (B1)."""
 from __future__ import annotations
 
 import json
 import re
 import typing as t
 
+import jsonschema_rs
+import orjson
+from connexion.exceptions import NonConformingResponseBody
+from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator
 from connexion.lifecycle import ConnexionRequest
-from connexion.validators import JSONRequestBodyValidator, ParameterValidator
+from connexion.validators import JSONRequestBodyValidator, JSONResponseBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator
 from starlette.datastructures import Headers, QueryParams
 
 from sandbox import errors
+from sandbox.fixtures import plain_json_schema
 
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
@@ -43,6 +49,47 @@ def no_constants(name: str):
     raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
+class Compiled:
+    """One schema compiled once: jsonschema-rs says yes quickly; the Python validator (the one
+    Connexion would use) explains a no, and its word is final where the two disagree."""
+
+    def __init__(self, schema: dict, explain):
+        self.explain = explain
+        # Connexion resolves every $ref in place and then hangs the components on the schema
+        # (`with_definitions`), which makes it cyclic: the resolved schema is all it needs.
+        inline = {k: v for k, v in schema.items() if k != "components"}
+        try:
+            self.quick = jsonschema_rs.Draft4Validator(plain_json_schema(inline),
+                                                       validate_formats=explain.format_checker is not None)
+        except RecursionError:  # a schema that really is recursive: Python alone judges
+            self.quick = None
+
+    def iter_errors(self, value) -> t.Iterator:
+        try:
+            if self.quick is not None and self.quick.is_valid(value):
+                return iter(())
+        except (ValueError, OverflowError):  # values Rust cannot take (huge ints): Python judges
+            pass
+        return self.explain.iter_errors(value)
+
+
+_COMPILED: dict[tuple[int, type, bool], tuple[dict, Compiled]] = {}
+MAX_COMPILED = 4096  # every app of a test run adds its own schema objects
+
+
+def compiled(schema: dict, kind: type = Draft4Validator, formats: bool = True) -> Compiled:
+    """Connexion hands validators the same schema object for an operation on every request, so
+    its identity is the key; the entry keeps the object alive, so the id is never reused."""
+    key = (id(schema), kind, formats)
+    hit = _COMPILED.get(key)
+    if hit is None:
+        if len(_COMPILED) >= MAX_COMPILED:
+            _COMPILED.clear()
+        checker = kind.FORMAT_CHECKER if formats else None
+        hit = _COMPILED[key] = (schema, Compiled(schema, kind(schema, format_checker=checker)))
+    return hit[1]
+
+
 def details_of(validator, value, prefix: str) -> list[dict]:
     found = []
     for error in validator.iter_errors(value):
@@ -63,8 +110,13 @@ def summary(details: list[dict]) -> str:
 
 
 class BodyValidator(JSONRequestBodyValidator):
-    """Connexion's JSON validator stops at the first error, 500s on non-UTF-8 bytes (notes #5)
-    and takes a chunked body (no Content-Length) for a missing one."""
+    """Connexion's JSON validator stops at the first error, 500s on non-UTF-8 bytes (notes #5),
+    takes a chunked body (no Content-Length) for a missing one and builds its validator anew
+    for every request."""
+
+    @property
+    def _validator(self) -> Compiled:
+        return compiled(self._schema, Draft4RequestValidator)
 
     async def wrap_receive(self, receive, *, scope):
         headers = Headers(scope=scope)
@@ -134,6 +186,9 @@ async def _buffer_chunked(receive, scope):
     return replay, scope
 
 
+_ANY: dict = {}
+
+
 class ParametersValidator(ParameterValidator):
     """Reports every bad parameter, each named `query.limit`, `path.task_id`, ..."""
 
@@ -156,7 +211,24 @@ class ParametersValidator(ParameterValidator):
                     if param.get("required"):
                         details.append({"location": location, "message": "is required"})
                     continue
-                for problem in details_of(Draft4Validator(param.get("schema", {})), value, location):
-                    details.append(problem)
+                details += details_of(compiled(param.get("schema", _ANY), formats=False), value, location)
         if details:
             raise errors.BadRequest(summary(details), details)
+
+
+class ResponseValidator(JSONResponseBodyValidator):
+    """Every response body is validated (B1), with the operation's compiled validator."""
+
+    def _parse(self, stream: t.Iterator[bytes]) -> t.Any:
+        raw = b"".join(stream)
+        try:
+            return orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError as exc:
+            raise NonConformingResponseBody(str(exc)) from None
+
+    def _validate(self, body: t.Any) -> None:
+        problem = next(compiled(self._schema, Draft4ResponseValidator).iter_errors(body), None)
+        if problem is not None:
+            where = "".join(f"[{p!r}]" for p in problem.absolute_path)
+            raise NonConformingResponseBody(
+                detail=f"Response body does not conform to specification. {problem.message} at {where or 'the top'}")

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import request
+from connexion import context
 
 from sandbox import errors, fixtures
 from sandbox.control.middleware import decode
-from sandbox.control.sessions import HEADER, Session, Sessions
+from sandbox.control.sessions import Session, Sessions
 from sandbox.domain.clock import format_timestamp, parse_timestamp
 from sandbox.spec import Contract
 
@@ -31,29 +31,29 @@ class ControlHandlers:
 
     @property
     def session(self) -> Session:
-        return self.sessions.for_scope(request.environ["asgi.scope"])
+        return self.sessions.for_scope(context.scope)
 
-    def get_session(self, **_):
+    async def get_session(self, **_):
         return {"payload": session_view(self.session)}, 200
 
-    def list_sessions(self, **_):
+    async def list_sessions(self, **_):
         return {"payload": self.sessions.names(), "max_sessions": self.sessions.max_sessions}, 200
 
-    def reset_session(self, body=None, **_):
+    async def reset_session(self, body=None, **_):
         scenario = (body or {}).get("scenario")
-        return {"payload": session_view(self.sessions.reset(request.headers.get(HEADER), scenario))}, 200
+        return {"payload": session_view(self.sessions.reset(self.session.name, scenario))}, 200
 
-    def list_scenarios(self, **_):
+    async def list_scenarios(self, **_):
         return {"payload": self.sessions.scenarios.names()}, 200
 
-    def load_fixtures(self, body, **_):
+    async def load_fixtures(self, body, **_):
         added = self.session.world.load(lambda records: fixtures.load_into(records, body, self.contract.document))
         return {"payload": added}, 201
 
-    def get_clock(self, **_):
+    async def get_clock(self, **_):
         return {"payload": clock_view(self.session)}, 200
 
-    def set_clock(self, body, **_):
+    async def set_clock(self, body, **_):
         session = self.session
         try:
             session.world.move_clock(
@@ -64,13 +64,13 @@ class ControlHandlers:
                                     [{"location": "body", "message": str(exc)}]) from None
         return {"payload": clock_view(session)}, 200
 
-    def force_task_status(self, task_id, body, **_):
+    async def force_task_status(self, task_id, body, **_):
         return {"payload": self.session.world.force(task_id, body["status"], body.get("step_type"))}, 200
 
-    def list_faults(self, **_):
+    async def list_faults(self, **_):
         return {"payload": [r.public() for r in self.session.faults.rules()]}, 200
 
-    def add_fault(self, body, **_):
+    async def add_fault(self, body, **_):
         operation, status = body["operation"], body.get("status")
         if operation not in self.contract.statuses:
             raise errors.InvalidFault(f"No public operation {operation!r}.", [
@@ -92,16 +92,16 @@ class ControlHandlers:
             probability=body.get("probability", 1.0), seed=body.get("seed", 0))
         return {"payload": rule.public()}, 201
 
-    def clear_faults(self, **_):
+    async def clear_faults(self, **_):
         self.session.faults.clear()
         return None, 204
 
-    def remove_fault(self, fault_id, **_):
+    async def remove_fault(self, fault_id, **_):
         if not self.session.faults.remove(fault_id):
             raise errors.FaultNotFound(f"No fault rule {fault_id} in this session.")
         return None, 204
 
-    def get_journal(self, operation=None, task_id=None, status=None, since=None, limit=None, **_):
+    async def get_journal(self, operation=None, task_id=None, status=None, since=None, limit=None, **_):
         if since is not None:
             try:
                 moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
@@ -116,6 +116,6 @@ class ControlHandlers:
                    for e in self.session.journal.query(operation, task_id, status, since, limit)]
         return {"count": len(entries), "payload": entries}, 200
 
-    def clear_journal(self, **_):
+    async def clear_journal(self, **_):
         self.session.journal.clear()
         return None, 204

@@ -1,0 +1,128 @@
+"""Connexion's AsyncApp with its per-request rebuilding taken out: validators, URI parsers and
+handler calls are prepared once per operation, from the contract."""
+from __future__ import annotations
+
+import functools
+
+import orjson
+from connexion import AsyncApp
+from connexion.apps.abstract import AbstractApp
+from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
+from connexion.context import context, operation
+from connexion.lifecycle import ConnexionRequest
+from connexion.middleware.request_validation import (
+    RequestValidationAPI, RequestValidationMiddleware, RequestValidationOperation,
+)
+from connexion.utils import inspect_function_arguments, is_nullable
+from starlette.responses import Response
+
+JSON = "application/json"
+
+
+class _Call:
+    """How one operation's handler is called, worked out on its first request: path and query
+    parameters as the contract types them, the JSON body, and what security found."""
+
+    def __init__(self, spec_operation, function):
+        self.uri_parser = spec_operation.uri_parser_class(spec_operation.parameters,
+                                                          spec_operation.body_definition())
+        self.query = {p["name"] for p in spec_operation.parameters if p["in"] == "query"}
+        self.json_body = any("json" in media for media in spec_operation.request_body.get("content", {}))
+        arguments, self.any_keyword = inspect_function_arguments(function)
+        self.arguments = set(arguments)
+
+    async def kwargs(self, scope, receive) -> dict:
+        request = ConnexionRequest(scope, receive, uri_parser=self.uri_parser)
+        kwargs = dict(request.path_params)
+        if self.query and scope.get("query_string"):
+            kwargs.update((k, v) for k, v in request.query_params.items() if k in self.query)
+        if self.json_body and request.headers.get("content-length", "0") != "0":
+            kwargs["body"] = await request.json()
+        for name, value in context.items():  # token_info from security, parsed forms
+            if self.any_keyword or name in self.arguments:
+                kwargs[name] = value
+        return kwargs
+
+
+class _Operation(AsyncOperation):
+    """Calls the handler and serialises its `(body, status)` with orjson: Connexion's own
+    decorators rebuild themselves, the URI parser and a signature inspection on every request."""
+
+    _call: _Call | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self._call is None:  # needs the operation's context, so not at start-up
+            self._call = _Call(operation, self._fn)
+        payload, status = await self._fn(**await self._call.kwargs(scope, receive))
+        body = b"" if payload is None else orjson.dumps(payload) + b"\n"
+        await Response(body, status_code=status, media_type=None if payload is None else JSON)(scope, receive, send)
+
+
+class _Api(AsyncApi):
+    def make_operation(self, spec_operation) -> _Operation:
+        return _Operation.from_operation(spec_operation, pythonic_params=self.pythonic_params,
+                                         jsonifier=self.jsonifier)
+
+
+class _HandlerLayer(AsyncASGIApp):
+    api_cls = _Api
+
+
+class _ValidationOperation(RequestValidationOperation):
+    """Connexion's request validation, with the parameter validator and each body validator
+    built once per operation instead of once per request."""
+
+    @functools.cached_property
+    def _parameters(self):
+        uri_parser = self._operation.uri_parser_class(self._operation.parameters, self._operation.body_definition())
+        return self._validator_map["parameter"](self._operation.parameters, uri_parser=uri_parser,
+                                                strict_validation=self.strict_validation,
+                                                security_query_params=self.security_query_params)
+
+    def _body(self, mime_type: str, encoding: str):
+        key = (mime_type, encoding)
+        if key not in self._bodies:
+            self._bodies[key] = self._new_body(mime_type, encoding)
+        return self._bodies[key]
+
+    @functools.cached_property
+    def _bodies(self) -> dict:
+        return {}
+
+    def _new_body(self, mime_type: str, encoding: str):
+        schema = self._operation.body_schema(mime_type)
+        validator = self._validator_map["body"].get(mime_type) if schema else None
+        if validator is None:
+            return None
+        return validator(schema=schema, required=self._operation.request_body.get("required", False),
+                         nullable=is_nullable(self._operation.body_definition(mime_type)), encoding=encoding,
+                         strict_validation=self.strict_validation,
+                         uri_parser=self._parameters.uri_parser)
+
+    async def __call__(self, scope, receive, send):
+        self._parameters.validate(scope)
+        mime_type, encoding = self.extract_content_type(scope["headers"])
+        self.validate_mime_type(mime_type)
+        body = self._body(mime_type, encoding)
+        if body is not None:
+            receive, scope = await body.wrap_receive(receive, scope=scope)
+        await self.next_app(scope, receive, send)
+
+
+class _ValidationApi(RequestValidationAPI):
+    def make_operation(self, spec_operation) -> _ValidationOperation:
+        return _ValidationOperation(self.next_app, operation=spec_operation,
+                                    strict_validation=self.strict_validation, validator_map=self.validator_map)
+
+
+class RequestValidation(RequestValidationMiddleware):
+    api_cls = _ValidationApi
+
+
+class SandboxApp(AsyncApp):
+    """An AsyncApp whose innermost layer calls handlers through `_Operation`; handlers are
+    coroutines, so they run on the event loop with no thread pool in between."""
+
+    def __init__(self, import_name: str, **kwargs):
+        self._middleware_app = _HandlerLayer()
+        AbstractApp.__init__(self, import_name, **kwargs)  # AsyncApp's own __init__ only sets the layer
