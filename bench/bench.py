@@ -1,4 +1,4 @@
-"""Benchmark the sandbox with wrk (and Prism beside it, when npm is there): load, start-up, memory, scale."""
+"""Benchmark the sandbox with wrk, every operation beside Prism (when npm is there), then start-up, memory, scale."""
 from __future__ import annotations
 
 import argparse
@@ -18,30 +18,23 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 import yaml
+
+from operations import KEY, OPS, PRISM_NOTES, PROJECT, TASK, run_operations, warm_get, wrk, wrong
 
 ROOT = Path(__file__).resolve().parent.parent
 PRISM_VERSION = "5.14.2"  # the newest that runs on Node.js 20; 5.15 and later need Node.js 24
 PRISM_DIR = ROOT / "bench" / ".prism"
 PRISM_BIN = PRISM_DIR / "node_modules" / ".bin" / "prism"
-KEY = "Bearer YOUR_API_KEY"
-BASE = "/v2/team_123456/project/proj_123456/task/"
-GET_PATH = BASE + "task_abcdef123456"
-LUA = f"""local i = 0
-function init(args) i = tonumber(args[1]) end
-function request()
-  i = i + 1
-  return wrk.format("POST", string.format("{BASE}task_b%07d/complete", i))
-end
-"""
 # GET a different task each request: every body is new to the fast path's validation cache.
 SPREAD_LUA = f"""local i = 0
 local n = 1
 function init(args) n = tonumber(args[1]) end
 function request()
   i = i % n + 1
-  return wrk.format("GET", string.format("{BASE}task_b%07d", i))
+  return wrk.format("GET", string.format("{PROJECT}/task/task_b%07d", i))
 end
 """
 SERVERS: list[Server] = []
@@ -71,7 +64,7 @@ class Server:
 
     def first_200(self, timeout: float = 900) -> float:
         """Seconds from spawn to the first 200 of GET task, polling every 5 ms."""
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{GET_PATH}", headers={"Authorization": KEY})
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{TASK}", headers={"Authorization": KEY})
         while time.perf_counter() - self.t0 < timeout:
             try:
                 with urllib.request.urlopen(request, timeout=5) as answer:
@@ -160,46 +153,25 @@ def ensure_prism() -> bool:
     return True
 
 
-def _ms(pattern: str, out: str) -> float | None:
-    found = re.search(pattern + r"\s+([\d.]+)(us|ms|s|m|h)\b", out)
-    return float(found.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4, "h": 3.6e6}[found.group(2)] if found else None
-
-
-def wrk(binary: str, port: int, conns: int, seconds: float, script: Path | None = None, offset: int = 0) -> dict:
-    """One wrk run on one thread; returns req/s, p50/p99 (ms), total requests and non-2xx/3xx count."""
-    cmd = [binary, "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "--latency",
-           "-H", f"Authorization: {KEY}"] + (["-s", str(script)] if script else [])
-    cmd += [f"http://127.0.0.1:{port}{GET_PATH}"] + (["--", str(offset)] if script else [])
-    out = subprocess.run(cmd, check=False, capture_output=True, text=True).stdout
-    number = lambda pattern: int(found.group(1)) if (found := re.search(pattern, out)) else 0
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not rps:
-        raise RuntimeError(f"unexpected wrk output for {' '.join(cmd)}:\n{out}")
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return {"rps": float(rps.group(1)), "p50": _ms("50%", out), "p99": _ms("99%", out),
-            "total": number(r"(\d+) requests in"), "non2xx": number(r"Non-2xx or 3xx responses: (\d+)"),
-            "socket_errors": sum(map(int, errors.groups())) if errors else 0}
-
-
-def measure(server: Server, wrk_bin: str | None, runs: list[tuple]) -> dict:
-    """Cold start, a 1 s GET warm-up (32 conns, not reported), each (key, conns, seconds, script, offset)
-    wrk run, then RSS; the server is stopped afterwards."""
+def measure(server: Server, load: Callable[[int], dict] | None) -> dict:
+    """Cold start (ms), the figures of load(port) (None without wrk), then RSS; the server is stopped afterwards."""
     try:
-        out = {"start": server.first_200() * 1000}
-        if wrk_bin:
-            subprocess.run([wrk_bin, "-t1", "-c32", "-d1s", "-H", f"Authorization: {KEY}",
-                            f"http://127.0.0.1:{server.port}{GET_PATH}"], check=False, capture_output=True)
-            for key, conns, seconds, script, offset in runs:
-                out[key] = wrk(wrk_bin, server.port, conns, seconds, script, offset)
-        out["rss"] = server.rss_mib()
-        return out
+        start = server.first_200() * 1000
+        figures = load(server.port) if load else None
+        return {"start": start, "load": figures, "rss": server.rss_mib()}
     finally:
         server.stop()
 
 
+def scale_load(binary: str, port: int, seconds: float, spread: Path, tasks: int) -> dict:
+    """GET the same task, then a different task each time, at 1 connection, after a GET warm-up."""
+    warm_get(binary, port)
+    return {"seq": wrk(binary, port, 1, seconds), "spread": wrk(binary, port, 1, seconds, spread, (tasks,))}
+
+
 def write_world(folder: Path, tasks: int) -> Path:
     """A fixtures dir: the default world.yaml, task_abcdef123456 and `tasks` generated tasks task_bNNNNNNN
-    in proj_123456 (10 per upload), each with task_abcdef123456's page so that complete passes validation.
+    in proj_123456 (10 per upload), each with task_abcdef123456's page (a realistic body to read).
     Written as JSON (which is YAML): the sandbox parses it with json, an order of magnitude faster."""
     folder.mkdir(parents=True)
     shutil.copy(ROOT / "fixtures" / "world.yaml", folder / "world.yaml")
@@ -223,7 +195,7 @@ def sessions_memory(logdir: Path, count: int) -> dict:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         failed, rss = 0, {"idle": server.rss_mib()}
         for i in range(count):
-            conn.request("POST", BASE + "task_abcdef123456/approve",
+            conn.request("POST", TASK + "/approve",
                          headers={"Authorization": KEY, "X-Sandbox-Session": f"bench-{i}"})
             answer = conn.getresponse()
             answer.read()
@@ -245,95 +217,137 @@ def machine() -> str:
             f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
 
 
-def table(rows: list[tuple], notes: list[str]) -> str:
-    """rows: (figure, better, sandbox, prism); numbers get formatted, ratio = sandbox / Prism."""
-    fmt = lambda v: ("—" if v is None else v if isinstance(v, str)
-                     else f"{v:.2f}" if v < 10 else f"{v:,.1f}" if v < 1000 else f"{v:,.0f}")
+def fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return f"{value:.2f}" if value < 10 else f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def ratio(s, p) -> str:
+    return f"{s / p:.{2 if s / p >= 0.1 else 3}f}×" if isinstance(s, float) and isinstance(p, float) and p else "—"
+
+
+def grid(head: tuple, body: list[tuple], left: int) -> str:
+    """A Markdown table; the first `left` columns flush left, the others right."""
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(c.ljust(w) if i < left else c.rjust(w)
+                                       for i, (c, w) in enumerate(zip(r, widths))) + " |"
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
+
+
+def status_notes(op, runs: dict[str, dict]) -> list[str]:
+    """A loud line for each run whose answers were not all the expected status, and why, where known."""
+    notes = []
+    for name, by_conns in runs.items():
+        for conns, r in by_conns.items():
+            if wrong(op, r):
+                other = ", ".join(f"{code}×{n:,}" for code, n in sorted(r["statuses"].items()) if code != op.expect)
+                errors = f", {r['socket_errors']:,} socket errors" if r["socket_errors"] else ""
+                notes.append(f"!! {op.name}, {name} c={conns}: {r['statuses'][op.expect]:,} answered {op.expect}; "
+                             f"others: {other or 'none'}{errors}")
+        if name == "Prism" and op.name in PRISM_NOTES and any(wrong(op, r) for r in by_conns.values()):
+            notes.append(f"   {PRISM_NOTES[op.name]}")
+    return notes
+
+
+def operations_table(main: dict[str, dict]) -> str:
+    """One row per operation: req/s of each server at 1 and 32 connections, the sandbox's p99, and the answers
+    that were not the expected status (such a row is flagged with !! and explained below the table)."""
+    head = ("operation", "expect", "sandbox c=1", "Prism c=1", "ratio", "sandbox c=32", "Prism c=32", "ratio",
+            "sandbox p99 ms c=1", "sandbox p99 ms c=32", "wrong status sandbox / Prism")
+    body, notes = [], []
+    for op in OPS:
+        runs = {name: m["load"][op.name] for name, m in main.items()}
+        bad = [sum(wrong(op, r) for r in by_conns.values()) for by_conns in runs.values()]
+        row = [("!! " if any(bad) else "") + op.name, str(op.expect)]
+        for conns in (1, 32):
+            s, p = (runs[side][conns]["rps"] if side in runs else None for side in ("sandbox", "Prism"))
+            row += [fmt(s), fmt(p), ratio(s, p)]
+        body.append((*row, *(fmt(runs["sandbox"][c]["p99"]) for c in (1, 32)), " / ".join(f"{n:,}" for n in bad)))
+        notes += status_notes(op, runs)
+    return grid(head, body, 2) + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def figures_table(rows: list[tuple]) -> str:
+    """rows: (figure, better, sandbox, prism); ratio = sandbox / Prism."""
     head = ("figure", "better", "sandbox", "Prism", "sandbox/Prism")
-    body = [(f, b, fmt(s), fmt(p), f"{s / p:.{2 if s / p >= 0.1 else 3}f}×" if isinstance(s, float) and isinstance(p, float) and p
-             else "—") for f, b, s, p in rows]
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(5)]
-    line = lambda r: "| " + " | ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) + " |"
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(head), sep, *map(line, body), "", *notes])
+    return grid(head, [(f, b, fmt(s), fmt(p), ratio(s, p)) for f, b, s, p in rows], 2)
 
 
-def load_rows(label: str, side: dict, other: dict, keys=("rps", "p50", "p99")) -> list[tuple]:
+def wrk_rows(label: str, run: dict, keys=("rps", "p50", "p99")) -> list[tuple]:
     names = {"rps": ("req/s", "higher"), "p50": ("p50 ms", "lower"), "p99": ("p99 ms", "lower")}
-    return [(f"{label} {names[k][0]}", names[k][1], side.get(k), other.get(k)) for k in keys]
+    return [(f"{label} {names[k][0]}", names[k][1], run.get(k), None) for k in keys]
+
+
+def figures(args, main: dict, big: dict, mem: dict) -> list[tuple]:
+    tasks, sessions = f"{args.tasks:,} tasks", f"{args.sessions:,} sessions"
+    s, p = main["sandbox"], main.get("Prism", {})
+    rows = [("cold start to first 200, default fixtures (ms)", "lower", s["start"], p.get("start")),
+            ("RSS after the per-operation runs (MiB)", "lower", s["rss"], p.get("rss")),
+            (f"start, {tasks} (ms)", "lower", big["start"], None)]
+    if s["load"]:
+        rows += wrk_rows("GET task, default fixtures, 1 conn:", s["load"]["getTask"][1], ("p50", "p99"))
+        rows += wrk_rows(f"GET task, {tasks}, 1 conn:", big["load"]["seq"])
+        rows += wrk_rows(f"GET a different task each time, {tasks}, 1 conn:", big["load"]["spread"])
+    return rows + [(f"RSS with {tasks} (MiB)", "lower", big["rss"], None),
+                   ("RSS, default session only (MiB)", "lower", mem["idle"], None),
+                   ("RSS growth, 1 session changed 1 task (KiB)", "lower", (mem["one"] - mem["idle"]) * 1024, None),
+                   (f"RSS growth, {sessions} changed 1 task each (MiB)", "lower", mem["all"] - mem["idle"], None),
+                   ("  per session (KiB)", "lower", (mem["all"] - mem["idle"]) * 1024 / args.sessions, None)]
+
+
+def notes(args, wrk_bin: str | None, with_prism: bool, mem: dict) -> list[str]:
+    seconds = max(1, round(args.duration))
+    out = [(f"wrk: 1 thread, {seconds} s a run, after a 1 s GET warm-up (32 conns) and each row's request 10 "
+            "times; req/s, ratio = sandbox / Prism" if wrk_bin else "wrk missing: no load figures")
+           + "; sandbox --log-level warning, default --max-sessions (100, least recently used evicted).",
+           "Writes (createUpload to reportTask) send X-Sandbox-Session with a new name per request (one prefix per "
+           "row and connection count), so each is real work on a fresh copy of the seed; Prism gets the same "
+           "requests. The wrong-status column counts answers other than `expect`, plus socket errors.",
+           "Figures: ratio = sandbox / Prism, above 1 is better for req/s, below 1 for ms and MiB."]
+    if with_prism:
+        out.append(f"Prism {PRISM_VERSION}, -v error --errors false, Node.js {_node()}; it keeps no state and "
+                   "answers from the contract's examples.")
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    missing = {o["operationId"] for item in spec["paths"].values() for o in item.values()
+               if isinstance(o, dict) and "operationId" in o} - {op.name for op in OPS}
+    if missing:
+        out.append(f"!! operations of openapi.yaml without a row: {', '.join(sorted(missing))}")
+    if mem["failed"]:
+        out.append(f"!! sessions: {mem['failed']} approve calls did not answer 200")
+    return out
 
 
 def run(args) -> str:
-    d, tasks, sessions = args.duration, f"{args.tasks:,} tasks", f"{args.sessions:,} sessions"
+    d = args.duration
     wrk_bin = ensure_wrk()
     with_prism = not args.no_prism and ensure_prism()
     tmp = Path(tempfile.mkdtemp(prefix="sandbox-bench-"))
-    rows, notes, lua = [], [], tmp / "complete.lua"
-    lua.write_text(LUA)
     try:
-        get = [("seq", 1, d, None, 0), ("c32", 32, d, None, 0)]
-        say("sandbox: cold start and GET load ...")
-        s, p = measure(sandbox("sandbox", tmp), wrk_bin, get), {}
-        if with_prism:
-            say("prism: cold start and GET load ...")
-            p = measure(prism(tmp), wrk_bin, get)
-        post = {}
-        if wrk_bin:
-            say("sandbox: POST complete, a 1 s probe on 2,000 tasks to size the world ...")
-            world = write_world(tmp / "probe", 2000)
-            probe = measure(sandbox("probe", tmp, "--fixtures", str(world)), wrk_bin,
-                            [("seq", 1, 1, lua, 0), ("c32", 32, 1, lua, 1000)])
-            need = [int(probe[k]["rps"] * d * 2.5) + 500 for k in ("seq", "c32")]
-            say(f"sandbox: POST complete on {sum(need):,} fresh REVIEWING tasks ...")
-            world = write_world(tmp / "complete", sum(need))
-            post = measure(sandbox("complete", tmp, "--fixtures", str(world)), wrk_bin,
-                           [("seq", 1, d, lua, 0), ("c32", 32, d, lua, need[0])])
-            notes.append(f"POST world: {sum(need):,} REVIEWING tasks (2.5 times a 1 s probe's rate, + 500), "
-                         "each completed at most once; offsets keep the two runs apart.")
-        say(f"sandbox: scale, {tasks} ...")
+        starts = {"sandbox": lambda: sandbox("sandbox", tmp), **({"Prism": lambda: prism(tmp)} if with_prism else {})}
+        main = {}
+        for name, start in starts.items():
+            say(f"{name}: cold start, then every operation ...")
+            scripts = tmp / name
+            scripts.mkdir()
+            load = wrk_bin and (lambda port: run_operations(wrk_bin, port, d, scripts, say, name))
+            main[name] = measure(start(), load)
+        say(f"sandbox: scale, {args.tasks:,} tasks ...")
         world = write_world(tmp / "scale", args.tasks)
         spread = tmp / "spread.lua"
         spread.write_text(SPREAD_LUA)
-        big = measure(sandbox("scale", tmp, "--fixtures", str(world)), wrk_bin,
-                      [("seq", 1, d, None, 0), ("spread", 1, d, spread, args.tasks)])
-        say(f"sandbox: memory of {sessions} ...")
+        big = measure(sandbox("scale", tmp, "--fixtures", str(world)),
+                      wrk_bin and (lambda port: scale_load(wrk_bin, port, d, spread, args.tasks)))
+        say(f"sandbox: memory of {args.sessions:,} sessions ...")
         mem = sessions_memory(tmp, args.sessions)
     finally:
         while SERVERS:  # stop() removes each
             SERVERS[-1].stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    rows.append(("cold start to first 200 (ms)", "lower", s["start"], p.get("start")))
-    if wrk_bin:
-        rows += load_rows("GET task, 1 conn:", s["seq"], p.get("seq", {}))
-        rows += load_rows("GET task, 32 conns:", s["c32"], p.get("c32", {}), ("rps", "p99"))
-    rows.append(("RSS after the GET runs (MiB)", "lower", s["rss"], p.get("rss")))
-    for key, conns in (("seq", "1 conn"), ("c32", "32 conns")) if post else ():
-        r = post[key]
-        rows += load_rows(f"POST complete, {conns}:", r, {}, ("rps", "p50", "p99") if key == "seq" else ("rps", "p99"))
-        rows.append((f"  answered 2xx / other ({conns})", "", f"{r['total'] - r['non2xx']:,} / {r['non2xx']:,}", None))
-        if r["socket_errors"]:
-            notes.append(f"POST complete, {conns}: {r['socket_errors']} socket errors or timeouts")
-    if post:
-        rows.append(("RSS after the POST runs (MiB)", "lower", post["rss"], None))
-    rows += [("start, default fixtures (ms)", "lower", s["start"], None),
-             (f"start, {tasks} (ms)", "lower", big["start"], None)]
-    if wrk_bin:
-        rows += load_rows("GET task, default fixtures, 1 conn:", s["seq"], {}, ("p50", "p99"))
-        rows += load_rows(f"GET task, {tasks}, 1 conn:", big["seq"], {})
-        rows += load_rows(f"GET a different task each time, {tasks}, 1 conn:", big["spread"], {})
-    rows += [(f"RSS with {tasks} (MiB)", "lower", big["rss"], None),
-             ("RSS, default session only (MiB)", "lower", mem["idle"], None),
-             ("RSS growth, 1 session changed 1 task (KiB)", "lower", (mem["one"] - mem["idle"]) * 1024, None),
-             (f"RSS growth, {sessions} changed 1 task each (MiB)", "lower", mem["all"] - mem["idle"], None),
-             ("  per session (KiB)", "lower", (mem["all"] - mem["idle"]) * 1024 / args.sessions, None)]
-    if mem["failed"]:
-        notes.append(f"sessions: {mem['failed']} approve calls did not answer 200")
-    notes.append((f"wrk: 1 thread, {max(1, round(d))} s a run, after a 1 s GET warm-up (32 conns)" if wrk_bin
-                  else "wrk missing: no load figures") + "; sandbox --log-level warning")
-    notes += [(f"Prism {PRISM_VERSION}, -v error --errors false, Node.js {_node()}; it keeps no state, so it is "
-               "measured on cold start, GET and RSS only."),
-              "ratio = sandbox / Prism: above 1 is better for req/s, below 1 for ms and MiB."] if with_prism else []
-    return table(rows, notes)
+    return "\n\n".join([*([operations_table(main)] if wrk_bin else []), figures_table(figures(args, main, big, mem)),
+                         "\n".join(notes(args, wrk_bin, with_prism, mem))])
 
 
 def _node() -> str:
@@ -342,13 +356,13 @@ def _node() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="2 s runs, 10,000 tasks, 100 sessions")
+    parser.add_argument("--quick", action="store_true", help="1 s runs, 10,000 tasks, 100 sessions")
     parser.add_argument("--no-prism", action="store_true", help="skip Prism even when npm is there")
-    parser.add_argument("--duration", type=float, help="seconds per wrk run (default 5, quick 2)")
+    parser.add_argument("--duration", type=float, help="seconds per wrk run, whole (default 3, quick 1)")
     parser.add_argument("--tasks", type=int, help="tasks in the scale world (default 100,000, quick 10,000)")
     parser.add_argument("--sessions", type=int, help="sessions for the memory figure (default 1,000, quick 100)")
     args = parser.parse_args()
-    args.duration = args.duration or (2 if args.quick else 5)
+    args.duration = args.duration or (1 if args.quick else 3)
     args.tasks = args.tasks or (10_000 if args.quick else 100_000)
     args.sessions = args.sessions or (100 if args.quick else 1_000)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the finally kills the servers
