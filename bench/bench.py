@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PRISM_VERSION = "5.14.2"  # the newest that runs on Node.js 20; 5.15 and later need Node.js 24
 PRISM_DIR = ROOT / "bench" / ".prism"
 PRISM_BIN = PRISM_DIR / "node_modules" / ".bin" / "prism"
-# GET a different task each request: every body is new to the fast path's validation cache.
+LIST_PATHS = {"listTasks": PROJECT + "/task?limit=20",
+              "listTasks status=REVIEWING": PROJECT + "/task?limit=20&status=REVIEWING"}
+# GET a different task each request, round the whole big world.
 SPREAD_LUA = f"""local i = 0
 local n = 1
 function init(args) n = tonumber(args[1]) end
@@ -164,9 +166,11 @@ def measure(server: Server, load: Callable[[int], dict] | None) -> dict:
 
 
 def scale_load(binary: str, port: int, seconds: float, spread: Path, tasks: int) -> dict:
-    """GET the same task, then a different task each time, at 1 connection, after a GET warm-up."""
+    """GET the same task, then a different task each time, then list pages (plain and filtered),
+    at 1 connection, after a GET warm-up."""
     warm_get(binary, port)
-    return {"seq": wrk(binary, port, 1, seconds), "spread": wrk(binary, port, 1, seconds, spread, (tasks,))}
+    return {"seq": wrk(binary, port, 1, seconds), "spread": wrk(binary, port, 1, seconds, spread, (tasks,)),
+            **{name: wrk(binary, port, 1, seconds, path=path) for name, path in LIST_PATHS.items()}}
 
 
 def write_world(folder: Path, tasks: int) -> Path:
@@ -291,6 +295,10 @@ def figures(args, main: dict, big: dict, mem: dict) -> list[tuple]:
         rows += wrk_rows("GET task, default fixtures, 1 conn:", s["load"]["getTask"][1], ("p50", "p99"))
         rows += wrk_rows(f"GET task, {tasks}, 1 conn:", big["load"]["seq"])
         rows += wrk_rows(f"GET a different task each time, {tasks}, 1 conn:", big["load"]["spread"])
+        for name in LIST_PATHS:  # the default world's figure beside it: the index keeps them level
+            default = s["load"][name][1] if name in s["load"] else {}
+            rows.append((f"{name}, {tasks}, 1 conn: req/s (default world in the Prism column)", "higher",
+                         big["load"][name]["rps"], default.get("rps")))
     return rows + [(f"RSS with {tasks} (MiB)", "lower", big["rss"], None),
                    ("RSS, default session only (MiB)", "lower", mem["idle"], None),
                    ("RSS growth, 1 session changed 1 task (KiB)", "lower", (mem["one"] - mem["idle"]) * 1024, None),

@@ -5,6 +5,7 @@ import base64
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import BASE, PROJECT, auth
 
@@ -122,12 +123,16 @@ def test_paging_with_a_filter(client):
     assert all(page["count"] == 4 for page in pages)
 
 
-def test_paging_with_equal_timestamps(client, world):
-    # Many tasks created in one second: the boundary must still neither skip nor repeat.
-    for task_id in list(world.records.tasks):
-        world.records.tasks[task_id].created_at = "2024-02-01T00:00:00Z"  # [] writes this session's copy
-    whole = ids(list_tasks(client))
-    assert sorted(whole) == sorted(NEWEST_FIRST)
+def test_paging_with_equal_timestamps(client):
+    # Seven tasks created in one second (the clock is frozen): a page boundary among them must
+    # still neither skip nor repeat one.
+    files = [("file", (f"page{i}.pdf", b"%PDF-1.4", "application/pdf")) for i in range(7)]
+    created = client.post(LIST.replace("/task", "/upload"), headers=auth(), files=files)
+    assert created.status_code == 201, created.text
+    whole = ids(list_tasks(client, limit=50))
+    new = whole[:7]
+    assert len({task["created_at"] for task in list_tasks(client, limit=7)["payload"]}) == 1
+    assert sorted(whole[7:]) == sorted(NEWEST_FIRST) and set(new).isdisjoint(NEWEST_FIRST)
     assert [i for page in all_pages(client, 3) for i in ids(page)] == whole
 
 
@@ -198,3 +203,62 @@ def test_unknown_query_parameter_is_named(client, name):
 def test_value_outside_the_enum(client, param, value):
     response = client.get(LIST, headers=auth(), params={param: value})
     assert_bad_query(response, "invalid_request", f"query.{param}")
+
+
+# -- the index: every page equals a scan and sort of the session's tasks --
+
+ACTIONS = ["complete", "discard", "unlock", "approve"]
+FILTERS = [{}, {"status": "REVIEWING"}, {"status": "PROCESSING"}, {"step_type": "EXTRACT"},
+           {"upload_id": "upl_email0001"}, {"status": "COMPLETED", "upload_id": "upl_email0001"},
+           {"status": "REVIEWING", "step_type": "EXTRACT"}]
+
+
+def scanned(world, project_id: str, **filters) -> list[str]:
+    """What the index replaces: every task of the project, filtered, sorted newest first."""
+    tasks = [t for t in world.records.tasks.values() if t.project_id == project_id
+             and all(getattr(t, k) == v for k, v in filters.items())]
+    return [t.id for t in sorted(tasks, key=lambda t: (t.created_at, t.id), reverse=True)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(ACTIONS + ["upload", "force", "advance"]),
+                                st.sampled_from(NEWEST_FIRST), st.integers(1, 3)), max_size=12),
+       session=st.sampled_from([None, "indexed"]), limit=st.integers(1, 4))
+def test_pages_equal_a_scan_after_any_changes(app, steps, session, limit):
+    """Actions, uploads, forced states and due transitions change which list a task is in;
+    the pages (and their count) must stay those of a full scan, in either session."""
+    app.sessions.reset(session)
+    headers = {**auth(), **({"X-Sandbox-Session": session} if session else {})}
+    world = app.sessions.get(session).world
+    with app.test_client() as client:
+        for kind, task_id, n in steps:
+            if kind == "upload":
+                files = [("file", (f"f{i}.pdf", b"%PDF", "application/pdf")) for i in range(n)]
+                client.post(LIST.replace("/task", "/upload"), headers=headers, files=files)
+            elif kind == "force":
+                world.force(task_id, ["REVIEWING", "COMPLETED", "FILTERED"][n - 1])
+            elif kind == "advance":
+                world.move_clock(advance=30.0 * n)
+            else:
+                client.post(f"{BASE}/task/{task_id}/{kind}", headers=headers)
+        for filters in FILTERS:
+            expected = scanned(world, PROJECT, **filters)
+            seen, token = [], None
+            while True:
+                params = {"limit": limit, **filters, **({"token": token} if token else {})}
+                page = client.get(LIST, headers=headers, params=params).json()
+                assert page["count"] == len(expected), filters
+                seen += ids(page)
+                token = page["paginationToken"]
+                if not page["more"]:
+                    break
+            assert seen == expected, filters
+
+
+def test_a_change_in_one_session_leaves_another_sessions_list_alone(client):
+    done = client.post(f"{BASE}/task/task_abcdef123456/complete", headers={**auth(), "X-Sandbox-Session": "a"})
+    assert done.status_code == 200
+    mine = client.get(LIST, headers={**auth(), "X-Sandbox-Session": "a"}, params={"status": "PROCESSING"}).json()
+    theirs = client.get(LIST, headers=auth(), params={"status": "PROCESSING"}).json()
+    assert "task_abcdef123456" in ids(mine) and "task_abcdef123456" not in ids(theirs)
+    assert mine["count"] == theirs["count"] + 1

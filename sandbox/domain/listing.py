@@ -1,10 +1,15 @@
-"""Filtering and keyset cursor paging of task lists, newest first (B11)."""
+"""Task lists newest first (B11): an index per project in listing order, filters and keyset paging."""
 from __future__ import annotations
 
 import base64
 import binascii
+import bisect
+import heapq
+import itertools
 import json
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Iterator
 
 from sandbox import errors
 from sandbox.domain.model import Task
@@ -17,16 +22,20 @@ class Page:
     next_token: str | None
 
 
-def _sort_key(task: Task) -> tuple[str, str]:
+Key = tuple[str, str]  # (created_at, id): the listing order, newest last; it never changes
+FIELDS = ("status", "step_type", "upload_id")
+
+
+def key_of(task: Task) -> Key:
     return (task.created_at, task.id)
 
 
 def encode_token(task: Task) -> str:
-    raw = json.dumps(list(_sort_key(task)), separators=(",", ":")).encode()
+    raw = json.dumps(list(key_of(task)), separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(token: str) -> tuple[str, str]:
+def decode_token(token: str) -> Key:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         decoded = json.loads(raw)
@@ -39,15 +48,74 @@ def decode_token(token: str) -> tuple[str, str]:
             [{"location": "query.token", "message": "not a pagination token"}]) from None
 
 
-def paginate(tasks: list[Task], limit: int, token: str | None, **filters: str | None) -> Page:
-    """Keyset paging on (created_at, id): a page boundary survives tasks changing status."""
+class SeedIndex:
+    """The seed's task keys of each project, sorted, in all and per value of each filter field.
+    Built once per seed and shared read-only by every session over it."""
+
+    _built: dict[int, tuple[dict, "SeedIndex"]] = {}
+    MAX_SEEDS = 32  # every app of a test run has its own seed
+
+    def __init__(self, tasks: dict[str, Task]):
+        lists: dict[tuple, list[Key]] = defaultdict(list)
+        for task in tasks.values():
+            key = key_of(task)
+            lists[(task.project_id, None, None)].append(key)
+            for field in FIELDS:
+                lists[(task.project_id, field, getattr(task, field))].append(key)
+        for keys in lists.values():
+            keys.sort()
+        self.lists = dict(lists)
+
+    @classmethod
+    def of(cls, tasks: dict[str, Task]) -> "SeedIndex":
+        """Keyed by the seed's identity; the entry holds the seed, so the id is never reused."""
+        hit = cls._built.get(id(tasks))
+        if hit is None:
+            if len(cls._built) >= cls.MAX_SEEDS:
+                cls._built.clear()
+            hit = cls._built[id(tasks)] = (tasks, cls(tasks))
+        return hit[1]
+
+    def keys(self, project_id: str, field: str | None = None, value: str | None = None) -> list[Key]:
+        return self.lists.get((project_id, field, value), [])
+
+
+def paginate(tasks, project_id: str, limit: int, token: str | None, **filters: str | None) -> Page:
+    """One page of `tasks` (a TaskTable) in a project, newest first, keyset-paged on
+    (created_at, id) so a page boundary survives tasks changing status. It walks the seed's
+    list for the most selective filter from the token on, skipping the tasks this session
+    holds its own copy of, merged with this session's own tasks: O(limit + log n) when the
+    filters keep what they walk. The count is the list's length, corrected for the session's
+    own tasks; with several filters it walks the most selective list."""
     wanted = {k: v for k, v in filters.items() if v is not None}
-    matching = [t for t in tasks if all(getattr(t, k) == v for k, v in wanted.items())]
-    matching.sort(key=_sort_key, reverse=True)
-    start = 0
-    if token is not None:
-        after = decode_token(token)
-        start = next((i for i, t in enumerate(matching) if _sort_key(t) < after), len(matching))
-    window = matching[start:start + limit]
-    more = start + limit < len(matching)
-    return Page(len(matching), window, encode_token(window[-1]) if more and window else None)
+    after = decode_token(token) if token is not None else None
+    index, own = tasks.seed_index(), tasks.changed()
+    field, value = min(wanted.items(), key=lambda fv: len(index.keys(project_id, *fv)), default=(None, None))
+    seeded, owned = index.keys(project_id, field, value), tasks.own_keys.get(project_id, [])
+
+    def matches(task: Task) -> bool:
+        return all(getattr(task, f) == v for f, v in wanted.items())
+
+    def walk(keys: list[Key], records: dict, skip: dict) -> Iterator[tuple[Key, Task]]:
+        for i in range((bisect.bisect_left(keys, after) if after else len(keys)) - 1, -1, -1):
+            if keys[i][1] not in skip:
+                task = records[keys[i][1]]
+                if matches(task):
+                    yield keys[i], task
+
+    found = heapq.merge(walk(seeded, tasks.seed(), own), walk(owned, own, {}),
+                        key=lambda pair: pair[0], reverse=True)
+    window = [task for _, task in itertools.islice(found, limit + 1)]
+    more = len(window) > limit
+    window = window[:limit]
+    return Page(_count(seeded, tasks, owned, wanted, matches), window,
+                encode_token(window[-1]) if more and window else None)
+
+
+def _count(seeded: list[Key], tasks, owned: list[Key], wanted: dict, matches) -> int:
+    own, seed = tasks.changed(), tasks.seed()
+    if len(wanted) > 1:  # no list holds the combination: count along the most selective one
+        total = sum(1 for _, task_id in seeded if task_id not in own and matches(seed[task_id]))
+    else:  # the list is exactly the seed's matches; the session's copies replace theirs
+        total = len(seeded) - sum(1 for _, task_id in owned if task_id in seed and matches(seed[task_id]))
+    return total + sum(1 for _, task_id in owned if matches(own[task_id]))

@@ -1,10 +1,13 @@
 """Copy-on-write record tables, so that a session costs only the records it changed (B12)."""
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
-from collections import ChainMap
+from collections import ChainMap, defaultdict
 from typing import Callable, Generic, Iterator, TypeVar
+
+from sandbox.domain import listing
 
 T = TypeVar("T")
 
@@ -37,10 +40,16 @@ class Table(Generic[T]):
     def __getitem__(self, key: str) -> T:
         if key not in self._own:
             self._own[key] = self._clone(self._seed[key])
+            self._owned(self._own[key])
         return self._own[key]
 
     def __setitem__(self, key: str, value: T) -> None:
+        if key not in self._own:
+            self._owned(value)
         self._own[key] = value
+
+    def _owned(self, record: T) -> None:
+        """Called once for each record that enters this layer."""
 
     def __iter__(self) -> Iterator[str]:
         yield from self._seed
@@ -65,7 +74,26 @@ class Table(Generic[T]):
     def layer(self) -> "Table[T]":
         """A new layer seeded with this table's current view (flattened once if this one
         is itself a layer, so chains never grow)."""
-        return Table(self._own if not self._seed else self.flattened(), self._clone)
+        return type(self)(self._own if not self._seed else self.flattened(), self._clone)
+
+
+class TaskTable(Table):
+    """Tasks, with what listing needs (B11): the keys of this layer's own tasks per project in
+    listing order, kept as they enter it, beside the seed's index, built once per seed."""
+
+    def __init__(self, seed: dict | None = None, clone: Callable = _clone):
+        super().__init__(seed, clone)
+        self.own_keys: dict[str, list[listing.Key]] = defaultdict(list)
+
+    def _owned(self, task) -> None:
+        bisect.insort(self.own_keys[task.project_id], listing.key_of(task))
+
+    def seed(self) -> dict:
+        """The records under this layer, read-only."""
+        return self._seed
+
+    def seed_index(self) -> listing.SeedIndex:
+        return listing.SeedIndex.of(self._seed)
 
 
 class Records:
@@ -76,7 +104,7 @@ class Records:
         self.projects: Table = projects or Table()
         self.keys: Table = keys or Table()
         self.uploads: Table = uploads or Table()
-        self.tasks: Table = tasks or Table()
+        self.tasks: TaskTable = tasks or TaskTable()
         self.by_upload: ChainMap = by_upload if by_upload is not None else ChainMap({})
 
     def add_task(self, task) -> None:

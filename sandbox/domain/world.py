@@ -86,8 +86,7 @@ class World:
         with self._lock:
             self.settle()
             self._project(key, team_id, project_id)
-            tasks = [t for t in self.records.tasks.values() if t.project_id == project_id]
-            page = listing.paginate(tasks, limit, token, upload_id=upload_id,
+            page = listing.paginate(self.records.tasks, project_id, limit, token, upload_id=upload_id,
                                     status=status, step_type=step_type)
             return {"count": page.count, "more": page.next_token is not None,
                     "paginationToken": page.next_token,
