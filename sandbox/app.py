@@ -11,14 +11,13 @@ from connexion.datastructures import MediaTypeDict
 from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 
-from connexion.validators import FormDataValidator, TextResponseBodyValidator
+from connexion.validators import FormDataValidator
 
 from sandbox import auth, envelope, middleware, spec
 from sandbox.control import middleware as control
@@ -31,7 +30,7 @@ from sandbox.handlers import Handlers
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
 from sandbox.multipart import UploadValidator
 from sandbox.handler_layer import RequestValidation, SandboxApp
-from sandbox.validation import BodyValidator, ParametersValidator, ResponseValidator
+from sandbox.validation import BodyValidator, ParametersValidator
 
 DEFAULT_MAX_BODY = 1024 * 1024  # far above any report body; keeps a runaway client from filling memory
 # createUpload streams files without keeping them (sandbox/multipart.py): upstream's limits hold.
@@ -44,7 +43,6 @@ VALIDATORS = {
         "application/x-www-form-urlencoded": FormDataValidator,
         "multipart/form-data": UploadValidator,
     }),
-    "response": MediaTypeDict({"*/*json": ResponseValidator, "text/plain": TextResponseBodyValidator}),
 }
 CORS_HEADERS = ["Authorization", "Content-Type", "Prefer", "X-Sandbox-Session", "X-Sandbox-Admin-Token"]
 
@@ -89,7 +87,6 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
         partial(middleware.BodyLimitMiddleware, max_bytes=max_body_bytes,
                 per_operation={"createUpload": UPLOAD_MAX_BODY}),
         RequestValidation,
-        ResponseValidationMiddleware,
         LifespanMiddleware,
         ContextMiddleware,
     ]

@@ -9,12 +9,16 @@ from connexion import AsyncApp
 from connexion.apps.abstract import AbstractApp
 from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
 from connexion.context import context, operation
+from connexion.exceptions import NonConformingResponseBody
+from connexion.json_schema import Draft4ResponseValidator
 from connexion.lifecycle import ConnexionRequest
 from connexion.middleware.request_validation import (
     RequestValidationAPI, RequestValidationMiddleware, RequestValidationOperation,
 )
 from connexion.utils import inspect_function_arguments, is_nullable
 from starlette.responses import Response
+
+from sandbox.validation import PARAMETERS, compiled
 
 JSON = "application/json"
 
@@ -23,7 +27,9 @@ class _Call:
     """How one operation's handler is called, worked out on its first request: path and query
     parameters as the contract types them, the JSON body, and what security found."""
 
-    def __init__(self, spec_operation, function):
+    def __init__(self, spec_operation, function, validate_responses: bool):
+        self.operation = spec_operation
+        self.validate_responses = validate_responses
         self.uri_parser = spec_operation.uri_parser_class(spec_operation.parameters,
                                                           spec_operation.body_definition())
         self.query = {p["name"] for p in spec_operation.parameters if p["in"] == "query"}
@@ -33,9 +39,11 @@ class _Call:
 
     async def kwargs(self, scope, receive) -> dict:
         request = ConnexionRequest(scope, receive, uri_parser=self.uri_parser)
-        kwargs = dict(request.path_params)
-        if self.query and scope.get("query_string"):
-            kwargs.update((k, v) for k, v in request.query_params.items() if k in self.query)
+        # request validation resolved the parameters already (sandbox/validation.py)
+        path, query = scope["extensions"].get(PARAMETERS) or (request.path_params, request.query_params)
+        kwargs = dict(path)
+        if self.query and query:
+            kwargs.update((k, v) for k, v in query.items() if k in self.query)
         if self.json_body and request.headers.get("content-length", "0") != "0":
             kwargs["body"] = await request.json()
         for name, value in context.items():  # token_info from security, parsed forms
@@ -43,25 +51,45 @@ class _Call:
                 kwargs[name] = value
         return kwargs
 
+    def check(self, payload, status: int) -> None:
+        """Every answer a handler gives is checked against the contract (B1), as the object it
+        is: Connexion's response validation would parse the bytes back first."""
+        if not self.validate_responses:
+            return
+        schema = self.operation.response_schema(str(status), JSON)
+        problem = next(compiled(schema, Draft4ResponseValidator).iter_errors(payload), None) if schema else None
+        if problem is not None:
+            where = "".join(f"[{p!r}]" for p in problem.absolute_path) or "the top"
+            raise NonConformingResponseBody(
+                detail=f"Response body does not conform to specification. {problem.message} at {where}")
+
 
 class _Operation(AsyncOperation):
     """Calls the handler and serialises its `(body, status)` with orjson: Connexion's own
     decorators rebuild themselves, the URI parser and a signature inspection on every request."""
 
     _call: _Call | None = None
+    validate_responses = True
 
     async def __call__(self, scope, receive, send) -> None:
         if self._call is None:  # needs the operation's context, so not at start-up
-            self._call = _Call(operation, self._fn)
+            self._call = _Call(operation, self._fn, self.validate_responses)
         payload, status = await self._fn(**await self._call.kwargs(scope, receive))
+        self._call.check(payload, status)
         body = b"" if payload is None else orjson.dumps(payload) + b"\n"
         await Response(body, status_code=status, media_type=None if payload is None else JSON)(scope, receive, send)
 
 
 class _Api(AsyncApi):
+    def __init__(self, *args, validate_responses: bool = False, **kwargs):
+        self.validate_responses = validate_responses  # before super(), which makes the operations
+        super().__init__(*args, **kwargs)
+
     def make_operation(self, spec_operation) -> _Operation:
-        return _Operation.from_operation(spec_operation, pythonic_params=self.pythonic_params,
+        made = _Operation.from_operation(spec_operation, pythonic_params=self.pythonic_params,
                                          jsonifier=self.jsonifier)
+        made.validate_responses = self.validate_responses
+        return made
 
 
 class _HandlerLayer(AsyncASGIApp):

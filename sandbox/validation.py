@@ -7,11 +7,9 @@ import re
 import typing as t
 
 import jsonschema_rs
-import orjson
-from connexion.exceptions import NonConformingResponseBody
-from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator
+from connexion.json_schema import Draft4RequestValidator
 from connexion.lifecycle import ConnexionRequest
-from connexion.validators import JSONRequestBodyValidator, JSONResponseBodyValidator, ParameterValidator
+from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator
 from starlette.datastructures import Headers, QueryParams
 
@@ -187,12 +185,43 @@ async def _buffer_chunked(receive, scope):
 
 
 _ANY: dict = {}
+PARAMETERS = "sandbox.parameters"  # the scope extension: (path, query) as the contract types them
 
 
 class ParametersValidator(ParameterValidator):
-    """Reports every bad parameter, each named `query.limit`, `path.task_id`, ..."""
+    """Reports every bad parameter, each named `query.limit`, `path.task_id`, ...; built once
+    per operation, it checks all of them in one compiled call when nothing is wrong."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        every = {f"{where}.{p['name']}": plain_json_schema(p.get("schema", _ANY))
+                 for where, params in self.parameters.items() for p in params}
+        self._every = jsonschema_rs.Draft4Validator({"type": "object", "properties": every})
+        self._required = {f"{where}.{p['name']}" for where, params in self.parameters.items()
+                          for p in params if p.get("required")}
+        self._query_names = {p["name"] for p in self.parameters.get("query", ())} | set(self.security_query_params)
+        self._only_path_and_query = set(self.parameters) <= {"path", "query"}
 
     def validate_request(self, request: ConnexionRequest) -> None:
+        query_string = request.scope.get("query_string", b"")
+        sources = {"path": request.path_params, "query": request.query_params if query_string else {}}
+        values = {f"{where}.{name}": value for where in self.parameters if where in sources
+                  for name, value in sources[where].items()}
+        simple = self._only_path_and_query
+        if query_string:  # a repeated or (strictly) unknown parameter: let _explain name it
+            raw = QueryParams(query_string)
+            simple = simple and len(raw.multi_items()) == len(raw) and (
+                not self.strict_validation or raw.keys() <= self._query_names)
+        try:
+            if simple and self._required <= values.keys() and self._every.is_valid(values):
+                request.scope["extensions"][PARAMETERS] = sources["path"], sources["query"]
+                return
+        except (ValueError, OverflowError):  # values Rust cannot take (huge ints): explain below
+            pass
+        self._explain(request)
+        request.scope["extensions"][PARAMETERS] = request.path_params, request.query_params
+
+    def _explain(self, request: ConnexionRequest) -> None:
         details: list[dict] = []
         if self.strict_validation:
             for name in sorted(self.validate_query_parameter_list(request, self.security_query_params)):
@@ -215,20 +244,3 @@ class ParametersValidator(ParameterValidator):
         if details:
             raise errors.BadRequest(summary(details), details)
 
-
-class ResponseValidator(JSONResponseBodyValidator):
-    """Every response body is validated (B1), with the operation's compiled validator."""
-
-    def _parse(self, stream: t.Iterator[bytes]) -> t.Any:
-        raw = b"".join(stream)
-        try:
-            return orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError as exc:
-            raise NonConformingResponseBody(str(exc)) from None
-
-    def _validate(self, body: t.Any) -> None:
-        problem = next(compiled(self._schema, Draft4ResponseValidator).iter_errors(body), None)
-        if problem is not None:
-            where = "".join(f"[{p!r}]" for p in problem.absolute_path)
-            raise NonConformingResponseBody(
-                detail=f"Response body does not conform to specification. {problem.message} at {where or 'the top'}")

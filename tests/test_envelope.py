@@ -125,9 +125,16 @@ def test_a_bug_is_a_500_envelope_without_trace(app, client, monkeypatch):
     assert "secret internals" not in response.text
 
 
-def test_a_response_breaking_the_contract_is_caught(app, client, monkeypatch):
-    monkeypatch.setattr(app.world, "get_task", lambda *a, **k: {"id": "task_x"})
-    response = client.get(TASK_URL, headers=auth())
+@pytest.mark.parametrize("method, domain_call, url", [
+    ("GET", "get_task", TASK_URL),
+    ("GET", "list_tasks", TASK_URL.rsplit("/", 1)[0]),
+    ("GET", "get_upload", TASK_URL.split("/task/")[0] + "/upload/upl_123456789"),
+    ("POST", "act", TASK_URL + "/approve"),
+])
+def test_a_response_breaking_the_contract_is_caught(app, client, monkeypatch, method, domain_call, url):
+    # Every answer a handler gives is validated (B1), whichever operation gives it.
+    monkeypatch.setattr(app.world, domain_call, lambda *a, **k: {"id": "task_x"})
+    response = client.request(method, url, headers=auth())
     body = assert_envelope(response, 500, "internal_error")
     assert "contract" in body["error"]
 
