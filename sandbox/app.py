@@ -14,7 +14,6 @@ from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
-from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 
 from connexion.validators import FormDataValidator
@@ -29,7 +28,7 @@ from sandbox.domain.store import Records
 from sandbox.handlers import Handlers
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
 from sandbox.multipart import UploadValidator
-from sandbox.handler_layer import RequestValidation, SandboxApp
+from sandbox.handler_layer import RequestValidation, SandboxApp, SwaggerUI
 from sandbox.validation import BodyValidator, ParametersValidator
 
 DEFAULT_MAX_BODY = 1024 * 1024  # far above any report body; keeps a runaway client from filling memory
@@ -77,7 +76,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                 expose_headers=["WWW-Authenticate", "Allow"], max_age=600),
         partial(control.JournalRecorder, sessions=sessions, contract=contract),  # sees every answer
         ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)
-        SwaggerUIMiddleware,
+        SwaggerUI,
         partial(middleware.RequestGuardMiddleware, contracts=[contract, control_contract]),
         partial(control.AdminGuard, token=admin_token),
         RoutingMiddleware,

@@ -12,6 +12,7 @@ from connexion.context import context, operation
 from connexion.exceptions import NonConformingResponseBody
 from connexion.json_schema import Draft4ResponseValidator
 from connexion.lifecycle import ConnexionRequest
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.middleware.request_validation import (
     RequestValidationAPI, RequestValidationMiddleware, RequestValidationOperation,
 )
@@ -145,6 +146,17 @@ class _ValidationApi(RequestValidationAPI):
 
 class RequestValidation(RequestValidationMiddleware):
     api_cls = _ValidationApi
+
+
+class SwaggerUI(SwaggerUIMiddleware):
+    """Connexion routes every request through Swagger UI's router first; only paths under a
+    `ui` segment or ending in openapi.json or .yaml can be its, the rest go straight on."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if "/ui" in path or path.endswith(("/openapi.json", "/openapi.yaml")):
+            return await super().__call__(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 class SandboxApp(AsyncApp):
