@@ -8,7 +8,7 @@ import orjson
 from connexion import AsyncApp
 from connexion.apps.abstract import AbstractApp
 from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
-from connexion.context import context, operation
+from connexion.context import operation
 from connexion.exceptions import NonConformingResponseBody
 from connexion.json_schema import Draft4ResponseValidator
 from connexion.lifecycle import ConnexionRequest
@@ -17,11 +17,11 @@ from connexion.middleware.request_validation import (
     RequestValidationAPI, RequestValidationMiddleware, RequestValidationOperation,
 )
 from connexion.utils import inspect_function_arguments, is_nullable
-from starlette.responses import Response
 
-from sandbox.validation import PARAMETERS, compiled
+from sandbox.validation import BODY, PARAMETERS, compiled
 
 JSON = "application/json"
+JSON_HEADER = (b"content-type", JSON.encode())
 
 
 class _Call:
@@ -39,15 +39,18 @@ class _Call:
         self.arguments = set(arguments)
 
     async def kwargs(self, scope, receive) -> dict:
-        request = ConnexionRequest(scope, receive, uri_parser=self.uri_parser)
-        # request validation resolved the parameters already (sandbox/validation.py)
-        path, query = scope["extensions"].get(PARAMETERS) or (request.path_params, request.query_params)
+        extensions = scope["extensions"]
+        resolved = extensions.get(PARAMETERS)  # request validation resolved them (sandbox/validation.py)
+        if resolved is None:
+            request = ConnexionRequest(scope, receive, uri_parser=self.uri_parser)
+            resolved = request.path_params, request.query_params
+        path, query = resolved
         kwargs = dict(path)
         if self.query and query:
             kwargs.update((k, v) for k, v in query.items() if k in self.query)
-        if self.json_body and request.headers.get("content-length", "0") != "0":
-            kwargs["body"] = await request.json()
-        for name, value in context.items():  # token_info from security, parsed forms
+        if self.json_body and BODY in extensions:
+            kwargs["body"] = extensions[BODY]
+        for name, value in extensions.get("connexion_context", {}).items():  # token_info, parsed forms
             if self.any_keyword or name in self.arguments:
                 kwargs[name] = value
         return kwargs
@@ -78,7 +81,9 @@ class _Operation(AsyncOperation):
         payload, status = await self._fn(**await self._call.kwargs(scope, receive))
         self._call.check(payload, status)
         body = b"" if payload is None else orjson.dumps(payload) + b"\n"
-        await Response(body, status_code=status, media_type=None if payload is None else JSON)(scope, receive, send)
+        headers = [(b"content-length", b"%d" % len(body))] + ([] if payload is None else [JSON_HEADER])
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 class _Api(AsyncApi):
@@ -130,9 +135,12 @@ class _ValidationOperation(RequestValidationOperation):
 
     async def __call__(self, scope, receive, send):
         self._parameters.validate(scope)
-        mime_type, encoding = self.extract_content_type(scope["headers"])
-        self.validate_mime_type(mime_type)
-        body = self._body(mime_type, encoding)
+        if any(name == b"content-type" for name, _ in scope["headers"]):
+            mime_type, encoding = self.extract_content_type(scope["headers"])
+            self.validate_mime_type(mime_type)
+            body = self._body(mime_type, encoding)
+        else:  # Connexion would take the first declared type, which always passes its check
+            body = self._body(*self.extract_content_type(()))
         if body is not None:
             receive, scope = await body.wrap_receive(receive, scope=scope)
         await self.next_app(scope, receive, send)

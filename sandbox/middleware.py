@@ -39,10 +39,11 @@ class RequestGuardMiddleware:
             if "//" in raw or "//" in path or (path.endswith("/") and path.startswith(("/v2/", "/_sandbox/"))):
                 raise errors.NotFound(f"No operation at {path}: remove the empty path segment or trailing slash.")
             _normalise_content_type(scope)
-            allowed = next(filter(None, (c.allowed_methods(path) for c in self.contracts)), None)
-            if scope.get("method") == "HEAD" and allowed:
-                raise errors.MethodNotAllowed(
-                    f"HEAD is not allowed on {path}; use {' or '.join(allowed)}.", list(allowed))
+            if scope.get("method") == "HEAD":
+                allowed = next(filter(None, (c.allowed_methods(path) for c in self.contracts)), None)
+                if allowed:
+                    raise errors.MethodNotAllowed(
+                        f"HEAD is not allowed on {path}; use {' or '.join(allowed)}.", list(allowed))
         await self.app(scope, receive, send)
 
 

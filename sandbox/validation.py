@@ -27,6 +27,7 @@ def _location(prefix: str, error) -> str:
     return f"{path}.{missing.group(1)}" if missing else path
 
 
+BODY = "sandbox.body"  # the scope extension: the JSON body, parsed and validated
 MAX_DETAILS = 50   # one entry per problem, within reason: 21,000 empty issues need not list 21,000
 MAX_MESSAGE = 200  # jsonschema repeats the offending value: a 1 MB string must not come back twice
 
@@ -138,7 +139,10 @@ class BodyValidator(JSONRequestBodyValidator):
         if not raw:
             return None
         try:
-            return json.loads(raw.decode(self._encoding), parse_constant=no_constants)
+            # the handler gets the very object that was validated, parsed once
+            body = scope.setdefault("extensions", {})[BODY] = json.loads(raw.decode(self._encoding),
+                                                                         parse_constant=no_constants)
+            return body
         except UnicodeDecodeError:
             raise errors.InvalidJson(f"The request body is not valid {self._encoding} text.",
                                      [{"location": "body", "message": "not valid UTF-8"}]) from None

@@ -153,7 +153,9 @@ class JournalRecorder(_SessionLayer):
             session = self.sessions.for_scope(scope)
         except errors.SandboxError:
             return  # an invalid session name: there is no journal to write to
-        operation, params = self.contract.operation(scope["method"], scope["path"])
+        routed = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
+        operation, params = ((routed, scope.get("path_params", {})) if routed in self.contract.statuses
+                             else self.contract.operation(scope["method"], scope["path"]))
         problems = []
         if status in (400, 413, 415):
             answer = decode(body.decode("utf-8", "replace"))

@@ -1,6 +1,7 @@
 """The one virtual clock and the one seeded id source that every timestamp and id comes from (B9)."""
 from __future__ import annotations
 
+import functools
 import math
 import random
 import threading
@@ -17,7 +18,12 @@ def parse_timestamp(text: str) -> float:
 
 def format_timestamp(epoch: float) -> str:
     """Epoch seconds to ISO 8601 UTC with `Z`, second precision, as upstream shows."""
-    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format_second(int(epoch))
+
+
+@functools.lru_cache(maxsize=256)  # every request stamps its journal entry: most share a second
+def _format_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _within_range(epoch: float) -> None:
