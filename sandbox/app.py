@@ -28,7 +28,7 @@ from sandbox.domain.store import Records
 from sandbox.handlers import Handlers
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
 from sandbox.multipart import UploadValidator
-from sandbox.handler_layer import RequestValidation, SandboxApp, SwaggerUI
+from sandbox.stack import RequestValidation, SandboxApp, SwaggerUI
 from sandbox.validation import BodyValidator, ParametersValidator
 
 DEFAULT_MAX_BODY = 1024 * 1024  # far above any report body; keeps a runaway client from filling memory

@@ -52,9 +52,6 @@ class Pipeline:
         for upload_id in uploads:
             self.upload_changed(self.records.uploads.get(upload_id), now)
 
-    def due(self, now: float) -> bool:
-        return bool(self._queue) and self._queue[0].due <= now
-
     def run_until(self, now: float) -> None:
         while self._queue and self._queue[0].due <= now:
             event = heapq.heappop(self._queue)

@@ -15,8 +15,9 @@ __all__ = ["Records", "World"]
 
 
 class World:
-    """One lock around every read and change: FlaskApp runs handlers on a thread pool, and
-    two concurrent actions on one task must produce exactly one success (B5). Every entry
+    """One lock around every read and change: handlers run on the event loop, but tests, the
+    control plane's callers and future workers reach the world from other threads, and two
+    concurrent actions on one task must produce exactly one success (B5). Every entry
     first applies the transitions that fell due since the last one (B9)."""
 
     def __init__(self, records: Records, clock: Clock | None = None, ids: IdSource | None = None,
@@ -67,18 +68,6 @@ class World:
         with self._lock:
             self.settle()
             return self._task(key, team_id, project_id, task_id).public()
-
-    def get_task_if_idle(self, key: ApiKey, team_id: str, project_id: str, task_id: str) -> dict | None:
-        """get_task, or None when that would wait for the lock or work off due transitions:
-        for callers that must not block (the event loop)."""
-        if not self._lock.acquire(blocking=False):
-            return None
-        try:
-            if self.pipeline.due(self.clock.now()):
-                return None
-            return self.get_task(key, team_id, project_id, task_id)  # re-entrant: one read path
-        finally:
-            self._lock.release()
 
     def list_tasks(self, key: ApiKey, team_id: str, project_id: str, *, limit: int,
                    token: str | None = None, upload_id: str | None = None,

@@ -1,5 +1,5 @@
 """Connexion's AsyncApp with its per-request rebuilding taken out: validators, URI parsers and
-handler calls are prepared once per operation, from the contract."""
+handler calls are prepared once per operation, from the contract (create_app lists the layers)."""
 from __future__ import annotations
 
 import functools
@@ -113,15 +113,14 @@ class _ValidationOperation(RequestValidationOperation):
                                                 strict_validation=self.strict_validation,
                                                 security_query_params=self.security_query_params)
 
-    def _body(self, mime_type: str, encoding: str):
-        key = (mime_type, encoding)
-        if key not in self._bodies:
-            self._bodies[key] = self._new_body(mime_type, encoding)
-        return self._bodies[key]
-
     @functools.cached_property
     def _bodies(self) -> dict:
         return {}
+
+    def _body(self, mime_type: str, encoding: str):
+        if (mime_type, encoding) not in self._bodies:
+            self._bodies[mime_type, encoding] = self._new_body(mime_type, encoding)
+        return self._bodies[mime_type, encoding]
 
     def _new_body(self, mime_type: str, encoding: str):
         schema = self._operation.body_schema(mime_type)
