@@ -3,15 +3,15 @@ handler calls are prepared once per operation, from the contract (create_app lis
 from __future__ import annotations
 
 import functools
+import json
+import re
 
 import orjson
 from connexion import AsyncApp
 from connexion.apps.abstract import AbstractApp
-from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp, AsyncOperation
-from connexion.context import operation
+from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp
 from connexion.exceptions import NonConformingResponseBody
 from connexion.json_schema import Draft4ResponseValidator
-from connexion.lifecycle import ConnexionRequest
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.middleware.request_validation import (
     RequestValidationAPI, RequestValidationMiddleware, RequestValidationOperation,
@@ -20,35 +20,39 @@ from connexion.utils import inspect_function_arguments, is_nullable
 
 from sandbox.validation import BODY, PARAMETERS, compiled
 
+SWAGGER_PATHS = re.compile(r"^(/_sandbox)?/(ui(/.*)?|openapi\.(json|yaml))$")
 JSON = "application/json"
 JSON_HEADER = (b"content-type", JSON.encode())
 
 
-class _Call:
-    """How one operation's handler is called, worked out on its first request: path and query
-    parameters as the contract types them, the JSON body, and what security found."""
+def serialise(payload) -> bytes:
+    """orjson, or the standard library for what orjson refuses (integers past 64 bits)."""
+    try:
+        return orjson.dumps(payload) + b"\n"
+    except TypeError:
+        return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+
+
+class _Operation:
+    """Calls one operation's handler, prepared from the contract once: the path and query
+    parameters and the JSON body as request validation left them in the scope, what security
+    found, and the response schema each answer is checked against. Connexion's own decorators
+    rebuild themselves, a URI parser and a signature inspection on every request."""
 
     def __init__(self, spec_operation, function, validate_responses: bool):
         self.operation = spec_operation
+        self.function = function
         self.validate_responses = validate_responses
-        self.uri_parser = spec_operation.uri_parser_class(spec_operation.parameters,
-                                                          spec_operation.body_definition())
         self.query = {p["name"] for p in spec_operation.parameters if p["in"] == "query"}
-        self.json_body = any("json" in media for media in spec_operation.request_body.get("content", {}))
         arguments, self.any_keyword = inspect_function_arguments(function)
         self.arguments = set(arguments)
 
-    async def kwargs(self, scope, receive) -> dict:
+    def kwargs(self, scope) -> dict:
         extensions = scope["extensions"]
-        resolved = extensions.get(PARAMETERS)  # request validation resolved them (sandbox/validation.py)
-        if resolved is None:
-            request = ConnexionRequest(scope, receive, uri_parser=self.uri_parser)
-            resolved = request.path_params, request.query_params
-        path, query = resolved
+        path, query = extensions[PARAMETERS]  # resolved by sandbox/validation.py
         kwargs = dict(path)
-        if self.query and query:
-            kwargs.update((k, v) for k, v in query.items() if k in self.query)
-        if self.json_body and BODY in extensions:
+        kwargs.update((k, v) for k, v in query.items() if k in self.query)
+        if BODY in extensions:
             kwargs["body"] = extensions[BODY]
         for name, value in extensions.get("connexion_context", {}).items():  # token_info, parsed forms
             if self.any_keyword or name in self.arguments:
@@ -67,21 +71,14 @@ class _Call:
             raise NonConformingResponseBody(
                 detail=f"Response body does not conform to specification. {problem.message} at {where}")
 
-
-class _Operation(AsyncOperation):
-    """Calls the handler and serialises its `(body, status)` with orjson: Connexion's own
-    decorators rebuild themselves, the URI parser and a signature inspection on every request."""
-
-    _call: _Call | None = None
-    validate_responses = True
-
     async def __call__(self, scope, receive, send) -> None:
-        if self._call is None:  # needs the operation's context, so not at start-up
-            self._call = _Call(operation, self._fn, self.validate_responses)
-        payload, status = await self._fn(**await self._call.kwargs(scope, receive))
-        self._call.check(payload, status)
-        body = b"" if payload is None else orjson.dumps(payload) + b"\n"
-        headers = [(b"content-length", b"%d" % len(body))] + ([] if payload is None else [JSON_HEADER])
+        payload, status = await self.function(**self.kwargs(scope))
+        self.check(payload, status)
+        if payload is None:  # 204: no body, and no Content-Length either (RFC 9110 8.6)
+            headers, body = [], b""
+        else:
+            body = serialise(payload)
+            headers = [(b"content-length", b"%d" % len(body)), JSON_HEADER]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -92,10 +89,7 @@ class _Api(AsyncApi):
         super().__init__(*args, **kwargs)
 
     def make_operation(self, spec_operation) -> _Operation:
-        made = _Operation.from_operation(spec_operation, pythonic_params=self.pythonic_params,
-                                         jsonifier=self.jsonifier)
-        made.validate_responses = self.validate_responses
-        return made
+        return _Operation(spec_operation, spec_operation.function, self.validate_responses)
 
 
 class _HandlerLayer(AsyncASGIApp):
@@ -113,14 +107,16 @@ class _ValidationOperation(RequestValidationOperation):
                                                 strict_validation=self.strict_validation,
                                                 security_query_params=self.security_query_params)
 
-    @functools.cached_property
-    def _bodies(self) -> dict:
-        return {}
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._bodies: dict[str, object] = {}  # per media type, for UTF-8 bodies
 
     def _body(self, mime_type: str, encoding: str):
-        if (mime_type, encoding) not in self._bodies:
-            self._bodies[mime_type, encoding] = self._new_body(mime_type, encoding)
-        return self._bodies[mime_type, encoding]
+        if encoding != "utf-8":  # whatever a client names: built for this request only
+            return self._new_body(mime_type, encoding)
+        if mime_type not in self._bodies:
+            self._bodies[mime_type] = self._new_body(mime_type, encoding)
+        return self._bodies[mime_type]
 
     def _new_body(self, mime_type: str, encoding: str):
         schema = self._operation.body_schema(mime_type)
@@ -156,12 +152,13 @@ class RequestValidation(RequestValidationMiddleware):
 
 
 class SwaggerUI(SwaggerUIMiddleware):
-    """Connexion routes every request through Swagger UI's router first; only paths under a
-    `ui` segment or ending in openapi.json or .yaml can be its, the rest go straight on."""
+    """Connexion routes every request through Swagger UI's router first (on a copy of the
+    scope); only `<api>/ui`, `<api>/ui/...` and `<api>/openapi.json|yaml` can be its, for the
+    public API at the root and the control plane under /_sandbox, so the rest go straight on."""
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if "/ui" in path or path.endswith(("/openapi.json", "/openapi.yaml")):
+        if SWAGGER_PATHS.match(path):
             return await super().__call__(scope, receive, send)
         await self.app(scope, receive, send)
 

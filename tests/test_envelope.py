@@ -185,3 +185,22 @@ def test_media_types_are_case_insensitive(client):
     assert response.status_code == 201, response.text
     bad = client.post(REPORT_URL, headers={**auth(), "Content-Type": "Application/JSON"}, content=b'{"issues": []}')
     assert_envelope(bad, 400, "invalid_request")  # and validated, not waved through
+
+
+def test_a_number_too_large_for_any_answer_is_invalid_json(client):
+    # 1e400 parses to infinity, which no JSON answer can carry back (B1).
+    response = client.post(f"{TASK_URL}/report", headers={**auth(), **JSON},
+                           content=b'{"issues": [{"label": "x", "value": "y"}], "n": 1e400}')
+    assert_envelope(response, 400, "invalid_json")
+
+
+def test_an_integer_past_64_bits_in_the_world_is_served(client):
+    # orjson refuses integers past 64 bits; the answer must still go out, and conform.
+    task = {"id": "task_bigwidth001", "name": "Huge page", "created_at": "2024-03-01T00:00:00Z",
+            "status": "REVIEWING", "upload_id": "upl_123456789",
+            "pages": [{"id": "page_1", "width": 10**20, "height": 1, "annotations": [], "checkboxes": [],
+                       "segments": [], "signatures": []}]}
+    assert client.post("/_sandbox/fixtures", json={"tasks": [task]}).status_code == 201
+    response = client.get(TASK_URL.replace("task_abcdef123456", "task_bigwidth001"), headers=auth())
+    assert response.status_code == 200, response.text
+    assert response.json()["payload"]["pages"][0]["width"] == 10**20

@@ -189,3 +189,13 @@ def test_since_takes_iso_timestamps(client, since, expected):
         assert (response.status_code, response.json()["code"]) == (400, "invalid_request")
     else:
         assert response.json()["count"] == expected
+
+
+@pytest.mark.parametrize("task_id", ["ui_task_000001", "task_openapi.json"])
+def test_a_task_whose_id_looks_like_a_swagger_path_is_journalled_with_its_id(client, task_id):
+    task = {"id": task_id, "name": "Odd id", "created_at": "2024-03-01T00:00:00Z",
+            "status": "REVIEWING", "upload_id": "upl_123456789"}
+    assert client.post("/_sandbox/fixtures", json={"tasks": [task]}).status_code == 201
+    assert client.get(f"{BASE}/task/{task_id}", headers=auth()).status_code == 200
+    [entry] = journal(client, task_id=task_id)
+    assert entry["operation"] == "getTask"

@@ -154,8 +154,9 @@ class JournalRecorder(_SessionLayer):
         except errors.SandboxError:
             return  # an invalid session name: there is no journal to write to
         routed = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
-        operation, params = ((routed, scope.get("path_params", {})) if routed in self.contract.statuses
-                             else self.contract.operation(scope["method"], scope["path"]))
+        # Connexion's router leaves both in this scope unless a layer between copied it.
+        operation, params = ((routed, scope["path_params"]) if routed in self.contract.statuses
+                             and scope.get("path_params") else self.contract.operation(scope["method"], scope["path"]))
         problems = []
         if status in (400, 413, 415):
             answer = decode(body.decode("utf-8", "replace"))

@@ -60,6 +60,9 @@ class Report:
 
 @dataclass
 class Task:
+    """id, project_id and created_at never change once a task exists: listing keeps every
+    task filed by them (sandbox/domain/listing.py)."""
+
     id: str
     name: str
     created_at: str
