@@ -43,7 +43,10 @@ VALIDATORS = {
         "multipart/form-data": UploadValidator,
     }),
 }
-CORS_HEADERS = ["Authorization", "Content-Type", "Prefer", "X-Sandbox-Session", "X-Sandbox-Admin-Token"]
+# Any header a browser app sends: tracing (Sentry, OpenTelemetry) and request ids are added
+# by libraries on their own, and refusing them would keep the app from calling the sandbox.
+CORS_HEADERS = ["*"]
+CORS_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
 
 
 def _snake(operation_id: str) -> str:
@@ -72,7 +75,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     layers = [
         ServerErrorMiddleware,
         partial(middleware.CorsMiddleware, allow_origins=list(cors_origins),
-                allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"], allow_headers=CORS_HEADERS,
+                allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
                 expose_headers=["WWW-Authenticate", "Allow"], max_age=600),
         partial(control.JournalRecorder, sessions=sessions, contract=contract),  # sees every answer
         ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)

@@ -92,15 +92,22 @@ class BodyLimitMiddleware:
 
 
 class CorsMiddleware(CORSMiddleware):
-    """Starlette's CORS, with a refused preflight answered in the envelope (B2) like any error."""
+    """Starlette's CORS, with a refused preflight answered in the envelope (B2) like any error,
+    naming what was refused and how to allow it."""
 
     def preflight_response(self, request_headers) -> Response:
         response = super().preflight_response(request_headers)
         if response.status_code != 400:
             return response
-        reason = response.body.decode()
-        hint = (f"; start the sandbox with --cors-origin {request_headers.get('origin')} to allow it"
-                if "origin" in reason.lower() else "")
-        refused = errors.CorsPreflightRefused(f"CORS preflight refused: {reason}{hint}.")
+        origin = request_headers.get("origin")
+        method = request_headers.get("access-control-request-method", "")
+        reasons = []
+        if not self.is_allowed_origin(origin=origin):
+            reasons.append(f"origin {origin} is not allowed; start the sandbox with --cors-origin {origin} "
+                           "(repeatable) to allow it")
+        if method not in self.allow_methods:
+            reasons.append(f"method {method} is not one the API uses ({', '.join(self.allow_methods)})")
+        refused = errors.CorsPreflightRefused(
+            f"CORS preflight refused: {'; '.join(reasons) or response.body.decode()}.")
         headers = {k: v for k, v in response.headers.items() if k not in ("content-type", "content-length")}
         return envelope.to_starlette(refused, headers)

@@ -145,3 +145,18 @@ def test_plain_options_is_405_with_the_spec_methods(client, path, allow, headers
     response = client.options(path, headers=headers)
     assert_envelope(response, 405, "method_not_allowed")
     assert {m.strip() for m in response.headers["allow"].split(",")} == allow
+
+
+@pytest.mark.parametrize("sent", [
+    "sentry-trace,baggage", "traceparent,tracestate", "x-request-id", "authorization,x-made-up-header",
+])
+def test_preflight_admits_the_headers_libraries_add(client, sent):
+    # Sentry and OpenTelemetry add these by themselves; a refusal would block the whole app.
+    response = preflight(client, TASK, method="GET", request_headers=sent)
+    assert response.status_code == 200
+    assert set(sent.split(",")) <= header_set(response, "access-control-allow-headers")
+
+
+def test_a_refused_preflight_names_the_method_and_the_origin(restricted):
+    body = assert_envelope(preflight(restricted, f"{TASK}/complete", origin=EVIL, method="PATCH"), 400)
+    assert "PATCH" in body["error"] and EVIL in body["error"] and f"--cors-origin {EVIL}" in body["error"]
