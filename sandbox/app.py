@@ -18,8 +18,8 @@ from connexion.resolver import Resolver
 
 from connexion.validators import FormDataValidator
 
-from sandbox import auth, envelope, middleware, spec
-from sandbox.control import middleware as control
+from sandbox import auth, edge, envelope, spec
+from sandbox.control import layers as control
 from sandbox.control.api import ControlHandlers
 from sandbox.control.scenarios import Scenarios
 from sandbox.control.sessions import Sessions
@@ -74,19 +74,19 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     # Every layer of a request, outermost first, in the order they run.
     layers = [
         ServerErrorMiddleware,
-        partial(middleware.CorsMiddleware, allow_origins=list(cors_origins),
+        partial(edge.CorsMiddleware, allow_origins=list(cors_origins),
                 allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
                 expose_headers=["WWW-Authenticate", "Allow"], max_age=600),
         partial(control.JournalRecorder, sessions=sessions, contract=contract),  # sees every answer
         ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)
         SwaggerUI,
-        partial(middleware.RequestGuardMiddleware, contracts=[contract, control_contract]),
+        partial(edge.RequestGuardMiddleware, contracts=[contract, control_contract]),
         partial(control.AdminGuard, token=admin_token),
         RoutingMiddleware,
         partial(control.FaultInjector, sessions=sessions, contract=contract),  # before auth, as Prism
         SecurityMiddleware,
         partial(auth.ScopeMiddleware, contract=contract),
-        partial(middleware.BodyLimitMiddleware, max_bytes=max_body_bytes,
+        partial(edge.BodyLimitMiddleware, max_bytes=max_body_bytes,
                 per_operation={"createUpload": UPLOAD_MAX_BODY}),
         RequestValidation,
         LifespanMiddleware,

@@ -9,8 +9,8 @@ import warnings
 from pathlib import Path
 
 from sandbox import __version__, errors
+from sandbox.verify import PHASES
 
-PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 DESCRIPTION = """\
 A local, stateful sandbox of the Task Management API (v2), for contract testing.

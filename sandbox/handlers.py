@@ -4,7 +4,7 @@ from __future__ import annotations
 from connexion import context
 
 from sandbox import errors
-from sandbox.control.middleware import FORCE_TRACKER_FAILURE
+from sandbox.control.layers import FORCE_TRACKER_FAILURE
 from sandbox.control.sessions import Sessions
 from sandbox.domain.world import World
 from sandbox.multipart import CONTEXT_KEY

@@ -86,3 +86,9 @@ def test_serve_has_swagger_ui_and_the_contract(served):
     assert document["info"]["title"] == "Task Management API"
     # Swagger UI's "Try it out" must call this server, not production.
     assert document["servers"] == [{"url": ""}]
+
+
+def test_verify_does_not_import_the_command_line():
+    # verify and cli imported each other; cli may import verify, never the other way round.
+    code = "import sys, sandbox.verify; sys.exit('sandbox.cli' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

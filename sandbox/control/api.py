@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from connexion import context
 
 from sandbox import errors, fixtures
-from sandbox.control.middleware import decode
+from sandbox.control.layers import decode
 from sandbox.control.sessions import Session, Sessions
 from sandbox.domain.clock import format_timestamp, parse_timestamp
 from sandbox.spec import Contract
