@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import logging
+import socket
 import sys
 import warnings
 from pathlib import Path
@@ -90,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--max-examples", type=_positive, help="cases per operation (default: from the config)")
     verify.add_argument("--max-time", type=_positive, metavar="SECONDS", help="time budget of the whole run")
     verify.add_argument("--session", help="X-Sandbox-Session to send (against a sandbox)")
+    parser.commands = commands.choices  # name -> its parser, for errors in its own usage
     return parser
 
 
@@ -111,20 +114,57 @@ def serve(args: argparse.Namespace) -> int:
     except errors.FixtureError as exc:
         print(f"task-sandbox: {exc}", file=sys.stderr)
         return 2
+    try:
+        sock = listen(args.host, args.port)
+    except StartError as exc:
+        print(f"task-sandbox: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper())
     # Connexion logs every refused request (each 401, 404) at INFO; the access log has them.
     logging.getLogger("connexion").setLevel(max(logging.WARNING, logging.getLogger().level))
-    print(f"Task API sandbox on http://{args.host}:{args.port}  (Swagger UI: /ui/, key: YOUR_API_KEY)",
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Task API sandbox on http://{shown}:{port}  (Swagger UI: /ui/, key: YOUR_API_KEY)",
           file=sys.stderr, flush=True)
     import uvicorn
 
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.Server(uvicorn.Config(app, log_level=args.log_level)).run(sockets=[sock])
     return 0
+
+
+class StartError(Exception):
+    """Why the server cannot start, as one line for a person."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is printed, so a taken port or an unknown
+    host is one clear line instead of a banner and then uvicorn's errno."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        raise StartError(f"cannot resolve the host {host!r}; give an address such as 127.0.0.1, ::1 "
+                         "or 0.0.0.0 (with --admin-token)") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartError(f"port {port} on {host} is already in use; stop what holds it, or pick "
+                             "another with --port (0 picks a free one)") from None
+        raise StartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # argparse would blame them on the top-level usage, not the command's
+        command = parser.commands.get(args.command, parser)
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve":
         return serve(args)
     if args.command == "check":

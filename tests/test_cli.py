@@ -92,3 +92,45 @@ def test_verify_does_not_import_the_command_line():
     # verify and cli imported each other; cli may import verify, never the other way round.
     code = "import sys, sandbox.verify; sys.exit('sandbox.cli' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# -- start-up failures: one line, a hint, exit 2 --
+
+def test_a_taken_port_is_one_line_and_exit_2():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        out = run("serve", "--port", str(holder.getsockname()[1]))
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("task-sandbox: port ") and "--port" in lines[0]
+    assert "Task API sandbox on" not in out.stderr
+
+
+def test_an_unknown_host_is_one_line_and_exit_2():
+    out = run("serve", "--host", "no-such-host.invalid", "--admin-token", "t")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot resolve the host 'no-such-host.invalid'" in lines[0]
+
+
+def test_port_0_shows_the_port_it_got():
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--port", "0"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = proc.stderr.readline()
+        port = int(banner.split("http://127.0.0.1:")[1].split()[0])
+        assert port > 0
+        response = httpx.get(f"http://127.0.0.1:{port}{BASE}/task/task_abcdef123456", headers=auth(), timeout=10)
+        assert response.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize("command, mistake", [("serve", "--prot"), ("check", "--nope"),
+                                               ("verify", "--base-url=http://x --sesion")])
+def test_a_mistyped_flag_shows_the_commands_own_usage(command, mistake):
+    out = run(command, *mistake.split())
+    assert out.returncode == 2
+    assert f"usage: task-sandbox {command}" in out.stderr and mistake.split()[-1] in out.stderr
