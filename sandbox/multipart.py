@@ -64,7 +64,7 @@ class _Form:
         if self._name not in FIELDS:
             raise errors.BadRequest(f"Unknown form field {self._name!r}; the fields are file, name and meta.",
                                     [{"location": where, "message": "unknown field"}])
-        if self._name != "file" and self._name in self.fields:
+        if self._name == "name" and self._name in self.fields:
             raise (errors.InvalidMeta if self._name == "meta" else errors.BadRequest)(
                 f"The form field {self._name!r} is given more than once.",
                 [{"location": where, "message": "is given more than once"}])
@@ -131,21 +131,11 @@ class UploadValidator(AbstractRequestBodyValidator):
         return _empty_body(receive), _without_body(scope)
 
     def _check(self, form: _Form) -> tuple[str | None, list[dict]]:
-        meta_text = form.fields.get("meta", [None])[-1]
-        meta: object = []
-        details = []
-        if meta_text is not None:
-            try:
-                meta = json.loads(meta_text, parse_constant=no_constants)
-            except RecursionError:
-                raise errors.InvalidMeta("meta nests too deeply to be a list of {name, value} pairs.",
-                                         [{"location": "body.meta", "message": "nested too deeply"}]) from None
-            except json.JSONDecodeError as exc:
-                raise errors.InvalidMeta(f"meta must be a JSON array of {{name, value}} pairs: {exc}.",
-                                         [{"location": "body.meta", "message": "not valid JSON"}]) from None
+        meta_texts = form.fields.get("meta", [])
+        meta = _meta([_parse_meta(text) for text in meta_texts])
         shown = {**{k: v[-1] for k, v in form.fields.items()}, "meta": meta,
                  "file": [f.filename for f in form.files]}
-        if meta_text is None:
+        if not meta_texts:
             del shown["meta"]
         if not form.files:
             del shown["file"]
@@ -154,6 +144,30 @@ class UploadValidator(AbstractRequestBodyValidator):
             meta_only = all(d["location"].startswith("body.meta") for d in details)
             raise (errors.InvalidMeta if meta_only else errors.BadRequest)(summary(details), details)
         return shown.get("name"), meta
+
+
+def _parse_meta(text: str):
+    try:
+        return json.loads(text, parse_constant=no_constants)
+    except RecursionError:
+        raise errors.InvalidMeta("meta nests too deeply to be a list of {name, value} pairs.",
+                                 [{"location": "body.meta", "message": "nested too deeply"}]) from None
+    except json.JSONDecodeError as exc:
+        raise errors.InvalidMeta(f"meta must be a JSON array of {{name, value}} pairs: {exc}.",
+                                 [{"location": "body.meta", "message": "not valid JSON"}]) from None
+
+
+def _meta(parts: list) -> list:
+    """Either one part holding the whole JSON array (upstream's curl), or one part per entry
+    (how OpenAPI 3.0 clients such as openapi-python-client send an array in multipart)."""
+    if len(parts) == 1 and isinstance(parts[0], list):
+        return parts[0]
+    if any(isinstance(part, list) for part in parts):
+        raise errors.InvalidMeta(
+            "meta is either one part holding the JSON array, or one part per {name, value} entry; "
+            "an array part cannot come with other meta parts.",
+            [{"location": "body.meta", "message": "an array part among several meta parts"}])
+    return parts  # each part one entry; the schema checks each
 
 
 def _empty_body(receive):

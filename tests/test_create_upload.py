@@ -115,6 +115,20 @@ def test_one_processing_task_per_file(client, project, first_step):
     assert created["meta"] == META
 
 
+@pytest.mark.parametrize("parts", [
+    [json.dumps(META).encode()],                      # one part, the whole array: upstream's curl
+    [json.dumps(entry).encode() for entry in META],   # one part per entry: OpenAPI 3.0 clients
+], ids=["one-array-part", "a-part-per-entry"])
+def test_meta_is_accepted_both_ways(client, parts):
+    content = body(part("file", "a.pdf", b"%PDF"), *(part("meta", None, p) for p in parts))
+    response = client.post(f"/v2/{TEAM}/project/proj_123456/upload", headers={**auth(), **BOUNDARY},
+                           content=content)
+    assert response.status_code == 201, response.text
+    created = get_upload(client, response.json()["id"])
+    assert created["meta"] == META
+    assert [t["meta"] for t in tasks_of(client, created["id"])] == [META]
+
+
 def test_meta_defaults_to_empty(client):
     body = upload(client, [PDF])
     assert get_upload(client, body["id"])["meta"] == []
@@ -192,7 +206,13 @@ LONG_BOUNDARY = "b" * 257
 # (request kwargs: "key" and "url" override the default key and path; status, code, details location)
 ERRORS = [
     pytest.param({"content": body(part("file", "a.pdf", b"x"), part("meta", None, b"[]"), part("meta", None, b"[]")),
-                  "headers": BOUNDARY}, 400, "invalid_meta", "body.meta", id="meta-twice"),
+                  "headers": BOUNDARY}, 400, "invalid_meta", "body.meta", id="meta-array-twice"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x"), part("meta", None, b"[]"),
+                                  part("meta", None, b'{"name": "a", "value": "b"}')),
+                  "headers": BOUNDARY}, 400, "invalid_meta", "body.meta", id="meta-array-and-an-entry"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x"), part("meta", None, b'{"name": "a", "value": "b"}'),
+                                  part("meta", None, b'"just text"')),
+                  "headers": BOUNDARY}, 400, "invalid_meta", "body.meta", id="meta-entry-not-an-object"),
     pytest.param({"content": body(part("file", "a.pdf", b"x"), part("name", None, b"a"), part("name", None, b"b")),
                   "headers": BOUNDARY}, 400, "invalid_request", "body.name", id="name-twice"),
     pytest.param({"content": body(part("file", "a.pdf", b"x"), part("files", "b.pdf", b"y" * 100_000)),
@@ -209,8 +229,8 @@ ERRORS = [
     pytest.param({"content": body(part("file", "a.pdf", b"x"))}, 415, "unsupported_media_type", None,
                  id="no-content-type"),
     pytest.param({"files": [PDF], "data": {"meta": "{not json"}}, 400, "invalid_meta", "body.meta", id="meta-not-json"),
-    pytest.param({"files": [PDF], "data": {"meta": json.dumps({"name": "a", "value": "b"})}},
-                 400, "invalid_meta", "body.meta", id="meta-an-object"),
+    pytest.param({"files": [PDF], "data": {"meta": json.dumps({"name": "a"})}},
+                 400, "invalid_meta", "body.meta", id="meta-one-entry-without-value"),
     pytest.param({"files": [PDF], "data": {"meta": json.dumps([{"name": "a"}])}},
                  400, "invalid_meta", "body.meta", id="meta-entry-without-value"),
     pytest.param({"files": [PDF], "data": {"meta": json.dumps([{"name": "a", "value": 1}])}},
