@@ -50,6 +50,15 @@ class Sandbox:
         self.client = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=30)
         control = {HEADER: session, **({"X-Sandbox-Admin-Token": admin_token} if admin_token else {})}
         self._control = httpx.Client(base_url=f"{self.base_url}/_sandbox", headers=control, timeout=30)
+        self._clients: list[httpx.Client] = []
+
+    def client_for(self, key: str) -> httpx.Client:
+        """A client of this test's session that sends another of the default keys: "full",
+        "task_read", "task_edit", "no_project" or "other_team" (or a key value itself)."""
+        client = httpx.Client(base_url=self.base_url, timeout=30, headers={
+            "Authorization": f"Bearer {self.keys.get(key, key)}", HEADER: self.session})
+        self._clients.append(client)
+        return client
 
     def task_path(self, task_id: str, team: str = TEAM, project: str = PROJECT) -> str:
         return f"/v2/{team}/project/{project}/task/{task_id}"
@@ -84,8 +93,13 @@ class Sandbox:
         return self._call("POST", "/fixtures", json=records)["payload"]
 
     def close(self) -> None:
-        self.client.close()
-        self._control.close()
+        """Delete the session (a shared sandbox keeps no trace of the test) and the clients."""
+        try:
+            self._control.delete("/session")
+        except httpx.HTTPError:
+            pass  # the sandbox is gone already: nothing left to clean
+        for client in (self.client, self._control, *self._clients):
+            client.close()
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,20 @@ def test_a_new_session_starts_from_the_fixtures_and_stays_apart(client):
     assert everything(client, "c") == pristine
 
 
+def test_a_deleted_session_is_gone_and_its_name_starts_afresh(client):
+    assert client.post(f"{TASK}/complete", headers={**auth(), **session("gone")}).status_code == 200
+    assert client.delete("/_sandbox/session", headers=session("gone")).status_code == 204
+    assert "gone" not in client.get("/_sandbox/sessions").json()["payload"]
+    assert get_task(client, "gone")["status"] == "REVIEWING"  # the name, used again, is a new session
+    assert client.delete("/_sandbox/session", headers=session("never-used")).status_code == 204  # idempotent
+
+
+def test_the_default_session_cannot_be_deleted(client):
+    response = client.delete("/_sandbox/session")
+    assert response.status_code == 400 and response.json()["code"] == "invalid_session"
+    assert "reset" in response.json()["error"]
+
+
 def test_reset_restores_exactly_the_fixtures(client):
     before = everything(client, "r")
     headers = {**auth(), **session("r")}

@@ -36,6 +36,10 @@ class ControlHandlers:
     async def get_session(self, **_):
         return {"payload": session_view(self.session)}, 200
 
+    async def delete_session(self, **_):
+        self.sessions.delete(self.session.name)
+        return None, 204
+
     async def list_sessions(self, **_):
         return {"payload": self.sessions.names(), "max_sessions": self.sessions.max_sessions}, 200
 

@@ -104,6 +104,13 @@ class Sessions:
         session.scenario = scenario or DEFAULT
         return session
 
+    def delete(self, name: str) -> None:
+        """Forget a named session; the default one stays (reset it instead)."""
+        if name == DEFAULT:
+            raise errors.InvalidSession("The default session cannot be deleted; reset it with POST /_sandbox/reset.")
+        with self._lock:
+            self._sessions.pop(name, None)
+
     def names(self) -> list[str]:
         with self._lock:
             return list(self._sessions)
