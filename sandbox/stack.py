@@ -18,6 +18,7 @@ from connexion.middleware.request_validation import (
 )
 from connexion.utils import inspect_function_arguments, is_nullable
 
+from sandbox.schemas import Compiled
 from sandbox.validation import BODY, PARAMETERS, compiled
 
 SWAGGER_PATHS = re.compile(r"^(/_sandbox)?/(ui(/.*)?|openapi\.(json|yaml))$")
@@ -46,6 +47,7 @@ class _Operation:
         self.query = {p["name"] for p in spec_operation.parameters if p["in"] == "query"}
         arguments, self.any_keyword = inspect_function_arguments(function)
         self.arguments = set(arguments)
+        self._responses: dict[int, Compiled | None] = {}  # per status: its schema, compiled
 
     def kwargs(self, scope) -> dict:
         extensions = scope["extensions"]
@@ -64,8 +66,11 @@ class _Operation:
         is: Connexion's response validation would parse the bytes back first."""
         if not self.validate_responses:
             return
-        schema = self.operation.response_schema(str(status), JSON)
-        problem = next(compiled(schema, Draft4ResponseValidator).iter_errors(payload), None) if schema else None
+        if status not in self._responses:
+            schema = self.operation.response_schema(str(status), JSON)
+            self._responses[status] = compiled(schema, Draft4ResponseValidator) if schema else None
+        validator = self._responses[status]
+        problem = next(validator.iter_errors(payload), None) if validator else None
         if problem is not None:
             where = "".join(f"[{p!r}]" for p in problem.absolute_path) or "the top"
             raise NonConformingResponseBody(

@@ -15,7 +15,7 @@ from jsonschema import Draft4Validator
 from starlette.datastructures import Headers, QueryParams
 
 from sandbox import errors
-from sandbox.fixtures import plain_json_schema
+from sandbox.schemas import Compiled, plain_json_schema
 
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
@@ -55,30 +55,6 @@ def finite(text: str) -> float:
     if not math.isfinite(value):
         raise json.JSONDecodeError(f"{text} is too large a number", text, 0)
     return value
-
-
-class Compiled:
-    """One schema compiled once: jsonschema-rs says yes quickly; the Python validator (the one
-    Connexion would use) explains a no, and its word is final where the two disagree."""
-
-    def __init__(self, schema: dict, explain):
-        self.explain = explain
-        # Connexion resolves every $ref in place and then hangs the components on the schema
-        # (`with_definitions`), which makes it cyclic: the resolved schema is all it needs.
-        inline = {k: v for k, v in schema.items() if k != "components"}
-        try:
-            self.quick = jsonschema_rs.Draft4Validator(plain_json_schema(inline),
-                                                       validate_formats=explain.format_checker is not None)
-        except RecursionError:  # a schema that really is recursive: Python alone judges
-            self.quick = None
-
-    def iter_errors(self, value) -> t.Iterator:
-        try:
-            if self.quick is not None and self.quick.is_valid(value):
-                return iter(())
-        except (ValueError, OverflowError):  # values Rust cannot take (huge ints): Python judges
-            pass
-        return self.explain.iter_errors(value)
 
 
 _COMPILED: dict[tuple[int, type, bool], tuple[dict, Compiled]] = {}
