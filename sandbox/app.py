@@ -24,7 +24,9 @@ from sandbox.control.api import ControlHandlers
 from sandbox.control.scenarios import Scenarios
 from sandbox.control.sessions import Sessions
 from sandbox.domain.clock import Clock
-from sandbox.domain.store import Records
+from sandbox.domain.records import Records
+from sandbox.store import open_store
+from sandbox.store.direct import Direct
 from sandbox.handlers import Handlers
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
 from sandbox.multipart import UploadValidator
@@ -61,15 +63,19 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                clock: Clock | None = None, seed: int = 0,
                cors_origins: Sequence[str] = ("*",), max_body_bytes: int = DEFAULT_MAX_BODY,
                validate_responses: bool = True, admin_token: str | None = None,
-               max_sessions: int = 100, journal_size: int = 1000) -> SandboxApp:
+               max_sessions: int = 100, journal_size: int = 1000, idle_seconds: float | None = None,
+               store: str | None = None, namespace: str | None = None) -> SandboxApp:
     """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
     fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
-    Raises FixtureError on a bad fixture or scenario (B13)."""
+    `store` is None (this process's memory) or a redis:// URL, under `namespace`.
+    Raises FixtureError on a bad fixture or scenario (B13), ValueError on a bad store URL."""
     document = spec.load_public()
     contract = spec.Contract(document)
     scenarios = Scenarios(fixtures_dir, document, default=records)
-    sessions = Sessions(scenarios, seed=seed, max_sessions=max_sessions, journal_size=journal_size,
-                        default_clock=clock)
+    options = dict(seeds=scenarios.seed, id_seed=seed, max_sessions=max_sessions, idle_seconds=idle_seconds,
+                   journal_size=journal_size, default_clock=clock)
+    state = open_store(store, **options, **({"namespace": namespace} if namespace else {}))
+    sessions = Sessions(state, scenarios)
     control_contract = spec.Contract(spec.load_control(), prefix="/_sandbox")
     # Every layer of a request, outermost first, in the order they run.
     layers = [
@@ -79,6 +85,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                 expose_headers=["WWW-Authenticate", "Allow"], max_age=600),
         partial(control.JournalRecorder, sessions=sessions, contract=contract),  # sees every answer
         ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)
+        partial(control.SessionOpener, sessions=sessions),
         SwaggerUI,
         partial(edge.RequestGuardMiddleware, contracts=[contract, control_contract]),
         partial(control.AdminGuard, token=admin_token),
@@ -98,8 +105,9 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     app.add_api(spec.load_control(), base_path="/_sandbox",
                 resolver=_resolver(ControlHandlers(sessions, contract)), **common)
     app.add_api(document, resolver=_resolver(Handlers(sessions)), **common,
-                security_map={"bearer": auth.bearer_handler(lambda request: sessions.for_scope(request.scope).world)})
+                security_map={"bearer": auth.bearer_handler(lambda request: sessions.for_scope(request.scope))})
     envelope.install(app, contract)
-    app.sessions = sessions
-    app.world = sessions.default.world  # tests drive the default session's state through this
+    app.sessions, app.store = sessions, state
+    if state.kind == "memory":
+        app.world = Direct(state, "default")  # tests drive the default session's state through this
     return app

@@ -6,16 +6,16 @@ from typing import Callable
 from connexion.security import BearerSecurityHandler
 
 from sandbox import errors
-from sandbox.domain.world import World
 from sandbox.spec import Contract
 
 
-def bearer_handler(world_for: Callable[[object], World]) -> type[BearerSecurityHandler]:
-    """A security handler bound to this app's world, so the spec needs no x-bearerInfoFunc
-    (an implementation detail that does not belong in the public contract, B1)."""
+def bearer_handler(session_for: Callable[[object], object]) -> type[BearerSecurityHandler]:
+    """A security handler bound to this app's sessions, so the spec needs no x-bearerInfoFunc
+    (an implementation detail that does not belong in the public contract, B1). The key is
+    looked up in the state the request's session was opened at."""
 
     def token_info(token: str, request) -> dict | None:
-        key = world_for(request).key(token)
+        key = session_for(request).key(token)
         if key is None:
             return None
         return {"sub": key.key, "scope": sorted(key.scopes), "api_key": key}

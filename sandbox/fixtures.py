@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 from datetime import datetime
 from pathlib import Path
@@ -13,8 +14,10 @@ from jsonschema import Draft4Validator, FormatChecker
 from openapi_schema_validator import OAS30Validator
 
 from sandbox import errors, spec as spec_module
-from sandbox.domain.model import APPROVED, DISAPPROVED, FINAL_STATUSES, ApiKey, Project, Task, Team, Upload
-from sandbox.domain.store import Records
+from sandbox.domain.model import (
+    APPROVED, DISAPPROVED, FINAL_STATUSES, ApiKey, Project, Task, Team, Upload, freeze,
+)
+from sandbox.domain.records import Records
 from sandbox.schemas import Compiled
 
 KINDS = ("teams", "projects", "keys", "uploads", "tasks")
@@ -23,6 +26,7 @@ TASK_SCHEMA = {"$ref": "#/components/schemas/Task"}      # module constants: val
 UPLOAD_SCHEMA = {"$ref": "#/components/schemas/Upload"}  # compiled once per schema object
 TASK_DEFAULTS = {"meta": [], "step_type": "EXTRACT", "approved": False, "exported_at": None,
                  "export_failed_at": None, "last_opened_at": None, "pages": []}
+PROJECT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Project)}
 _SCHEMAS = yaml.safe_load((Path(__file__).parent / "fixture_schema.yaml").read_text())
 
 
@@ -178,15 +182,34 @@ def load_records(directory: Path | str | None = None, openapi: dict | None = Non
     return records
 
 
-def load_into(records: Records, document: Any, openapi: dict | None = None) -> Records:
+def load_into(tx, document: Any, openapi: dict | None = None) -> Records:
     """Validate `document` (one fixture file's content) exactly as files are, against and on
-    top of `records`; return a layer holding the additions, or raise errors.InvalidFixture."""
+    top of a session's unit of work; return a layer holding the additions, or raise
+    errors.InvalidFixture."""
     checker = _Checker(openapi or spec_module.load_public())
-    layer = _load([("request body", document)], records.layer(), checker)
+    layer = _load([("request body", document)], Records(_Base.of(tx), tx.task_ids_of), checker)
     if checker.problems:
         raise errors.InvalidFixture("Invalid fixture records: " + "; ".join(checker.problems[:3])
                                     + ("; ..." if len(checker.problems) > 3 else ""), checker.details)
     return layer
+
+
+class _Base:
+    """One kind of a unit of work's records, as the read-only mapping a Table reads through."""
+
+    def __init__(self, tx, kind: str):
+        self.tx, self.kind = tx, kind
+
+    @classmethod
+    def of(cls, tx):
+        return lambda kind: cls(tx, kind)
+
+    def get(self, key, default=None):
+        found = self.tx.get(self.kind, key)
+        return default if found is None else found
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def _duplicate(table, ident: str, checker: _Checker, file: str, label: str, field: str) -> bool:
@@ -223,10 +246,10 @@ def _add(kind: str, file: str, label: str, rec: dict, records: Records, checker:
 def _project(rec: dict) -> Project:
     return Project(
         rec["id"], rec["team_id"], rec["name"], steps=tuple(rec.get("steps", ["EXTRACT"])),
-        processing_delay=rec.get("processing_delay", Project.processing_delay),
-        automation=rec.get("automation", Project.automation),
+        processing_delay=rec.get("processing_delay", PROJECT_DEFAULTS["processing_delay"]),
+        automation=rec.get("automation", PROJECT_DEFAULTS["automation"]),
         required_entities=tuple(rec.get("required_entities", [])),
-        export_delay=rec.get("export_delay", Project.export_delay),
+        export_delay=rec.get("export_delay", PROJECT_DEFAULTS["export_delay"]),
         export_fails=rec.get("export_connector", "ok") == "failing",
         issue_tracker_fails=rec.get("issue_tracker", "ok") == "failing")
 
@@ -256,7 +279,7 @@ def _add_upload(file, label, rec, extras, records: Records, checker: _Checker) -
         return checker.fail(file, label, "project_id", f"no project {extras['project_id']!r}")
     if not _duplicate(records.uploads, public["id"], checker, file, label, "id"):
         records.uploads[public["id"]] = Upload(
-            public["id"], extras["project_id"], public["name"], public["files"], public["meta"],
+            public["id"], extras["project_id"], public["name"], freeze(public["files"]), freeze(public["meta"]),
             public["folder_id"], public["created_at"], extras.get("fully_processed", False))
 
 
@@ -282,7 +305,7 @@ def _add_task(file, label, rec, extras, records: Records, checker: _Checker) -> 
     approval = APPROVED if public["approved"] else (DISAPPROVED if extras.get("disapproved") else None)
     if not _duplicate(records.tasks, public["id"], checker, file, label, "id"):
         records.add_task(Task(
-            public["id"], public["name"], public["created_at"], public["meta"], public["status"],
+            public["id"], public["name"], public["created_at"], freeze(public["meta"]), public["status"],
             public["step_type"], public["upload_id"], public["project_id"], approval,
-            public["exported_at"], public["export_failed_at"], public["last_opened_at"], public["pages"],
+            public["exported_at"], public["export_failed_at"], public["last_opened_at"], freeze(public["pages"]),
             outcome=extras.get("outcome")))

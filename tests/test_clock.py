@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.domain.clock import Clock, IdSource, format_timestamp, parse_timestamp
+from sandbox.domain.clock import Clock, derive_id, format_timestamp, parse_timestamp
 
 
 class FakeTime:
@@ -54,11 +54,13 @@ def test_timestamps_are_utc_z_second_precision():
     assert format_timestamp(parse_timestamp("2024-01-15T10:30:00Z") + 0.9) == "2024-01-15T10:30:00Z"
 
 
-def test_ids_repeat_for_a_seed_and_differ_across_seeds():
-    first = [IdSource(7).new("task") for _ in range(1)] + [IdSource(7).new("upl")]
-    assert IdSource(7).new("task") == first[0]
-    assert IdSource(8).new("task") != first[0]
-    assert first[0].startswith("task_") and len(first[0]) == len("task_abcdef123456")
+def test_ids_repeat_for_a_seed_session_and_counter_and_differ_otherwise():
+    first = derive_id(7, "s1", 1, "task")
+    assert derive_id(7, "s1", 1, "task") == first
+    assert len({first, derive_id(8, "s1", 1, "task"), derive_id(7, "s2", 1, "task"),
+                derive_id(7, "s1", 2, "task")}) == 4
+    assert first.startswith("task_") and len(first) == len("task_abcdef123456")
+    assert set(first[5:]) <= set("0123456789abcdef")
 
 
 def test_small_steps_add_up_exactly():

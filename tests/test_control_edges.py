@@ -1,6 +1,8 @@
 """Edges of the control plane found in review: bounds, concurrency, and the paths around it."""
 from __future__ import annotations
 
+import asyncio
+
 import http.client
 import json
 import threading
@@ -82,7 +84,7 @@ def test_fixtures_are_validated_against_the_world_as_of_now(app, client, clock):
 
 def test_journal_keeps_bodies_as_bounded_text(app, client):
     client.post(f"{TASK}/report", headers=auth(), json={"issues": [{}] * 20_000})
-    [entry] = app.sessions.default.journal.query()
+    [entry] = asyncio.run(app.store.journal_query("default"))
     assert isinstance(entry["request"]["body"], str) and len(entry["request"]["body"]) <= 64 * 1024
     assert len(entry["problems"]) <= 51
 

@@ -5,6 +5,7 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 
 from sandbox import spec
+from sandbox.domain import world
 from sandbox.app import create_app
 from tests.conftest import BASE, auth
 
@@ -119,7 +120,7 @@ def test_a_bug_is_a_500_envelope_without_trace(app, client, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(app.world, "get_task", broken)
+    monkeypatch.setattr(world, "get_task", broken)
     response = client.get(TASK_URL, headers=auth())
     assert_envelope(response, 500, "internal_error")
     assert "secret internals" not in response.text
@@ -133,7 +134,7 @@ def test_a_bug_is_a_500_envelope_without_trace(app, client, monkeypatch):
 ])
 def test_a_response_breaking_the_contract_is_caught(app, client, monkeypatch, method, domain_call, url):
     # Every answer a handler gives is validated (B1), whichever operation gives it.
-    monkeypatch.setattr(app.world, domain_call, lambda *a, **k: {"id": "task_x"})
+    monkeypatch.setattr(world, domain_call, lambda *a, **k: {"id": "task_x"})
     response = client.request(method, url, headers=auth())
     body = assert_envelope(response, 500, "internal_error")
     assert "contract" in body["error"]

@@ -80,7 +80,7 @@ def test_default_project_has_a_task_in_each_status(records, status):
 
 
 def test_default_task_has_the_upstream_pages(records):
-    assert records.tasks[TASK].pages == upstream_task()["pages"]
+    assert json.loads(json.dumps(records.tasks[TASK].pages)) == upstream_task()["pages"]
 
 
 def test_default_task_is_the_upstream_example_verbatim(records):

@@ -36,7 +36,7 @@ def get(client, task=TASK):
 
 @pytest.mark.parametrize("action,before,http,after", TABLE, ids=[f"{a}-{b}" for a, b, *_ in TABLE])
 def test_every_action_on_every_status(client, world, action, before, http, after):
-    world.records.tasks[TASK].status = before
+    world.update("tasks", TASK, status=before)
     was = get(client)
     response = act(client, action)
     assert response.status_code == http, response.text
@@ -117,7 +117,7 @@ def test_report_is_stored_and_leaves_the_task_unchanged(client, world):
     assert response.status_code == 201
     assert response.json() == {"payload": was}
     stored = world.records.tasks[TASK].reports
-    assert [(r.issues, r.message, r.created_at) for r in stored] == [
+    assert [(list(r.issues), r.message, r.created_at) for r in stored] == [
         (REPORT["issues"], REPORT["message"], NOW)]
 
 
@@ -130,4 +130,4 @@ def test_report_message_is_optional(client, world):
 def test_a_failed_report_stores_nothing(client, world):
     response = act(client, "report", json={"issues": [{"label": "x"}]})
     assert response.status_code == 400
-    assert world.records.tasks[TASK].reports == []
+    assert world.records.tasks[TASK].reports == ()

@@ -1,11 +1,15 @@
 """listTasks (B11): newest-first order, filters, keyset paging and query errors."""
 from __future__ import annotations
 
+import asyncio
+
 import base64
 import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+
+from sandbox.store.direct import Direct
 
 from tests.conftest import BASE, PROJECT, auth
 
@@ -227,9 +231,9 @@ def scanned(world, project_id: str, **filters) -> list[str]:
 def test_pages_equal_a_scan_after_any_changes(app, steps, session, limit):
     """Actions, uploads, forced states and due transitions change which list a task is in;
     the pages (and their count) must stay those of a full scan, in either session."""
-    app.sessions.reset(session)
+    asyncio.run(app.store.reset(session or "default", None))
     headers = {**auth(), **({"X-Sandbox-Session": session} if session else {})}
-    world = app.sessions.get(session).world
+    world = Direct(app.store, session or "default")
     with app.test_client() as client:
         for kind, task_id, n in steps:
             if kind == "upload":

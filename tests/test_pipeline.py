@@ -5,6 +5,7 @@ import pytest
 
 from sandbox.app import create_app
 from sandbox.domain.clock import Clock, format_timestamp, parse_timestamp
+from sandbox.domain.model import freeze
 from tests.conftest import NOW, TEAM, auth
 
 PDF = ("file", ("contract.pdf", b"%PDF-1.7 sandbox", "application/pdf"))
@@ -119,11 +120,10 @@ def test_validation_failure_and_its_fix(story, world, task, location, problem):
     assert detail["location"] == location and problem in detail["message"]
     assert s.task(task) == before, "a refused complete changes nothing (B7)"
     # The reviewer fills the total in the platform's UI (no public operation edits annotations).
-    record = world.records.tasks[task]
-    record.pages = [{"id": "page_1", "width": 2480, "height": 3508, "checkboxes": [], "segments": [],
+    world.update("tasks", task, pages=freeze([{"id": "page_1", "width": 2480, "height": 3508, "checkboxes": [], "segments": [],
                      "signatures": [], "annotations": [{"id": "ann_1", "entity_id": "total_amount",
                                                         "confidence": 1.0, "content": "$99.00",
-                                                        "top": 1.0, "left_of_line": 1.0}]}]
+                                                        "top": 1.0, "left_of_line": 1.0}]}]))
     assert s.act(task, "complete").json()["payload"]["status"] == "PROCESSING"
 
 
@@ -152,7 +152,7 @@ def test_auto_process_leaves_an_invalid_task_to_a_person(story):
 
 @pytest.mark.parametrize("outcome", ["FAILED", "FILTERED"])
 def test_a_fixture_outcome_ends_processing(story, world, outcome):
-    world.records.tasks["task_abcdef123456"].outcome = outcome  # as `outcome:` in a fixture
+    world.update("tasks", "task_abcdef123456", outcome=outcome)  # as `outcome:` in a fixture
     s = story("proj_123456")
     assert s.act("task_abcdef123456", "complete").status_code == 200
     s.clock.advance(30)
@@ -173,7 +173,7 @@ def test_report_with_a_failing_tracker_is_207_and_stored(story, world):
     assert response.status_code == 207
     assert response.json()["payload"] == before
     assert [e["system"] for e in response.json()["errors"]] == ["issue_tracker"]
-    assert [r.issues for r in world.records.tasks["task_claim0000001"].reports] == [body["issues"]]
+    assert [list(r.issues) for r in world.records.tasks["task_claim0000001"].reports] == [body["issues"]]
 
 
 def run(steps: list[float]) -> list[dict]:

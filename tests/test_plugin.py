@@ -1,6 +1,8 @@
 """The pytest plugin, as a partner uses it: installed with the package, in a project of its own."""
 from __future__ import annotations
 
+import asyncio
+
 from sandbox.app import create_app
 from sandbox.server import ServerThread
 
@@ -52,7 +54,7 @@ def test_a_partner_project_can_use_a_running_sandbox(pytester):
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}")
         result.assert_outcomes(passed=4)
         # a fresh session per test, deleted after it: the shared sandbox keeps only its default
-        assert app.sessions.names() == ["default"]
+        assert asyncio.run(app.sessions.names()) == ["default"]
 
 
 def test_a_failing_partner_test_fails(pytester):
@@ -87,4 +89,4 @@ def test_two_runs_on_one_sandbox_keep_apart(pytester):
             pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}").assert_outcomes(
                 passed=4)
         # each test's session is deleted after it: a shared sandbox keeps only its default
-        assert app.sessions.names() == ["default"]
+        assert asyncio.run(app.sessions.names()) == ["default"]

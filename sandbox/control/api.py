@@ -6,22 +6,24 @@ from datetime import datetime, timezone
 from connexion import context
 
 from sandbox import errors, fixtures
+from sandbox.control import faults, journal
 from sandbox.control.layers import decode
 from sandbox.control.sessions import Session, Sessions
+from sandbox.domain import world
 from sandbox.domain.clock import format_timestamp, parse_timestamp
 from sandbox.spec import Contract
 
 
-
 def clock_view(session: Session) -> dict:
-    clock = session.world.clock
+    clock = session.state.clock
     return {"now": format_timestamp(clock.now()), "frozen": clock.frozen}
 
 
-def session_view(session: Session) -> dict:
-    return {"name": session.name, "scenario": session.scenario, "clock": clock_view(session),
-            "tasks": len(session.world.records.tasks), "journal_entries": len(session.journal),
-            "faults": len(session.faults.rules())}
+async def session_view(session: Session) -> dict:
+    state = session.state
+    return {"name": session.name, "scenario": state.scenario, "clock": clock_view(session),
+            "tasks": state.count("tasks"), "journal_entries": await session.store.journal_length(session.sid),
+            "faults": len(state.faults)}
 
 
 class ControlHandlers:
@@ -34,24 +36,25 @@ class ControlHandlers:
         return self.sessions.for_scope(context.scope)
 
     async def get_session(self, **_):
-        return {"payload": session_view(self.session)}, 200
+        return {"payload": await session_view(self.session)}, 200
 
     async def delete_session(self, **_):
-        self.sessions.delete(self.session.name)
+        await self.sessions.delete(self.session)
         return None, 204
 
     async def list_sessions(self, **_):
-        return {"payload": self.sessions.names(), "max_sessions": self.sessions.max_sessions}, 200
+        return {"payload": await self.sessions.names(), "max_sessions": self.sessions.max_sessions}, 200
 
     async def reset_session(self, body=None, **_):
         scenario = (body or {}).get("scenario")
-        return {"payload": session_view(self.sessions.reset(self.session.name, scenario))}, 200
+        return {"payload": await session_view(await self.sessions.reset(self.session, scenario))}, 200
 
     async def list_scenarios(self, **_):
         return {"payload": self.sessions.scenarios.names()}, 200
 
     async def load_fixtures(self, body, **_):
-        added = self.session.world.load(lambda records: fixtures.load_into(records, body, self.contract.document))
+        document = self.contract.document
+        added = await self.session.run(world.load, lambda tx: fixtures.load_into(tx, body, document))
         return {"payload": added}, 201
 
     async def get_clock(self, **_):
@@ -60,8 +63,8 @@ class ControlHandlers:
     async def set_clock(self, body, **_):
         session = self.session
         try:
-            session.world.move_clock(
-                to=parse_timestamp(body["now"]) if "now" in body else None,
+            await session.run(
+                world.move_clock, to=parse_timestamp(body["now"]) if "now" in body else None,
                 advance=body.get("advance_seconds"), freeze=body.get("freeze"))
         except ValueError as exc:
             raise errors.BadRequest(f"The clock cannot do that: {exc}.",
@@ -69,10 +72,10 @@ class ControlHandlers:
         return {"payload": clock_view(session)}, 200
 
     async def force_task_status(self, task_id, body, **_):
-        return {"payload": self.session.world.force(task_id, body["status"], body.get("step_type"))}, 200
+        return {"payload": await self.session.run(world.force, task_id, body["status"], body.get("step_type"))}, 200
 
     async def list_faults(self, **_):
-        return {"payload": [r.public() for r in self.session.faults.rules()]}, 200
+        return {"payload": [r.public() for r in self.session.state.faults]}, 200
 
     async def add_fault(self, body, **_):
         operation, status = body["operation"], body.get("status")
@@ -90,18 +93,18 @@ class ControlHandlers:
         if status is None and not body.get("latency_ms"):
             raise errors.InvalidFault("A fault injects a status, a latency, or both.",
                                       [{"location": "body", "message": "give status or latency_ms"}])
-        rule = self.session.faults.add(
-            operation=operation, task_id=body.get("task_id"), status=status,
+        rule = await self.session.run(
+            faults.add, operation=operation, task_id=body.get("task_id"), status=status,
             latency_ms=body.get("latency_ms", 0), times=body.get("times"),
             probability=body.get("probability", 1.0), seed=body.get("seed", 0))
         return {"payload": rule.public()}, 201
 
     async def clear_faults(self, **_):
-        self.session.faults.clear()
+        await self.session.run(faults.clear)
         return None, 204
 
     async def remove_fault(self, fault_id, **_):
-        if not self.session.faults.remove(fault_id):
+        if not await self.session.run(faults.remove, fault_id):
             raise errors.FaultNotFound(f"No fault rule {fault_id} in this session.")
         return None, 204
 
@@ -117,9 +120,10 @@ class ControlHandlers:
                                         [{"location": "query.since", "message": "not a timestamp"}]) from None
         entries = [{**e, "request": {**e["request"], "body": decode(e["request"]["body"])},
                     "response": {"body": decode(e["response"]["body"])}}
-                   for e in self.session.journal.query(operation, task_id, status, since, limit)]
+                   for e in journal.select(await self.session.store.journal_query(self.session.sid),
+                                           operation, task_id, status, since, limit)]
         return {"count": len(entries), "payload": entries}, 200
 
     async def clear_journal(self, **_):
-        self.session.journal.clear()
+        await self.session.store.journal_clear(self.session.sid)
         return None, 204

@@ -1,13 +1,11 @@
 """Fault rules of one session: inject a status, a latency or both, N times or with a seeded probability."""
 from __future__ import annotations
 
-import itertools
-import random
-import threading
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import asdict, dataclass, replace
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rule:
     id: str
     operation: str
@@ -18,59 +16,53 @@ class Rule:
     probability: float = 1.0
     seed: int = 0
     fired: int = 0
-    _random: random.Random = field(default=None, repr=False)
-
-    def __post_init__(self):
-        self._random = random.Random(self.seed)
+    draws: int = 0                    # matching calls so far: the next draw's index
 
     def public(self) -> dict:
-        return {"id": self.id, "operation": self.operation, "task_id": self.task_id, "status": self.status,
-                "latency_ms": self.latency_ms, "times": self.times, "probability": self.probability,
-                "seed": self.seed, "fired": self.fired}
+        out = asdict(self)
+        del out["draws"]
+        return out
+
+    def draw(self) -> float:
+        """The n-th number in [0, 1) of this rule's seed: the same calls fire whichever worker
+        answers them, and no generator state needs keeping."""
+        digest = hashlib.blake2b(f"{self.seed}:{self.draws}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2 ** 64
 
 
-class Faults:
-    def __init__(self):
-        self._rules: list[Rule] = []
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+def add(tx, **spec) -> Rule:
+    rule = Rule(id=f"fault_{tx.fault_seq + 1}", **spec)
+    tx.set_faults((*tx.faults, rule), tx.fault_seq + 1)
+    return rule
 
-    def add(self, **spec) -> Rule:
-        with self._lock:
-            rule = Rule(id=f"fault_{next(self._ids)}", **spec)
-            self._rules.append(rule)
-            return rule
 
-    def __bool__(self) -> bool:
-        return bool(self._rules)
+def remove(tx, rule_id: str) -> bool:
+    kept = tuple(r for r in tx.faults if r.id != rule_id)
+    if len(kept) == len(tx.faults):
+        return False
+    tx.set_faults(kept)
+    return True
 
-    def rules(self) -> list[Rule]:
-        with self._lock:
-            return list(self._rules)
 
-    def remove(self, rule_id: str) -> bool:
-        with self._lock:
-            kept = [r for r in self._rules if r.id != rule_id]
-            found = len(kept) != len(self._rules)
-            self._rules = kept
-            return found
+def clear(tx) -> None:
+    tx.set_faults(())
 
-    def clear(self) -> None:
-        with self._lock:
-            self._rules = []
 
-    def fire(self, operation: str, task_id: str | None) -> Rule | None:
-        """The first rule that matches and fires for this call; spent rules are dropped."""
-        with self._lock:
-            for rule in self._rules:
-                if rule.operation != operation or rule.task_id not in (None, task_id):
-                    continue
-                if rule._random.random() >= rule.probability:
-                    continue
-                rule.fired += 1
-                if rule.times is not None:
-                    rule.times -= 1
-                    if rule.times == 0:
-                        self._rules.remove(rule)
-                return rule
-        return None
+def fire(tx, operation: str, task_id: str | None) -> Rule | None:
+    """The first rule that matches and fires for this call; spent rules are dropped."""
+    rules = list(tx.faults)
+    for i, rule in enumerate(rules):
+        if rule.operation != operation or rule.task_id not in (None, task_id):
+            continue
+        drawn = rule.draw() if rule.probability < 1.0 else 0.0
+        rules[i] = rule = replace(rule, draws=rule.draws + 1)
+        if drawn >= rule.probability:
+            tx.set_faults(tuple(rules))
+            continue
+        rule = rules[i] = replace(rule, fired=rule.fired + 1,
+                                  times=None if rule.times is None else rule.times - 1)
+        if rule.times == 0:
+            del rules[i]
+        tx.set_faults(tuple(rules))
+        return rule
+    return None

@@ -1,4 +1,4 @@
-"""The request journal of one session: a bounded ring buffer of public calls (B12)."""
+"""The request journal of one session: a bounded ring buffer of public calls (B12), and its filters."""
 from __future__ import annotations
 
 import itertools
@@ -19,17 +19,9 @@ class Journal:
         with self._lock:
             self._entries.append({"seq": next(self._seq), **entry})
 
-    def query(self, operation: str | None = None, task_id: str | None = None, status: int | None = None,
-              since: str | None = None, limit: int | None = None) -> list[dict]:
-        """Oldest first; `since` is an ISO timestamp of the session's clock (inclusive);
-        `limit` keeps the newest entries."""
+    def query(self) -> list[dict]:
         with self._lock:
-            found = [e for e in self._entries
-                     if (operation is None or e["operation"] == operation)
-                     and (task_id is None or e["task_id"] == task_id)
-                     and (status is None or e["status"] == status)
-                     and (since is None or e["time"] >= since)]
-        return found[-limit:] if limit else found
+            return list(self._entries)
 
     def clear(self) -> None:
         with self._lock:
@@ -37,3 +29,15 @@ class Journal:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def select(entries: list[dict], operation: str | None = None, task_id: str | None = None,
+           status: int | None = None, since: str | None = None, limit: int | None = None) -> list[dict]:
+    """Oldest first; `since` is an ISO timestamp of the session's clock (inclusive); `limit`
+    keeps the newest entries."""
+    found = [e for e in entries
+             if (operation is None or e["operation"] == operation)
+             and (task_id is None or e["task_id"] == task_id)
+             and (status is None or e["status"] == status)
+             and (since is None or e["time"] >= since)]
+    return found[-limit:] if limit else found

@@ -9,7 +9,8 @@ import logging
 import re
 
 from sandbox import errors
-from sandbox.control.sessions import Sessions
+from sandbox.control import faults
+from sandbox.control.sessions import SCOPE_KEY, Sessions
 from sandbox.spec import Contract
 from sandbox.validation import no_constants
 
@@ -71,6 +72,20 @@ class _SessionLayer:
         self.contract = contract
 
 
+class SessionOpener:
+    """Inside the exception layer, so a bad session name or an unreachable store is the
+    envelope: finds the request's session once (sandbox/control/sessions.py)."""
+
+    def __init__(self, app, sessions: Sessions):
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("path", "").startswith(("/v2/", CONTROL_PREFIX)):
+            await self.sessions.open(scope)
+        await self.app(scope, receive, send)
+
+
 class FaultInjector(_SessionLayer):
     """After routing, before auth: `Prefer: code=NNN` and the session's fault rules."""
 
@@ -80,7 +95,8 @@ class FaultInjector(_SessionLayer):
             session = self.sessions.for_scope(scope)
             self._prefer(scope, operation, _header(scope, "prefer"))
             task_id = (scope.get("path_params") or {}).get("task_id")
-            rule = session.faults.fire(operation, task_id)
+            # Firing counts and spends rules: a unit of work, taken only when there are rules.
+            rule = await session.run(faults.fire, operation, task_id) if session.state.faults else None
             if rule is not None:
                 if rule.latency_ms:
                     await asyncio.sleep(rule.latency_ms / 1000)
@@ -109,11 +125,6 @@ class JournalRecorder(_SessionLayer):
     """Outermost, so it sees every answer, errors included; it never fails a request."""
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            try:  # outermost: the session is fixed here for every layer of this request
-                self.sessions.for_scope(scope)
-            except errors.SandboxError:
-                pass  # an invalid name: the layers inside answer 400
         if scope["type"] != "http" or not scope.get("path", "").startswith("/v2/") or (
                 scope.get("method") == "OPTIONS" and _header(scope, "access-control-request-method")):
             return await self.app(scope, receive, send)
@@ -125,11 +136,11 @@ class JournalRecorder(_SessionLayer):
                 request.extend(message.get("body", b"")[:MAX_BODY - len(request)])
             return message
 
-        def record():
+        async def record():
             if not response["recorded"]:
                 response["recorded"] = True
                 try:
-                    self._record(scope, bytes(request), response["status"], bytes(response["body"]))
+                    await self._record(scope, bytes(request), response["status"], bytes(response["body"]))
                 except Exception:  # the journal must never break the call it records
                     log.exception("journal entry dropped")
 
@@ -140,19 +151,18 @@ class JournalRecorder(_SessionLayer):
                 if len(response["body"]) < MAX_BODY:
                     response["body"].extend(message.get("body", b"")[:MAX_BODY - len(response["body"])])
                 if not message.get("more_body", False):
-                    record()  # before the last byte leaves: a client that reads the journal next finds it
+                    await record()  # before the last byte leaves: a client that reads the journal next finds it
             await send(message)
 
         try:
             await self.app(scope, receive_, send_)
         finally:
-            record()
+            await record()
 
-    def _record(self, scope, request: bytes, status: int, body: bytes) -> None:
-        try:
-            session = self.sessions.for_scope(scope)
-        except errors.SandboxError:
-            return  # an invalid session name: there is no journal to write to
+    async def _record(self, scope, request: bytes, status: int, body: bytes) -> None:
+        session = scope.get("extensions", {}).get(SCOPE_KEY)
+        if session is None:
+            return  # an invalid session name or no store: there is no journal to write to
         routed = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
         # Connexion's router leaves both in this scope unless a layer between copied it.
         operation, params = ((routed, scope["path_params"]) if routed in self.contract.statuses
@@ -164,8 +174,8 @@ class JournalRecorder(_SessionLayer):
         content_type = _header(scope, "content-type") or ""
         # Bodies are kept as (truncated) text and decoded when read: 64 KiB of JSON can
         # decode into megabytes of Python objects, and the journal must stay bounded.
-        session.journal.record({
-            "time": session.world.clock.now_iso(), "operation": operation, "method": scope["method"],
+        await session.store.journal_append(session.sid, {
+            "time": session.state.clock.now_iso(), "operation": operation, "method": scope["method"],
             "path": scope["path"], "task_id": params.get("task_id"), "status": status,
             "request": {"headers": {k: v for k in ("content-type", "prefer") if (v := _header(scope, k))},
                         "body": (f"<multipart body, {len(request)} bytes recorded>"

@@ -6,7 +6,8 @@ from pathlib import Path
 import yaml
 
 from sandbox import errors, fixtures
-from sandbox.domain.store import Records
+from sandbox.domain.records import Records
+from sandbox.store.state import Seed
 
 DEFAULT = "default"
 SCENARIO_FILE = "scenario.yaml"
@@ -31,9 +32,9 @@ class Scenarios:
         if default is None and key in _LOADED:  # seeds are never written: apps may share them
             self._seeds, self._descriptions = _LOADED[key]
             return
-        self._seeds: dict[str, Records] = {}
+        self._seeds: dict[str, Seed] = {}
         self._descriptions: dict[str, str] = {}
-        self._seeds[DEFAULT] = default or fixtures.load_records(self.directory, openapi)
+        self._seeds[DEFAULT] = Seed(DEFAULT, default or fixtures.load_records(self.directory, openapi))
         self._descriptions[DEFAULT] = "The default fixtures."
         for folder in sorted((self.directory / "scenarios").glob(f"*/{SCENARIO_FILE}")):
             self._load(folder.parent, openapi)
@@ -55,13 +56,13 @@ class Scenarios:
                 f"{where}: field include: must be 'all' or a list of files among {', '.join(sorted(defaults))}")
         files = [defaults[name] for name in include] + [
             p for p in fixtures.fixture_files(folder) if p.name != SCENARIO_FILE]
-        self._seeds[folder.name] = fixtures.load_records(folder, openapi, files=files)
+        self._seeds[folder.name] = Seed(folder.name, fixtures.load_records(folder, openapi, files=files))
         self._descriptions[folder.name] = str(meta.get("description", ""))
 
     def names(self) -> list[dict]:
         return [{"name": name, "description": self._descriptions[name]} for name in self._seeds]
 
-    def seed(self, name: str | None) -> Records:
+    def seed(self, name: str | None) -> Seed:
         try:
             return self._seeds[name or DEFAULT]
         except KeyError:

@@ -1,116 +1,106 @@
-"""Sessions (B12): each name gets its own copy-on-write world, clock, journal and faults."""
+"""Sessions (B12): each name gets its own state over a seed, clock, journal and faults, kept by
+the store; on a shared sandbox a name belongs to the team whose key first used it."""
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Callable
 
 from sandbox import errors
-from sandbox.control.faults import Faults
-from sandbox.control.journal import Journal
-from sandbox.control.scenarios import DEFAULT, Scenarios
-from sandbox.domain.clock import Clock, IdSource
-from sandbox.domain.pipeline import Pipeline
-from sandbox.domain.world import World
+from sandbox.store.base import DEFAULT
+from sandbox.store.state import SessionState
 
 HEADER = "X-Sandbox-Session"
 HEADER_KEY = HEADER.lower().encode()
 SCOPE_KEY = "sandbox.session"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+TEAM_SEPARATOR = "@"  # never in a name: a team's own session under a name another team holds
 
 
-@dataclass
 class Session:
-    name: str
-    world: World
-    journal: Journal
-    faults: Faults
-    scenario: str = DEFAULT
+    """One request's handle on a session: its name, the state it was opened at, and units of
+    work through the store, after each of which `state` is the committed one."""
+
+    def __init__(self, store, name: str, sid: str, state: SessionState):
+        self.store, self.name, self.sid, self.state = store, name, sid, state
+
+    @property
+    def team(self) -> str | None:
+        return self.sid.partition(TEAM_SEPARATOR)[2] or self.state.owner
+
+    async def run(self, fn, *args, **kwargs):
+        """fn(tx, ...) as one unit of work on this session."""
+        result = await self.store.run(self.sid, fn, *args, **kwargs)
+        self.state = self.store.latest(self.sid, self.state)
+        return result
+
+    def key(self, secret: str):
+        return self.state.get("keys", secret)
+
+
+def _bearer(scope) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return None
+
+
+def _claim(tx, team_id: str) -> None:
+    if tx.owner is None:
+        tx.claim(team_id)
 
 
 class Sessions:
-    """Created on first use as a layer over the seed, so a new session copies nothing up front;
-    at most `max_sessions` named sessions are kept besides the default, the least recently
-    used going first."""
-
-    def __init__(self, scenarios: Scenarios, *, seed: int = 0, max_sessions: int = 100,
-                 journal_size: int = 1000, default_clock: Clock | None = None,
-                 new_clock: Callable[[], Clock] = Clock):
+    def __init__(self, store, scenarios):
+        self.store = store
         self.scenarios = scenarios
-        self.seed = seed
-        self.max_sessions = max_sessions
-        self.journal_size = journal_size
-        self.new_clock = new_clock
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._seed_in_flight: dict[int, tuple[list[str], list[str]]] = {}  # seeds live as long as we do
-        self._lock = threading.Lock()
-        self._sessions[DEFAULT] = self._new(DEFAULT, default_clock or new_clock())
-
-    def _new(self, name: str, clock: Clock) -> Session:
-        seed = self.scenarios.seed(DEFAULT)
-        world = World(seed.layer(), clock, IdSource(self.seed), self._in_flight(seed))
-        return Session(name, world, Journal(self.journal_size), Faults())
-
-    def _in_flight(self, seed) -> tuple[list[str], list[str]]:
-        key = id(seed)
-        if key not in self._seed_in_flight:
-            self._seed_in_flight[key] = Pipeline.in_flight(seed)
-        return self._seed_in_flight[key]
 
     @property
-    def default(self) -> Session:
-        return self._sessions[DEFAULT]
+    def max_sessions(self) -> int:
+        return self.store.options.max_sessions
 
-    def get(self, name: str | None) -> Session:
-        name = DEFAULT if name is None else name
+    async def open(self, scope) -> Session:
+        """The request's session, found once and kept in its ASGI scope, so every layer of one
+        request (faults, auth, handler, journal) works on the same one. A request with a key of
+        another team than the one owning the name gets that team's own session of that name."""
+        extensions = scope.setdefault("extensions", {})
+        session = extensions.get(SCOPE_KEY)
+        if session is not None:
+            return session
+        name = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == HEADER_KEY), DEFAULT)
         if not NAME.match(name):
             raise errors.InvalidSession(
                 f"{HEADER} must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit.")
-        with self._lock:
-            session = self._sessions.get(name)
-            if session is None:
-                session = self._sessions[name] = self._new(name, self.new_clock())
-                self._evict()
-            if name != DEFAULT:  # never evicted, so it keeps its place first
-                self._sessions.move_to_end(name)
-            return session
-
-    def for_scope(self, scope) -> Session:
-        """The request's session, looked up once and kept in its ASGI scope, so every layer of
-        one request (faults, auth, handler, journal) works on the same session object even
-        if the name is evicted meanwhile."""
-        extensions = scope.setdefault("extensions", {})
-        session = extensions.get(SCOPE_KEY)
-        if session is None:
-            name = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == HEADER_KEY), None)
-            session = extensions[SCOPE_KEY] = self.get(name)
+        secret = _bearer(scope)
+        state = await self.store.open(name)
+        key = state.get("keys", secret) if secret else None
+        sid = name
+        if key is not None and key.team_id != state.owner:
+            if state.owner is None:
+                await self.store.run(name, _claim, key.team_id)
+                state = await self.store.open(name)
+            if state.owner != key.team_id:
+                sid = f"{name}{TEAM_SEPARATOR}{key.team_id}"
+                state = await self.store.open(sid, owner=key.team_id)
+        session = extensions[SCOPE_KEY] = Session(self.store, name, sid, state)
         return session
 
-    def _evict(self) -> None:
-        while len(self._sessions) - 1 > self.max_sessions:  # the default does not count
-            oldest = next(n for n in self._sessions if n != DEFAULT)
-            del self._sessions[oldest]
+    @staticmethod
+    def for_scope(scope) -> Session:
+        """The session `open` found for this request."""
+        return scope["extensions"][SCOPE_KEY]
 
-    def reset(self, name: str | None, scenario: str | None = None) -> Session:
+    async def reset(self, session: Session, scenario: str | None = None) -> Session:
         """Back to the fixtures (or a scenario): records, pending transitions, ids, journal and
         faults. The clock keeps its time: it never moves back (B9)."""
-        seed = self.scenarios.seed(scenario)
-        session = self.get(name)
-        session.world.replace(seed.layer(), session.world.clock, IdSource(self.seed), self._in_flight(seed))
-        session.journal.clear()
-        session.faults.clear()
-        session.scenario = scenario or DEFAULT
+        self.scenarios.seed(scenario)  # an unknown scenario changes nothing
+        session.state = await self.store.reset(session.sid, scenario)
         return session
 
-    def delete(self, name: str) -> None:
+    async def delete(self, session: Session) -> None:
         """Forget a named session; the default one stays (reset it instead)."""
-        if name == DEFAULT:
+        if session.name == DEFAULT:
             raise errors.InvalidSession("The default session cannot be deleted; reset it with POST /_sandbox/reset.")
-        with self._lock:
-            self._sessions.pop(name, None)
+        await self.store.delete(session.sid)
 
-    def names(self) -> list[str]:
-        with self._lock:
-            return list(self._sessions)
+    async def names(self) -> list[str]:
+        return [s["sid"] for s in await self.store.sessions()]

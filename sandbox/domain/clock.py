@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
-import random
 import threading
 import time
 from datetime import datetime, timezone
 
-ID_ALPHABET = "abcdef0123456789"
 
 
 def parse_timestamp(text: str) -> float:
@@ -52,6 +51,26 @@ class Clock:
         self._frozen_at: float | None = None
         if frozen:
             self._frozen_at = exact(self._read() if now is None else now)
+
+    def copy(self) -> "Clock":
+        other = Clock.__new__(Clock)
+        other._source, other._lock = self._source, threading.Lock()
+        other._offset, other._frozen_at = self._offset, self._frozen_at
+        return other
+
+    def assign(self, other: "Clock") -> None:
+        """Take `other`'s time, keeping this object for those who hold it."""
+        with self._lock:
+            self._offset, self._frozen_at = other._offset, other._frozen_at
+
+    def dump(self) -> tuple[float, float | None]:
+        return self._offset, self._frozen_at
+
+    @classmethod
+    def load(cls, offset: float, frozen_at: float | None, source=time.time) -> "Clock":
+        clock = cls(source=source)
+        clock._offset, clock._frozen_at = offset, frozen_at
+        return clock
 
     def _read(self) -> float:
         return self._frozen_at if self._frozen_at is not None else exact(self._source() + self._offset)
@@ -101,16 +120,8 @@ class Clock:
             self._offset = epoch - self._source()
 
 
-class IdSource:
-    """Seeded, so the same run gives the same ids."""
-
-    def __init__(self, seed: int = 0):
-        self._seed = seed
-        self._random: random.Random | None = None  # 2.5 KB of state: only for sessions that need ids
-        self._lock = threading.Lock()
-
-    def new(self, prefix: str, length: int = 12) -> str:
-        with self._lock:
-            if self._random is None:
-                self._random = random.Random(self._seed)
-            return prefix + "_" + "".join(self._random.choice(ID_ALPHABET) for _ in range(length))
+def derive_id(seed: int, session: str, counter: int, prefix: str, length: int = 12) -> str:
+    """The id source: ids from (seed, session, counter), so the same scenario gives the same
+    ids whichever worker or replica answers, and no generator state needs keeping."""
+    digest = hashlib.blake2b(f"{seed}:{session}:{counter}".encode(), digest_size=16).hexdigest()
+    return f"{prefix}_{digest[:length]}"

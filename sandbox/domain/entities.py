@@ -1,7 +1,9 @@
 """A task's extracted entities: validation on complete (B7) and predictions (B6 automation)."""
 from __future__ import annotations
 
-from sandbox.domain.model import Project, Task
+from dataclasses import replace
+
+from sandbox.domain.model import Project, Task, freeze
 
 EXTRACT = "EXTRACT"
 BLANK_PAGE = {"width": 2480, "height": 3508}  # A4 at 300 dpi, as the upstream example
@@ -30,19 +32,18 @@ def problems(task: Task, project: Project) -> list[dict]:
     return out
 
 
-def predict(task: Task, project: Project, new_id) -> None:
-    """What auto_predict adds once a task reaches extraction: a guess for each required entity
-    it lacks. `new_id(prefix)` comes from the world's seeded id source."""
+def predict(task: Task, project: Project, new_id) -> Task:
+    """The task with what auto_predict adds once it reaches extraction: a guess for each
+    required entity it lacks. `new_id(prefix)` comes from the session's seeded id source."""
     if task.step_type != EXTRACT or project.automation == "none":
-        return
-    if not task.pages:
-        task.pages = [{"id": new_id("page"), **BLANK_PAGE, "annotations": [], "checkboxes": [],
-                       "segments": [], "signatures": []}]
+        return task
+    pages = task.pages or ({"id": new_id("page"), **BLANK_PAGE, "annotations": [], "checkboxes": [],
+                            "segments": [], "signatures": []},)
     found = _contents(task)
-    page = task.pages[0]
+    page = pages[0]
     added = [{"id": new_id("ann"), "entity_id": entity, "confidence": 0.9,
               "content": f"{entity} (predicted)", "top": 100.0 + 50 * i, "left_of_line": 100.0}
              for i, entity in enumerate(e for e in project.required_entities if e not in found)]
     if added:
-        # pages are shared with fixture records: replace, never mutate in place
-        task.pages = [{**page, "annotations": [*page["annotations"], *added]}, *task.pages[1:]]
+        pages = ({**page, "annotations": [*page["annotations"], *added]}, *pages[1:])
+    return replace(task, pages=freeze(pages)) if pages is not task.pages else task

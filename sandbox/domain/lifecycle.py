@@ -1,7 +1,7 @@
 """The task lifecycle as one transition table (B5): which action moves which status where."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from sandbox import errors
@@ -91,18 +91,19 @@ def check(action: str, task: Task, upload: Upload, project: Project) -> Rule:
     return rule
 
 
-def apply(action: str, task: Task, upload: Upload, project: Project, now: str) -> None:
-    """Check every rule first, then change the task, so a refusal changes nothing."""
+def apply(action: str, task: Task, upload: Upload, project: Project, now: str) -> Task:
+    """The task after `action`, or the refusal; `task` itself never changes."""
     rule = check(action, task, upload, project)
-    move(task, rule.moves[task.status])
+    changes = {}
     if rule.approval is not None:
-        task.approval = rule.approval
+        changes["approval"] = rule.approval
     if rule.touches:
-        task.last_opened_at = now
+        changes["last_opened_at"] = now
+    return move(task, rule.moves[task.status], **changes)
 
 
-def move(task: Task, status: str) -> None:
+def move(task: Task, status: str, **changes) -> Task:
     """Every status change goes through here, so events scheduled for the old status go stale."""
     if task.status != status:
-        task.status = status
-        task.version += 1
+        changes.update(status=status, version=task.version + 1)
+    return replace(task, **changes) if changes else task

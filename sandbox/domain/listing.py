@@ -52,9 +52,6 @@ class SeedIndex:
     """The seed's task keys of each project, sorted, in all and per value of each filter field.
     Built once per seed and shared read-only by every session over it."""
 
-    _built: dict[int, tuple[dict, "SeedIndex"]] = {}
-    MAX_SEEDS = 32  # every app of a test run has its own seed
-
     def __init__(self, tasks: dict[str, Task]):
         lists: dict[tuple, list[Key]] = defaultdict(list)
         for task in tasks.values():
@@ -66,30 +63,20 @@ class SeedIndex:
             keys.sort()
         self.lists = dict(lists)
 
-    @classmethod
-    def of(cls, tasks: dict[str, Task]) -> "SeedIndex":
-        """Keyed by the seed's identity; the entry holds the seed, so the id is never reused."""
-        hit = cls._built.get(id(tasks))
-        if hit is None:
-            if len(cls._built) >= cls.MAX_SEEDS:
-                cls._built.clear()
-            hit = cls._built[id(tasks)] = (tasks, cls(tasks))
-        return hit[1]
-
     def keys(self, project_id: str, field: str | None = None, value: str | None = None) -> list[Key]:
         return self.lists.get((project_id, field, value), [])
 
 
 def paginate(tasks, project_id: str, limit: int, token: str | None, **filters: str | None) -> Page:
-    """One page of `tasks` (a TaskTable) in a project, newest first, keyset-paged on
-    (created_at, id) so a page boundary survives tasks changing status. It walks the seed's
+    """One page of `tasks` (a session's TaskView, sandbox/store/state.py) in a project, newest
+    first, keyset-paged on (created_at, id) so a page boundary survives tasks changing status. It walks the seed's
     list for the most selective filter from the token on, skipping the tasks this session
     holds its own copy of, merged with this session's own tasks: O(limit + log n) when the
     filters keep what they walk. The count is the list's length, corrected for the session's
     own tasks; with several filters it walks the most selective list."""
     wanted = {k: v for k, v in filters.items() if v is not None}
     after = decode_token(token) if token is not None else None
-    index, own = tasks.seed_index(), tasks.changed()
+    index, own = tasks.index, tasks.own
     field, value = min(wanted.items(), key=lambda fv: len(index.keys(project_id, *fv)), default=(None, None))
     seeded, owned = index.keys(project_id, field, value), tasks.own_keys.get(project_id, [])
 
@@ -103,7 +90,7 @@ def paginate(tasks, project_id: str, limit: int, token: str | None, **filters: s
                 if matches(task):
                     yield keys[i], task
 
-    found = heapq.merge(walk(seeded, tasks.seed(), own), walk(owned, own, {}),
+    found = heapq.merge(walk(seeded, tasks.seed, own), walk(owned, own, {}),
                         key=lambda pair: pair[0], reverse=True)
     window = [task for _, task in itertools.islice(found, limit + 1)]
     more = len(window) > limit
@@ -113,7 +100,7 @@ def paginate(tasks, project_id: str, limit: int, token: str | None, **filters: s
 
 
 def _count(seeded: list[Key], tasks, owned: list[Key], wanted: dict, matches) -> int:
-    own, seed = tasks.changed(), tasks.seed()
+    own, seed = tasks.own, tasks.seed
     if len(wanted) > 1:  # no list holds the combination: count along the most selective one
         total = sum(1 for _, task_id in seeded if task_id not in own and matches(seed[task_id]))
     else:  # the list is exactly the seed's matches; the session's copies replace theirs

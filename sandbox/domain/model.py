@@ -1,7 +1,7 @@
-"""Records of the seeded world (teams, projects, keys, uploads, tasks) and their public shapes."""
+"""Records of the seeded world (teams, projects, keys, uploads, tasks), read-only, and their public shapes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 PROCESSING, REVIEWING, COMPLETED = "PROCESSING", "REVIEWING", "COMPLETED"
@@ -9,18 +9,44 @@ FAILED, DISCARDED, FILTERED = "FAILED", "DISCARDED", "FILTERED"
 TASK_STATUSES = (PROCESSING, REVIEWING, COMPLETED, FAILED, DISCARDED, FILTERED)
 FINAL_STATUSES = frozenset({COMPLETED, DISCARDED, FILTERED, FAILED})
 
+
+
+class FrozenDict(dict):
+    """A JSON object nobody can change in place: records share their nested values with every
+    session that reads them, so a reader's slip must fail instead of changing them all."""
+    __slots__ = ()
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("records are read-only; build a new value and put it")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = __ior__ = _refuse
+
+    def __reduce__(self):
+        return (FrozenDict, (dict(self),))
+
+
+def freeze(value):
+    """JSON values (as parsed) with every list a tuple and every object a FrozenDict."""
+    if isinstance(value, dict):
+        return value if type(value) is FrozenDict else FrozenDict((k, freeze(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
 # Approval is three-valued because upstream refuses a second approve and a second
 # disapprove separately, while a fresh task (approved: false) may still be disapproved.
 APPROVED, DISAPPROVED = "approved", "disapproved"
+SESSION_START = -1.0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Team:
     id: str
     name: str
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Project:
     """A project and how it runs its tasks over time (B6-B8, B10)."""
     id: str
@@ -42,7 +68,7 @@ class Project:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     key: str
     team_id: str
@@ -51,14 +77,14 @@ class ApiKey:
     label: str = ""
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Report:
-    issues: list[dict]
+    issues: tuple[dict, ...]
     message: str | None
     created_at: str
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Task:
     """id, project_id and created_at never change once a task exists: listing keeps every
     task filed by them (sandbox/domain/listing.py)."""
@@ -66,7 +92,7 @@ class Task:
     id: str
     name: str
     created_at: str
-    meta: list[dict]
+    meta: tuple[dict, ...]
     status: str
     step_type: str
     upload_id: str
@@ -75,8 +101,8 @@ class Task:
     exported_at: str | None
     export_failed_at: str | None
     last_opened_at: str | None
-    pages: list[dict]
-    reports: list[Report] = field(default_factory=list)
+    pages: tuple[dict, ...]
+    reports: tuple[Report, ...] = ()
     outcome: str | None = None  # a fixture may make processing end FAILED or FILTERED (B6)
     version: int = 0            # bumped on every status change; stale scheduled events skip
 
@@ -99,17 +125,19 @@ class Task:
         }
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Upload:
     id: str
     project_id: str
     name: str
     files: dict
-    meta: list[dict]
+    meta: tuple[dict, ...]
     folder_id: str | None
     created_at: str
     fully_processed: bool = False
-    final_since: float | None = None  # when every task last became final; export waits on it (B8)
+    # When every task last became final; export waits on it (B8). SESSION_START for a seed's
+    # upload that was final already: it is final since each session over the seed began.
+    final_since: float | None = None
 
     def public(self, tasks: list[Task]) -> dict[str, Any]:
         return {

@@ -1,0 +1,21 @@
+"""Where sessions' state lives: memory (one process, the default) or Redis (workers and replicas)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sandbox.store.state import SessionState, Tx
+
+__all__ = ["SessionState", "Tx", "open_store"]
+
+
+def open_store(url: str | None, **options):
+    """`None` or `memory` for the in-process store, `redis://host:port/db` for Redis."""
+    if url in (None, "", "memory"):
+        from sandbox.store.memory import MemoryStore
+
+        return MemoryStore(**options)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from sandbox.store.redis import RedisStore
+
+        return RedisStore(url, **options)
+    raise ValueError(f"unknown store {url!r}: use memory or redis://host:port/db")

@@ -1,0 +1,31 @@
+"""What both stores share: how a new session's state is made, and the options they take."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sandbox.domain.clock import Clock
+from sandbox.store.state import Seed, SessionState
+
+DEFAULT = "default"
+
+
+@dataclass
+class Options:
+    seeds: Callable[[str | None], Seed]   # a scenario's seed by name (None: the default)
+    id_seed: int = 0
+    max_sessions: int = 100                # besides the default session
+    idle_seconds: float | None = None      # a session unused this long starts afresh
+    journal_size: int = 1000
+    new_clock: Callable[[], Clock] = Clock
+    default_clock: Clock | None = None
+    namespace: str = "task-sandbox"        # Redis key prefix: several sandboxes on one Redis
+    extra: dict = field(default_factory=dict)
+
+
+def fresh(options: Options, sid: str, scenario: str | None = None, clock: Clock | None = None,
+          owner: str | None = None) -> SessionState:
+    """A new session's state over a scenario's seed; the clock keeps its time across a reset."""
+    clock = clock or (options.default_clock if sid == DEFAULT and options.default_clock else options.new_clock())
+    return SessionState(seed=options.seeds(scenario), clock=clock, started_at=clock.now(),
+                        scenario=scenario or DEFAULT, owner=owner)

@@ -1,0 +1,120 @@
+"""The in-process store: sessions' state in this process's memory, one lock around each unit of work."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+from sandbox.control.journal import Journal
+from sandbox.store.base import DEFAULT, Options, fresh
+from sandbox.store.state import SessionState, Tx
+
+
+class MemoryStore:
+    """Units of work run whole under one lock: handlers run on the event loop, but tests and
+    the control plane's callers reach the state from other threads too, and two concurrent
+    actions on one task must produce exactly one success (B5)."""
+
+    kind = "memory"
+
+    def __init__(self, **options):
+        self.options = Options(**options)
+        self._states: OrderedDict[str, SessionState] = OrderedDict()
+        self._journals: dict[str, Journal] = {}
+        self._used: dict[str, float] = {}
+        self._lock = threading.RLock()
+        self._open(DEFAULT)  # its seed's schedule starts with the app, as the clock it was given
+
+    # -- sessions --
+    def _open(self, sid: str, owner: str | None = None) -> SessionState:
+        now = time.monotonic()
+        idle = self.options.idle_seconds
+        state = self._states.get(sid)
+        if state is not None and sid != DEFAULT and idle is not None and now - self._used[sid] > idle:
+            self._forget(sid)
+            state = None
+        if state is None:
+            state = self._states[sid] = fresh(self.options, sid, owner=owner)
+            self._journals[sid] = Journal(self.options.journal_size)
+            self._evict(now)
+        if sid != DEFAULT:
+            self._states.move_to_end(sid)
+        self._used[sid] = now
+        return state
+
+    def _evict(self, now: float) -> None:
+        idle = self.options.idle_seconds
+        if idle is not None:
+            for sid in [s for s, used in self._used.items() if s != DEFAULT and now - used > idle]:
+                self._forget(sid)
+        while len(self._states) - (DEFAULT in self._states) > self.options.max_sessions:
+            self._forget(next(s for s in self._states if s != DEFAULT))
+
+    def _forget(self, sid: str) -> None:
+        self._states.pop(sid, None)
+        self._journals.pop(sid, None)
+        self._used.pop(sid, None)
+
+    async def open(self, sid: str, owner: str | None = None) -> SessionState:
+        return self.open_sync(sid, owner)
+
+    def open_sync(self, sid: str, owner: str | None = None) -> SessionState:
+        with self._lock:
+            return self._open(sid, owner)
+
+    async def run(self, sid: str, fn, *args, **kwargs):
+        return self.run_sync(sid, fn, *args, **kwargs)
+
+    def run_sync(self, sid: str, fn, *args, **kwargs):
+        """fn(tx, ...) as one unit of work: its changes land whole, or (if it raises) not at all."""
+        with self._lock:
+            state = self._open(sid)
+            tx = Tx(state, sid, self.options.id_seed)
+            result = fn(tx, *args, **kwargs)
+            if tx.dirty:
+                tx.commit_into(state)
+            return result
+
+    def latest(self, sid: str, known: SessionState) -> SessionState:
+        return self._states.get(sid, known)
+
+    async def reset(self, sid: str, scenario: str | None) -> SessionState:
+        with self._lock:
+            old = self._open(sid)
+            new = fresh(self.options, sid, scenario, clock=old.clock, owner=old.owner)
+            new.version = old.version + 1
+            self._states[sid] = new
+            self._journals[sid].clear()
+            return new
+
+    async def delete(self, sid: str) -> None:
+        with self._lock:
+            self._forget(sid)
+
+    async def sessions(self) -> list[dict]:
+        with self._lock:
+            return [{"sid": sid, "owner": s.owner} for sid, s in self._states.items()]
+
+    # -- journals --
+    async def journal_append(self, sid: str, entry: dict) -> None:
+        journal = self._journals.get(sid)
+        if journal is not None:
+            journal.record(entry)
+
+    async def journal_query(self, sid: str) -> list[dict]:
+        journal = self._journals.get(sid)
+        return journal.query() if journal is not None else []
+
+    async def journal_clear(self, sid: str) -> None:
+        journal = self._journals.get(sid)
+        if journal is not None:
+            journal.clear()
+
+    async def journal_length(self, sid: str) -> int:
+        return len(self._journals.get(sid) or ())
+
+    async def ping(self) -> None:
+        """The memory store is always there."""
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,218 @@
+"""A session's state (its own records over a shared seed, due events, clock, ids, faults) and
+the unit of work that changes it: every change is an explicit put, committed whole or not at all."""
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Iterator
+
+from sandbox.domain import listing
+from sandbox.domain.clock import Clock, derive_id, exact
+from sandbox.domain.model import PROCESSING, SESSION_START, all_final
+
+KINDS = ("teams", "projects", "keys", "uploads", "tasks")
+Event = tuple  # (due, seq, kind, target, version): heap order is due, then scheduling order
+
+
+class Seed:
+    """A scenario's records, read-only and shared by every session over it, with what they
+    leave in flight as a schedule relative to a session's start (so a new session copies
+    nothing, even over 100,000 tasks)."""
+
+    def __init__(self, name: str, records):
+        self.name = name
+        self.tables: dict[str, dict] = {kind: getattr(records, kind).flattened() for kind in KINDS}
+        self.by_upload: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in records.by_upload.items()}
+        uploads = self.tables["uploads"]
+        for upload in list(uploads.values()):  # final already: final since each session began (B8)
+            if not upload.fully_processed and upload.final_since is None and all_final(
+                    [self.tables["tasks"][t] for t in self.by_upload.get(upload.id, ())]):
+                uploads[upload.id] = replace(upload, final_since=SESSION_START)
+        projects = self.tables["projects"]
+        schedule = [(projects[t.project_id].processing_delay, "read", t.id, t.version)
+                    for t in self.tables["tasks"].values() if t.status == PROCESSING]
+        schedule += [(projects[u.project_id].export_delay, "export", u.id, SESSION_START)
+                     for u in uploads.values() if u.final_since == SESSION_START]
+        self.schedule = sorted(schedule, key=lambda e: e[0])  # stable: scheduling order on ties
+        self.index = listing.SeedIndex(self.tables["tasks"])
+
+
+class Own:
+    """The records one session holds itself: new ones and its versions of seeded ones."""
+
+    def __init__(self):
+        self.tables: dict[str, dict] = {kind: {} for kind in KINDS}
+        self.by_upload: dict[str, tuple[str, ...]] = {}
+        self.task_keys: dict[str, list] = defaultdict(list)  # per project, in listing order (B11)
+
+    def put(self, kind: str, key: str, value) -> None:
+        table = self.tables[kind]
+        if kind == "tasks" and key not in table:
+            bisect.insort(self.task_keys[value.project_id], listing.key_of(value))
+        table[key] = value
+
+
+@dataclass
+class SessionState:
+    """Everything one session holds but its journal; `version` counts its commits."""
+    seed: Seed
+    clock: Clock
+    started_at: float
+    scenario: str = "default"
+    own: Own = field(default_factory=Own)
+    events: list = field(default_factory=list)  # a heap of Event
+    seq: int = 0
+    cursor: int = 0                              # seed schedule entries applied
+    next_id: int = 0
+    faults: tuple = ()
+    fault_seq: int = 0
+    owner: str | None = None                     # the team whose key first used it
+    version: int = 0
+
+    def get(self, kind: str, key: str):
+        found = self.own.tables[kind].get(key)
+        return found if found is not None else self.seed.tables[kind].get(key)
+
+    def count(self, kind: str) -> int:
+        own, seeded = self.own.tables[kind], self.seed.tables[kind]
+        return len(seeded) + sum(1 for k in own if k not in seeded)
+
+    def values(self, kind: str) -> Iterator:
+        own, seeded = self.own.tables[kind], self.seed.tables[kind]
+        yield from (own.get(k, v) for k, v in seeded.items())
+        yield from (v for k, v in own.items() if k not in seeded)
+
+    def task_ids_of(self, upload_id: str) -> tuple[str, ...]:
+        found = self.own.by_upload.get(upload_id)
+        return found if found is not None else self.seed.by_upload.get(upload_id, ())
+
+    def tasks(self) -> "TaskView":
+        return TaskView(self.seed.tables["tasks"], self.seed.index, self.own.tables["tasks"], self.own.task_keys)
+
+
+@dataclass
+class TaskView:
+    """What listing reads: the seed's tasks and index, and a session's own tasks in order."""
+    seed: dict
+    index: listing.SeedIndex
+    own: dict
+    own_keys: dict
+
+
+class Tx:
+    """A unit of work over one session's state: reads see the state and this unit's own puts;
+    nothing reaches the state until the store commits it, and a failed unit leaves no trace."""
+
+    def __init__(self, state: SessionState, session: str, id_seed: int):
+        self.state, self.session, self.id_seed = state, session, id_seed
+        self.writes: dict[str, dict] = {kind: {} for kind in KINDS}
+        self.by_upload: dict[str, tuple[str, ...]] = {}
+        self.clock = state.clock.copy()
+        self.events: list | None = None  # copied on the first push or pop
+        self.seq, self.cursor, self.next_id = state.seq, state.cursor, state.next_id
+        self.faults, self.fault_seq, self.owner = state.faults, state.fault_seq, state.owner
+        self.scenario = state.scenario
+        self.dirty = False
+
+    # -- records --
+    def get(self, kind: str, key: str):
+        found = self.writes[kind].get(key)
+        return found if found is not None else self.state.get(kind, key)
+
+    def task(self, task_id: str):
+        return self.get("tasks", task_id)
+
+    def upload(self, upload_id: str):
+        return self.get("uploads", upload_id)
+
+    def project(self, project_id: str):
+        return self.get("projects", project_id)
+
+    def put(self, kind: str, key: str, value) -> None:
+        self.writes[kind][key] = value
+        self.dirty = True
+
+    def add_task(self, task) -> None:
+        self.put("tasks", task.id, task)
+        self.by_upload[task.upload_id] = (*self.task_ids_of(task.upload_id), task.id)
+
+    def task_ids_of(self, upload_id: str) -> tuple[str, ...]:
+        found = self.by_upload.get(upload_id)
+        return found if found is not None else self.state.task_ids_of(upload_id)
+
+    def tasks_of(self, upload_id: str) -> list:
+        return [self.task(i) for i in self.task_ids_of(upload_id)]
+
+    def tasks(self) -> TaskView:
+        """The tasks as listing reads them, this unit's puts included."""
+        view = self.state.tasks()
+        if not self.writes["tasks"]:
+            return view
+        own, keys = dict(view.own), {p: list(k) for p, k in view.own_keys.items()}
+        for task_id, task in self.writes["tasks"].items():
+            if task_id not in own:
+                bisect.insort(keys.setdefault(task.project_id, []), listing.key_of(task))
+            own[task_id] = task
+        return TaskView(view.seed, view.index, own, keys)
+
+    # -- ids, time and what falls due --
+    def new_id(self, prefix: str, length: int = 12) -> str:
+        self.next_id += 1
+        self.dirty = True
+        return derive_id(self.id_seed, self.session, self.next_id, prefix, length)
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def clock_changed(self) -> None:
+        self.dirty = True
+
+    def push(self, due: float, kind: str, target: str, version) -> None:
+        if self.events is None:
+            self.events = list(self.state.events)
+        self.seq += 1
+        heapq.heappush(self.events, (due, self.seq, kind, target, version))
+        self.dirty = True
+
+    def pop_due(self, now: float) -> Event | None:
+        """The next event due by `now`: the seed's schedule and this session's own, in due order."""
+        events = self.state.events if self.events is None else self.events
+        seeded = None
+        if self.cursor < len(self.state.seed.schedule):
+            delay, kind, target, version = self.state.seed.schedule[self.cursor]
+            seeded = (exact(self.state.started_at + delay), 0, kind, target, version)
+        if seeded is not None and seeded[0] <= now and (not events or seeded[0] <= events[0][0]):
+            self.cursor += 1
+            self.dirty = True
+            return seeded
+        if events and events[0][0] <= now:
+            if self.events is None:
+                self.events = events = list(events)
+            self.dirty = True
+            return heapq.heappop(events)
+        return None
+
+    def set_faults(self, faults: tuple, fault_seq: int | None = None) -> None:
+        self.faults = faults
+        if fault_seq is not None:
+            self.fault_seq = fault_seq
+        self.dirty = True
+
+    def claim(self, team_id: str) -> None:
+        self.owner = team_id
+        self.dirty = True
+
+    def commit_into(self, state: SessionState) -> None:
+        """Apply this unit to `state` (the one it was read from, or the same version's copy)."""
+        for kind, writes in self.writes.items():
+            for key, value in writes.items():
+                state.own.put(kind, key, value)
+        state.own.by_upload.update(self.by_upload)
+        state.clock.assign(self.clock)
+        if self.events is not None:
+            state.events = self.events
+        state.seq, state.cursor, state.next_id = self.seq, self.cursor, self.next_id
+        state.faults, state.fault_seq, state.owner = self.faults, self.fault_seq, self.owner
+        state.version += 1
