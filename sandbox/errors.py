@@ -197,5 +197,18 @@ class UnsupportedMediaType(SandboxError):
     code = "unsupported_media_type"
 
 
+# 503: the store behind the sandbox (sandbox/store/redis.py)
+class StoreUnavailable(SandboxError):
+    status = 503
+    code = "store_unavailable"
+    default_message = ("The sandbox's state store (Redis) did not answer in time; nothing was changed. "
+                       "Retry once it is back.")
+
+
+class StoreBusy(StoreUnavailable):
+    default_message = ("Too many concurrent changes to this session; nothing was changed. "
+                       "Retry the request.")
+
+
 class FixtureError(Exception):
     """A fixture record is invalid; the message names file, record and field (B13)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.app import create_app
+from tests import redis_server
 from sandbox.domain.clock import Clock, parse_timestamp
 from sandbox.server import ServerThread
 
@@ -17,14 +18,57 @@ def auth(key: str = FULL_KEY) -> dict:
     return {"Authorization": f"Bearer {key}"}
 
 
+# Tests that reach into the process's state (the `world` handle, or moving the `clock` object
+# by hand) run on the memory store only; every other test runs on the store --store names.
+IN_PROCESS = {"world", "story", "clock"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--store", choices=["memory", "redis"], default="memory",
+                     help="the sandbox's store for the suite's apps (redis: see tests/redis_server.py)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--store") == "redis":
+        skip = pytest.mark.skip(reason="drives the in-process state directly: memory store only")
+        for item in items:
+            names = set(getattr(getattr(item, "_fixtureinfo", None), "argnames", ()))
+            if names & IN_PROCESS or item.get_closest_marker("memory_only"):
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    found = redis_server.find()
+    if found is None:
+        redis_server.missing()
+    url, server = found
+    yield url
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture
+def store(request):
+    """What each app's state lives in: None (memory), or (url, namespace) on Redis."""
+    if request.config.getoption("--store") != "redis":
+        yield None
+        return
+    url, prefix = request.getfixturevalue("redis_url"), redis_server.namespace()
+    yield url, prefix
+    redis_server.drop(url, prefix)
+
+
 @pytest.fixture
 def clock():
     return Clock(now=parse_timestamp(NOW), frozen=True)
 
 
 @pytest.fixture
-def app(clock):
-    return create_app(clock=clock)
+def app(clock, store):
+    if store is None:
+        return create_app(clock=clock)
+    return create_app(clock=clock, store=store[0], namespace=store[1])
 
 
 @pytest.fixture

@@ -112,6 +112,7 @@ def test_forcing_a_step_the_project_lacks_is_refused(client):
     assert response.status_code == 400 and "body.step_type" in response.text
 
 
+@pytest.mark.memory_only
 def test_prefer_207_on_report_fails_the_tracker_for_real(app, client):
     response = client.post(f"{TASK}/report", headers={**auth(), "Prefer": "code=207"},
                            json={"issues": [{"label": "a", "value": "b"}]})

@@ -224,6 +224,7 @@ def scanned(world, project_id: str, **filters) -> list[str]:
     return [t.id for t in sorted(tasks, key=lambda t: (t.created_at, t.id), reverse=True)]
 
 
+@pytest.mark.memory_only
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(ACTIONS + ["upload", "force", "advance"]),
                                 st.sampled_from(NEWEST_FIRST), st.integers(1, 3)), max_size=12),

@@ -1,0 +1,110 @@
+"""Session state as bytes for Redis: each record as JSON, the rest of a session as one JSON value."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import orjson
+
+from sandbox.control.faults import Rule
+from sandbox.domain.clock import Clock
+from sandbox.domain.model import ApiKey, Project, Report, Task, Team, Upload, freeze
+from sandbox.store.state import Own, SessionState
+
+SEP = "\x1f"  # between a record's kind and its id in a Redis hash field
+BY_UPLOAD = "by_upload"
+
+
+def _default(value):
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def dumps(value) -> bytes:
+    try:
+        return orjson.dumps(value, default=_default)
+    except TypeError:  # an integer past 64 bits, which fixtures may hold: the slow way keeps it
+        return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+
+
+def _json_default(value):
+    if dataclasses.is_dataclass(value):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return _default(value)
+
+
+def loads(raw: bytes):
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
+def _task(d: dict) -> Task:
+    d["meta"], d["pages"] = freeze(d["meta"]), freeze(d["pages"])
+    d["reports"] = tuple(Report(freeze(r["issues"]), r["message"], r["created_at"]) for r in d["reports"])
+    return Task(**d)
+
+
+def _upload(d: dict) -> Upload:
+    d["files"], d["meta"] = freeze(d["files"]), freeze(d["meta"])
+    return Upload(**d)
+
+
+def _project(d: dict) -> Project:
+    d["steps"], d["required_entities"] = tuple(d["steps"]), tuple(d["required_entities"])
+    return Project(**d)
+
+
+def _key(d: dict) -> ApiKey:
+    d["projects"], d["scopes"] = frozenset(d["projects"]), frozenset(d["scopes"])
+    return ApiKey(**d)
+
+
+DECODERS = {"tasks": _task, "uploads": _upload, "projects": _project, "keys": _key,
+            "teams": lambda d: Team(**d)}
+
+
+def record_fields(tx) -> dict[str, bytes]:
+    """A unit of work's puts as Redis hash fields."""
+    out = {f"{kind}{SEP}{key}": dumps(value) for kind, writes in tx.writes.items() for key, value in writes.items()}
+    out.update({f"{BY_UPLOAD}{SEP}{upload_id}": dumps(ids) for upload_id, ids in tx.by_upload.items()})
+    return out
+
+
+def own_from(fields: dict[bytes, bytes]) -> Own:
+    own = Own()
+    for name, raw in fields.items():
+        kind, _, key = name.decode().partition(SEP)
+        if kind == BY_UPLOAD:
+            own.by_upload[key] = tuple(loads(raw))
+        else:
+            own.put(kind, key, DECODERS[kind](loads(raw)))
+    return own
+
+
+def meta(s, records_version: int, started_at: float, events: list) -> bytes:
+    """Everything but records (of a state, or of a unit of work as it would leave it): small,
+    rewritten whole on every commit."""
+    return dumps({"scenario": s.scenario, "started_at": started_at, "cursor": s.cursor, "events": events,
+                  "seq": s.seq, "clock": s.clock.dump(), "next_id": s.next_id, "faults": s.faults,
+                  "fault_seq": s.fault_seq, "owner": s.owner, "rv": records_version})
+
+
+def state_meta(state: SessionState, records_version: int) -> bytes:
+    return meta(state, records_version, state.started_at, state.events)
+
+
+def tx_meta(tx, records_version: int) -> bytes:
+    return meta(tx, records_version, tx.state.started_at, tx.state.events if tx.events is None else tx.events)
+
+
+def state_from(raw: bytes, version: int, seeds, own: Own) -> tuple[SessionState, int]:
+    d = orjson.loads(raw)
+    state = SessionState(
+        seed=seeds(d["scenario"]), clock=Clock.load(*d["clock"]), started_at=d["started_at"],
+        scenario=d["scenario"], own=own, events=[tuple(e) for e in d["events"]], seq=d["seq"],
+        cursor=d["cursor"], next_id=d["next_id"], faults=tuple(Rule(**r) for r in d["faults"]),
+        fault_seq=d["fault_seq"], owner=d["owner"], version=version)
+    return state, d["rv"]

@@ -1,0 +1,255 @@
+"""The Redis store: several workers and replicas act as one sandbox. Each session is a hash of
+its records and a small meta value with a version; a unit of work commits with a
+compare-and-set on that version (a Lua script), and retries on a conflict."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+
+import orjson
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+from redis.retry import Retry
+
+from sandbox import errors
+from sandbox.store import codec
+from sandbox.store.base import DEFAULT, Options, fresh
+from sandbox.store.state import Own, SessionState, Tx
+
+log = logging.getLogger("sandbox")
+TIMEOUT = 1.0       # seconds a Redis call may take before the request answers 503
+MAX_ATTEMPTS = 64   # conflicting commits of one unit of work before it gives up (503 store_busy)
+
+# KEYS: meta, records. ARGV: expected version, new meta, ttl (0: none), then field, value pairs.
+COMMIT = """
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[1]) + 1, 'd', ARGV[2])
+for i = 4, #ARGV, 1000 do
+  redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[3]); redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return 1
+"""
+# KEYS: meta. ARGV: meta of a new session, ttl. Creates it unless another process did first.
+CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'v', 0, 'd', ARGV[1])
+  if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+end
+return redis.call('HMGET', KEYS[1], 'v', 'd')
+"""
+# KEYS: meta, records, journal. ARGV: meta of the reset session. The version goes on.
+RESET = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') + 1
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3])
+return v
+"""
+
+
+def unavailable(exc: Exception) -> errors.StoreUnavailable:
+    log.warning("Redis store unavailable: %s", exc)
+    return errors.StoreUnavailable()
+
+
+class RedisStore:
+    kind = "redis"
+
+    def __init__(self, url: str, **options):
+        self.url = url
+        self.options = Options(**options)
+        self.prefix = f"{self.options.namespace}:"
+        self._clients: dict[int, aioredis.Redis] = {}
+        self._cache: OrderedDict[str, tuple[SessionState, int]] = OrderedDict()  # sid -> (state, records version)
+
+    # -- connection --
+    def _client(self) -> aioredis.Redis:
+        """One client per event loop: a test client runs each app on a loop of its own."""
+        loop = id(asyncio.get_running_loop())
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = aioredis.Redis.from_url(
+                self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
+                retry=Retry(NoBackoff(), 1), health_check_interval=0)
+            self._scripts = {name: client.register_script(text)
+                             for name, text in (("commit", COMMIT), ("create", CREATE), ("reset", RESET))}
+        return client
+
+    async def _call(self, coro_fn):
+        try:
+            return await asyncio.wait_for(coro_fn(self._client()), 3 * TIMEOUT)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            if type(exc) is ResponseError:  # a bug of ours (a script's error), not an outage
+                raise
+            raise unavailable(exc) from None
+
+    def _keys(self, sid: str) -> tuple[str, str, str, str]:
+        base = f"{self.prefix}s:{sid}:"
+        return base + "m", base + "r", base + "j", base + "jn"
+
+    @property
+    def _ttl(self) -> int:
+        return int(self.options.idle_seconds or 0)
+
+    def _ttl_of(self, sid: str) -> int:
+        return 0 if sid == DEFAULT else self._ttl  # the default session is never dropped
+
+    async def ping(self) -> None:
+        await self._call(lambda r: r.ping())
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    # -- sessions --
+    async def open(self, sid: str, owner: str | None = None) -> SessionState:
+        """The session's state, read from the cache when Redis holds the same version (one
+        round trip), from Redis otherwise; a new session is created unless another process
+        creates it first. Every open counts as use: it keeps the session from expiring."""
+        meta, records, journal, count = self._keys(sid)
+        ttl = self._ttl_of(sid)
+
+        async def read(r):
+            async with r.pipeline(transaction=False) as pipe:
+                pipe.hmget(meta, "v", "d")
+                pipe.zadd(self.prefix + "sessions", {sid: time.time()})
+                if ttl:
+                    for key in (meta, records, journal, count):
+                        pipe.expire(key, ttl)
+                return (await pipe.execute())[0]
+
+        version, data = await self._call(read)
+        if version is None:
+            new = fresh(self.options, sid, owner=owner)
+            version, data = await self._call(lambda r: self._scripts["create"](
+                keys=[meta], args=[codec.state_meta(new, 0), ttl], client=r))
+            await self._evict()
+        return await self._state(sid, int(version), data)
+
+    async def _state(self, sid: str, version: int, data: bytes) -> SessionState:
+        cached = self._cache.get(sid)
+        if cached is not None and cached[0].version == version:
+            self._cache.move_to_end(sid)
+            return cached[0]
+        rv = orjson.loads(data)["rv"]
+        if cached is not None and cached[1] == rv:
+            own = cached[0].own  # the records did not change: only the rest is read again
+        else:
+            fields = await self._call(lambda r: r.hgetall(self._keys(sid)[1]))
+            own = codec.own_from(fields)
+        state, rv = codec.state_from(data, version, self.options.seeds, own)
+        self._remember(sid, state, rv)
+        return state
+
+    def _remember(self, sid: str, state: SessionState, rv: int) -> None:
+        self._cache[sid] = (state, rv)
+        self._cache.move_to_end(sid)
+        while len(self._cache) > self.options.max_sessions + 1:
+            self._cache.popitem(last=False)
+
+    async def _evict(self) -> None:
+        """Over the count, the least recently used go first; the default never does."""
+        sessions = self.prefix + "sessions"
+        idle = self.options.idle_seconds
+        if idle:  # expired by their keys' TTL: only the index needs tidying
+            await self._call(lambda r: r.zremrangebyscore(sessions, "-inf", time.time() - idle))
+        excess = await self._call(lambda r: r.zcard(sessions)) - 1 - self.options.max_sessions
+        if excess > 0:
+            oldest = await self._call(lambda r: r.zrange(sessions, 0, excess))
+            for sid in [s.decode() for s in oldest if s != DEFAULT.encode()][:excess]:
+                await self.delete(sid)
+
+    def latest(self, sid: str, known: SessionState) -> SessionState:
+        cached = self._cache.get(sid)
+        return cached[0] if cached is not None else known
+
+    async def run(self, sid: str, fn, *args, **kwargs):
+        """fn(tx, ...) as one unit of work. Reads answer from the state the request opened (or
+        newer); a change commits only if nobody committed since it was read, else it is run
+        again on the newer state, so of concurrent units exactly one wins each race."""
+        meta, records, _, _ = self._keys(sid)
+        cached = self._cache.get(sid)
+        state = cached[0] if cached is not None else await self.open(sid)
+        for _ in range(MAX_ATTEMPTS):
+            rv = self._cache[sid][1] if sid in self._cache else 0
+            base = state.version
+            tx = Tx(state, sid, self.options.id_seed)
+            result = fn(tx, *args, **kwargs)
+            if not tx.dirty:
+                return result
+            changed = any(tx.writes.values()) or bool(tx.by_upload)
+            new_rv = rv + 1 if changed else rv
+            fields = codec.record_fields(tx)
+            args_ = [base, codec.tx_meta(tx, new_rv), self._ttl_of(sid)]
+            for name, value in fields.items():
+                args_ += [name, value]
+            committed = await self._call(lambda r: self._scripts["commit"](keys=[meta, records], args=args_, client=r))
+            if committed:
+                if self._cache.get(sid, (None,))[0] is state and state.version == base:
+                    tx.commit_into(state)
+                    self._remember(sid, state, new_rv)
+                else:
+                    self._cache.pop(sid, None)
+                return result
+            state = await self.open(sid)  # somebody committed first: again, on what they left
+        raise errors.StoreBusy()
+
+    async def reset(self, sid: str, scenario: str | None) -> SessionState:
+        old = await self.open(sid)
+        new = fresh(self.options, sid, scenario, clock=old.clock, owner=old.owner)
+        meta, records, journal, _ = self._keys(sid)
+        self._cache.pop(sid, None)
+        await self._call(lambda r: self._scripts["reset"](
+            keys=[meta, records, journal], args=[codec.state_meta(new, 0)], client=r))
+        return await self.open(sid)
+
+    async def delete(self, sid: str) -> None:
+        self._cache.pop(sid, None)
+        await self._call(lambda r: r.delete(*self._keys(sid)))
+        await self._call(lambda r: r.zrem(self.prefix + "sessions", sid))
+
+    async def sessions(self) -> list[dict]:
+        sids = [s.decode() for s in await self._call(lambda r: r.zrange(self.prefix + "sessions", 0, -1))]
+        exists = [await self._call(lambda r, s=s: r.exists(self._keys(s)[0])) for s in sids]
+        live = [s for s, e in zip(sids, exists) if e]
+        return [{"sid": s, "owner": None} for s in ([DEFAULT] if DEFAULT in live else []) + [s for s in live if s != DEFAULT]]
+
+    # -- journals: a capped list per session; seq numbers count every entry ever appended --
+    async def journal_append(self, sid: str, entry: dict) -> None:
+        _, _, journal, count = self._keys(sid)
+        ttl = self._ttl_of(sid)
+
+        async def append(r):
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.rpush(journal, codec.dumps(entry))
+                pipe.ltrim(journal, -self.options.journal_size, -1)
+                pipe.incr(count)
+                if ttl:
+                    pipe.expire(journal, ttl)
+                    pipe.expire(count, ttl)
+                await pipe.execute()
+        await self._call(append)
+
+    async def journal_query(self, sid: str) -> list[dict]:
+        _, _, journal, count = self._keys(sid)
+
+        async def query(r):
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.lrange(journal, 0, -1)
+                pipe.get(count)
+                return await pipe.execute()
+        raw, total = await self._call(query)
+        first = int(total or 0) - len(raw) + 1
+        return [{"seq": first + i, **orjson.loads(e)} for i, e in enumerate(raw)]
+
+    async def journal_clear(self, sid: str) -> None:
+        await self._call(lambda r: r.delete(self._keys(sid)[2]))
+
+    async def journal_length(self, sid: str) -> int:
+        return await self._call(lambda r: r.llen(self._keys(sid)[2]))
