@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import errno
 import ipaddress
+import json
 import logging
+import os
 import socket
 import sys
 import warnings
@@ -49,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         "serve", help="run the sandbox HTTP server",
         description="Serve the Task API sandbox. Swagger UI is at /ui/, the contract at /openapi.json; "
                     "the control plane at /_sandbox/ (its Swagger UI at /_sandbox/ui/).",
-        epilog="example: task-sandbox serve --port 4010 --cors-origin http://localhost:3000")
+        epilog="examples:\n  task-sandbox serve --port 4010 --cors-origin http://localhost:3000\n"
+               "  task-sandbox serve --store redis://127.0.0.1:6379/0 --workers 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     serve.add_argument("--port", type=_port, default=4010, help="port to listen on (default: %(default)s)")
     serve.add_argument("--fixtures", metavar="DIR", default=None,
@@ -65,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="sessions kept, least recently used evicted first (default: %(default)s)")
     serve.add_argument("--journal-size", type=_positive, default=1000,
                        help="journal entries kept per session (default: %(default)s)")
+    serve.add_argument("--store", metavar="URL", default="memory",
+                       help="where sessions live: memory (this process, the default) or redis://host:port/db, "
+                            "which several workers and replicas share as one sandbox")
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="worker processes on this port; more than 1 needs --store redis://... "
+                            "(default: %(default)s)")
+    serve.add_argument("--session-idle", metavar="SECONDS", type=_positive, default=86400,
+                       help="a session unused this long starts afresh; the default session never "
+                            "does (default: %(default)s, a day)")
+    serve.add_argument("--namespace", default="task-sandbox",
+                       help="prefix of the Redis keys, so several sandboxes can share one Redis "
+                            "(default: %(default)s)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                        help="server log level (default: %(default)s)")
     check = commands.add_parser(
@@ -96,10 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def serve(args: argparse.Namespace) -> int:
+def _quiet() -> None:
     # connexion 3.3 warns about starlette's test client on import (notes #14): noise for a server
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def serve(args: argparse.Namespace) -> int:
+    _quiet()
     from sandbox.app import create_app  # deferred: `--help` stays fast
 
     if not _loopback(args.host) and not args.admin_token:
@@ -107,17 +127,20 @@ def serve(args: argparse.Namespace) -> int:
               "reach it could reset sessions and inject faults through /_sandbox. Bind 127.0.0.1, or "
               "set --admin-token.", file=sys.stderr)
         return 2
+    options = app_options(args)
     try:
-        app = create_app(args.fixtures, seed=args.seed, cors_origins=args.cors_origins or ["*"],
-                         admin_token=args.admin_token, max_sessions=args.max_sessions,
-                         journal_size=args.journal_size)
-    except errors.FixtureError as exc:
+        if args.workers > 1 and not args.store.startswith(("redis://", "rediss://", "unix://")):
+            raise StartError(f"--workers {args.workers} needs a shared store: add --store redis://host:port/db "
+                             "(each worker would otherwise have sessions of its own)")
+        app = create_app(**options)
+        if app.store.kind == "redis":
+            reach(args.store)
+        sock = listen(args.host, args.port)
+    except (errors.FixtureError, StartError) as exc:
         print(f"task-sandbox: {exc}", file=sys.stderr)
         return 2
-    try:
-        sock = listen(args.host, args.port)
-    except StartError as exc:
-        print(f"task-sandbox: {exc}", file=sys.stderr)
+    except ValueError as exc:  # a store URL it cannot use
+        print(f"task-sandbox: --store: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper())
     # Connexion logs every refused request (each 401, 404) at INFO; the access log has them.
@@ -128,8 +151,44 @@ def serve(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     import uvicorn
 
-    uvicorn.Server(uvicorn.Config(app, log_level=args.log_level)).run(sockets=[sock])
+    if args.workers == 1:
+        uvicorn.Server(uvicorn.Config(app, log_level=args.log_level)).run(sockets=[sock])
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    # Each worker builds its app from the same options (spawned processes share no objects).
+    os.environ[WORKER_OPTIONS] = json.dumps(options)
+    config = uvicorn.Config("sandbox.cli:worker_app", factory=True, workers=args.workers, log_level=args.log_level)
+    Multiprocess(config, sockets=[sock]).run()
     return 0
+
+
+WORKER_OPTIONS = "TASK_SANDBOX_WORKER_OPTIONS"
+
+
+def app_options(args: argparse.Namespace) -> dict:
+    return dict(fixtures_dir=args.fixtures, seed=args.seed, cors_origins=args.cors_origins or ["*"],
+                admin_token=args.admin_token, max_sessions=args.max_sessions, journal_size=args.journal_size,
+                idle_seconds=args.session_idle, store=args.store, namespace=args.namespace)
+
+
+def worker_app():
+    """The app of one worker of `serve --workers N`."""
+    _quiet()
+    from sandbox.app import create_app
+
+    return create_app(**json.loads(os.environ[WORKER_OPTIONS]))
+
+
+def reach(url: str) -> None:
+    """Fail start-up in one line when the Redis store does not answer."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except (redis.RedisError, OSError, ValueError) as exc:
+        raise StartError(f"cannot reach the Redis store at {url}: {str(exc).rstrip('.')}; start Redis, or serve "
+                         "without --store for the in-memory store") from None
 
 
 class StartError(Exception):
