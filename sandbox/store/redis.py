@@ -22,6 +22,7 @@ from sandbox.store.state import Own, SessionState, Tx
 log = logging.getLogger("sandbox")
 TIMEOUT = 1.0       # seconds a Redis call may take before the request answers 503
 MAX_ATTEMPTS = 64   # conflicting commits of one unit of work before it gives up (503 store_busy)
+TOUCH_EVERY = 1.0   # seconds between one process's marks of a session as used
 
 # KEYS: meta, records. ARGV: expected version, new meta, ttl (0: none), then field, value pairs.
 COMMIT = """
@@ -42,6 +43,15 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 end
 return redis.call('HMGET', KEYS[1], 'v', 'd')
+"""
+# KEYS: journal, its counter. ARGV: entry, entries kept, ttl (0: none).
+APPEND = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call('INCR', KEYS[2])
+if tonumber(ARGV[3]) > 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[3]); redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
 """
 # KEYS: meta, records, journal. ARGV: meta of the reset session. The version goes on.
 RESET = """
@@ -66,6 +76,7 @@ class RedisStore:
         self.prefix = f"{self.options.namespace}:"
         self._clients: dict[int, aioredis.Redis] = {}
         self._cache: OrderedDict[str, tuple[SessionState, int]] = OrderedDict()  # sid -> (state, records version)
+        self._touched: dict[str, float] = {}  # sid -> when this process last marked it used
 
     # -- connection --
     def _client(self) -> aioredis.Redis:
@@ -77,12 +88,14 @@ class RedisStore:
                 self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
                 retry=Retry(NoBackoff(), 1), health_check_interval=0)
             self._scripts = {name: client.register_script(text)
-                             for name, text in (("commit", COMMIT), ("create", CREATE), ("reset", RESET))}
+                             for name, text in (("commit", COMMIT), ("create", CREATE), ("reset", RESET),
+                                                ("append", APPEND))}
         return client
 
     async def _call(self, coro_fn):
         try:
-            return await asyncio.wait_for(coro_fn(self._client()), 3 * TIMEOUT)
+            async with asyncio.timeout(3 * TIMEOUT):  # connect, one retry, answer: bounded
+                return await coro_fn(self._client())
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             if type(exc) is ResponseError:  # a bug of ours (a script's error), not an outage
                 raise
@@ -114,11 +127,21 @@ class RedisStore:
         creates it first. Every open counts as use: it keeps the session from expiring."""
         meta, records, journal, count = self._keys(sid)
         ttl = self._ttl_of(sid)
+        now = time.time()
+        # Marking a session used costs five commands: each process does it at most every
+        # TOUCH_EVERY seconds per session, which is all an idle time in seconds needs.
+        touch = now - self._touched.get(sid, 0.0) > TOUCH_EVERY
+        if touch:
+            self._touched[sid] = now
+            if len(self._touched) > 4 * (self.options.max_sessions + 1):
+                self._touched.clear()
 
         async def read(r):
+            if not touch:
+                return await r.hmget(meta, "v", "d")
             async with r.pipeline(transaction=False) as pipe:
                 pipe.hmget(meta, "v", "d")
-                pipe.zadd(self.prefix + "sessions", {sid: time.time()})
+                pipe.zadd(self.prefix + "sessions", {sid: now})
                 if ttl:
                     for key in (meta, records, journal, count):
                         pipe.expire(key, ttl)
@@ -211,6 +234,7 @@ class RedisStore:
 
     async def delete(self, sid: str) -> None:
         self._cache.pop(sid, None)
+        self._touched.pop(sid, None)
         await self._call(lambda r: r.delete(*self._keys(sid)))
         await self._call(lambda r: r.zrem(self.prefix + "sessions", sid))
 
@@ -223,18 +247,8 @@ class RedisStore:
     # -- journals: a capped list per session; seq numbers count every entry ever appended --
     async def journal_append(self, sid: str, entry: dict) -> None:
         _, _, journal, count = self._keys(sid)
-        ttl = self._ttl_of(sid)
-
-        async def append(r):
-            async with r.pipeline(transaction=True) as pipe:
-                pipe.rpush(journal, codec.dumps(entry))
-                pipe.ltrim(journal, -self.options.journal_size, -1)
-                pipe.incr(count)
-                if ttl:
-                    pipe.expire(journal, ttl)
-                    pipe.expire(count, ttl)
-                await pipe.execute()
-        await self._call(append)
+        await self._call(lambda r: self._scripts["append"](
+            keys=[journal, count], args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid)], client=r))
 
     async def journal_query(self, sid: str) -> list[dict]:
         _, _, journal, count = self._keys(sid)

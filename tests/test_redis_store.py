@@ -1,0 +1,210 @@
+"""Several processes on one Redis act as one sandbox: races, due transitions, clocks, faults,
+journals, ids, teams, idle sessions and Redis outages, all against a real Redis server."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from sandbox.app import create_app
+from sandbox.server import ServerThread
+from tests import redis_server
+from tests.conftest import BASE, auth
+from tests.servers import Served
+
+TASK = "task_abcdef123456"
+ACT = f"{BASE}/task/{TASK}"
+RACES = 1000
+
+
+def session(name: str) -> dict:
+    return {"X-Sandbox-Session": name}
+
+
+@pytest.fixture
+def namespace(redis_url):
+    prefix = redis_server.namespace()
+    yield prefix
+    redis_server.drop(redis_url, prefix)
+
+
+@pytest.fixture
+def replicas(redis_url, namespace):
+    """Two separate `serve` processes, as two replicas behind a load balancer would be."""
+    store = ["--store", redis_url, "--namespace", namespace]
+    with Served(*store) as one, Served(*store) as two:
+        yield one.url, two.url
+
+
+async def _race(clients: list[httpx.AsyncClient], name: str, n: int = 16) -> list[tuple[int, str | None]]:
+    """`n` completes of one task at once in a fresh session, spread over the clients' servers."""
+    async def complete(client: httpx.AsyncClient):
+        response = await client.post(f"{ACT}/complete", headers={**auth(), **session(name)})
+        return response.status_code, (response.json().get("code") if response.status_code >= 400 else None)
+
+    return await asyncio.gather(*(complete(clients[i % len(clients)]) for i in range(n)))
+
+
+async def _races(urls: list[str], prefix: str, count: int) -> Counter:
+    clients = [httpx.AsyncClient(base_url=url, timeout=30) for url in urls]
+    try:
+        outcomes = Counter()
+        for i in range(count):
+            outcomes[frozenset(Counter(await _race(clients, f"{prefix}-{i}")).items())] += 1
+        return outcomes
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+ONE_WINNER = frozenset({((200, None), 1), ((400, "task_not_reviewing"), 15)})
+
+
+def test_a_change_through_one_replica_is_seen_through_the_other(replicas):
+    one, two = replicas
+    assert httpx.post(f"{one}{ACT}/complete", headers=auth()).status_code == 200
+    assert httpx.get(f"{two}{ACT}", headers=auth()).json()["payload"]["status"] == "PROCESSING"
+    again = httpx.post(f"{two}{ACT}/complete", headers=auth())
+    assert (again.status_code, again.json()["code"]) == (400, "task_not_reviewing")
+
+
+def test_sixteen_completes_across_replicas_have_one_winner_every_time(replicas):
+    assert asyncio.run(_races(list(replicas), "race", RACES)) == {ONE_WINNER: RACES}
+
+
+def test_workers_of_one_serve_share_one_sandbox(redis_url, namespace):
+    with Served("--store", redis_url, "--namespace", namespace, "--workers", "2") as served:
+        assert asyncio.run(_races([served.url], "workers", 50)) == {ONE_WINNER: 50}
+        # Whichever worker answers, the state is the same.
+        seen = {httpx.get(f"{served.url}{ACT}", headers={**auth(), **session("workers-0")}).json()["payload"]["status"]
+                for _ in range(20)}
+        assert seen == {"PROCESSING"}
+
+
+def test_due_transitions_apply_once_whichever_replica_settles_them(replicas):
+    one, two = replicas
+    name = session("due")
+    project = "proj_234567"  # CLASSIFY then EXTRACT: reaching EXTRACT adds predicted annotations
+    upload = httpx.post(f"{one}/v2/team_123456/project/{project}/upload", headers={**auth(), **name},
+                        files=[("file", ("a.pdf", b"%PDF", "application/pdf"))])
+    assert upload.status_code == 201
+    tasks = httpx.get(f"{two}/v2/team_123456/project/{project}/task", headers={**auth(), **name},
+                      params={"upload_id": upload.json()["id"]}).json()["payload"]
+    task_url = f"/v2/team_123456/project/{project}/task/{tasks[0]['id']}"
+    assert httpx.post(f"{one}/_sandbox/clock", headers=name, json={"advance_seconds": 25}).status_code == 200
+    assert httpx.post(f"{two}{task_url}/complete", headers={**auth(), **name}).status_code == 200
+    assert httpx.post(f"{one}/_sandbox/clock", headers=name, json={"advance_seconds": 25}).status_code == 200
+
+    async def read_from_both():
+        async with httpx.AsyncClient() as client:
+            return await asyncio.gather(*(client.get(f"{(one, two)[i % 2]}{task_url}", headers={**auth(), **name})
+                                          for i in range(16)))
+    answers = {r.content for r in asyncio.run(read_from_both())}
+    assert len(answers) == 1, "every process shows the same task"
+    task = httpx.get(f"{one}{task_url}", headers={**auth(), **name}).json()["payload"]
+    assert (task["status"], task["step_type"]) == ("REVIEWING", "EXTRACT")
+    annotations = [a for page in task["pages"] for a in page["annotations"]]
+    assert len(annotations) == len({a["id"] for a in annotations}) >= 1, "predictions were added once"
+
+
+def test_clock_faults_and_journal_are_one_across_replicas(replicas):
+    one, two = replicas
+    name = session("shared-controls")
+    assert httpx.post(f"{one}/_sandbox/clock", headers=name,
+                      json={"now": "2030-01-01T00:00:00Z", "freeze": True}).status_code == 200
+    assert httpx.get(f"{two}/_sandbox/clock", headers=name).json()["payload"] == {
+        "now": "2030-01-01T00:00:00Z", "frozen": True}
+    fault = {"operation": "getTask", "status": 503, "times": 1}
+    assert httpx.post(f"{two}/_sandbox/faults", headers=name, json=fault).status_code == 201
+    assert httpx.get(f"{one}{ACT}", headers={**auth(), **name}).status_code == 503
+    assert httpx.get(f"{two}{ACT}", headers={**auth(), **name}).status_code == 200, "spent on the other replica"
+    journal = httpx.get(f"{one}/_sandbox/journal", headers=name).json()
+    assert [(e["status"], e["time"]) for e in journal["payload"]] == [
+        (503, "2030-01-01T00:00:00Z"), (200, "2030-01-01T00:00:00Z")]
+    assert [e["seq"] for e in journal["payload"]] == [1, 2]
+
+
+def test_the_same_scenario_gives_the_same_ids_whichever_replica_answers(replicas):
+    ids = []
+    for url in replicas:
+        assert httpx.post(f"{url}/_sandbox/reset", headers=session("ids")).status_code == 200
+        created = [httpx.post(f"{url}{BASE}/upload", headers={**auth(), **session("ids")},
+                              files=[("file", ("a.pdf", b"%PDF", "application/pdf"))]).json()["id"]
+                   for _ in range(3)]
+        ids.append(created)
+    assert ids[0] == ids[1] and len(set(ids[0])) == 3
+
+
+def test_a_session_name_belongs_to_the_team_that_first_used_it(replicas):
+    one, two = replicas
+    ours, theirs = {**auth(), **session("team-test")}, {**auth("key_other_team"), **session("team-test")}
+    assert httpx.get(f"{one}{BASE}/task", headers=ours).status_code == 200
+    assert httpx.get(f"{two}/v2/team_654321/project/proj_654321/task", headers=theirs).status_code == 200
+    # The control plane with a team's key reaches that team's session of the name.
+    assert httpx.post(f"{two}/_sandbox/clock", headers=theirs, json={"advance_seconds": 3600}).status_code == 200
+    mine = httpx.get(f"{one}/_sandbox/journal", headers=ours).json()["payload"]
+    other = httpx.get(f"{one}/_sandbox/journal", headers=theirs).json()["payload"]
+    assert [e["path"] for e in mine] == [f"{BASE}/task"]
+    assert [e["path"] for e in other] == ["/v2/team_654321/project/proj_654321/task"]
+    clocks = [httpx.get(f"{one}/_sandbox/clock", headers=h).json()["payload"]["now"] for h in (ours, theirs)]
+    assert clocks[0] < clocks[1]
+    names = httpx.get(f"{two}/_sandbox/sessions").json()["payload"]
+    assert "team-test" in names and "team-test@team_654321" in names
+
+
+@pytest.mark.parametrize("on_redis", [False, True], ids=["memory", "redis"])
+def test_an_idle_session_starts_afresh(request, on_redis):
+    options = {}
+    if on_redis:
+        options = dict(store=request.getfixturevalue("redis_url"), namespace=request.getfixturevalue("namespace"))
+    with create_app(idle_seconds=1, **options).test_client() as client:
+        headers = {**auth(), **session("idle")}
+        assert client.post(f"{ACT}/complete", headers=headers).status_code == 200
+        assert client.post(f"{ACT}/complete", headers=headers).status_code == 400
+        time.sleep(2.2)
+        assert client.get(ACT, headers=headers).json()["payload"]["status"] == "REVIEWING"
+        assert client.get(ACT, headers=auth()).json()["payload"]["status"] == "REVIEWING", "default stays"
+
+
+@pytest.fixture
+def own_redis():
+    if not shutil.which("redis-server"):
+        redis_server.missing("the Redis outage test starts its own redis-server: install redis-server "
+                             "(apt-get install redis-server)")
+    server = redis_server.RedisServer().start()
+    yield server
+    server.stop()
+
+
+def test_a_redis_outage_is_a_503_that_changes_nothing_and_passes_by_itself(own_redis):
+    app = create_app(store=own_redis.url, namespace="outage")
+    with ServerThread(app) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        assert client.post(f"{ACT}/approve", headers=auth()).status_code == 200
+        own_redis.stop()
+        for call in (lambda: client.post(f"{ACT}/complete", headers=auth()), lambda: client.get(ACT, headers=auth()),
+                     lambda: client.get("/_sandbox/session")):
+            started = time.monotonic()
+            response = call()
+            assert time.monotonic() - started < 5, "answered within a bounded time"
+            assert response.status_code == 503 and response.json()["code"] == "store_unavailable", response.text
+        own_redis.start()
+        task = client.get(ACT, headers=auth())
+        assert task.status_code == 200, "recovered by itself"
+        assert (task.json()["payload"]["status"], task.json()["payload"]["approved"]) == ("REVIEWING", True), \
+            "the committed approve survived; the complete during the outage did nothing"
+
+
+def test_serve_with_an_unreachable_redis_is_one_line_and_exit_2():
+    port = redis_server.free_port()
+    done = subprocess.run([sys.executable, "-m", "sandbox.cli", "serve", "--store", f"redis://127.0.0.1:{port}/0",
+                           "--port", "0"], capture_output=True, text=True, timeout=60)
+    lines = [line for line in done.stderr.splitlines() if line.strip() and "Warning" not in line
+             and "import" not in line]
+    assert done.returncode == 2
+    assert len(lines) == 1 and lines[0].startswith("task-sandbox: cannot reach the Redis store"), done.stderr
