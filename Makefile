@@ -7,7 +7,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test venv clean
+.PHONY: run test test-redis venv clean
 .PHONY: bench
 
 venv: $(STAMP)
@@ -23,6 +23,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The suite again with every app on the Redis store (the cross-process tests ran in `make test`).
+test-redis: $(STAMP)
+	$(BIN)/python -m pytest --store redis --ignore tests/test_redis_store.py $(PYTEST_ARGS)
 
 # `make bench` (BENCH_ARGS="--quick" or "--no-prism"): wrk load, start-up and memory figures; see bench/README.md.
 bench: $(STAMP)

@@ -23,6 +23,7 @@ from typing import Callable
 
 import yaml
 
+import stores
 from operations import KEY, OPS, PRISM_NOTES, PROJECT, TASK, run_operations, warm_get, wrk, wrong
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -357,6 +358,7 @@ def run(args) -> str:
             scripts.mkdir()
             load = wrk_bin and (lambda port: run_operations(wrk_bin, port, d, scripts, say, name))
             main[name] = measure(start(), load)
+        store_runs = stored(args, wrk_bin, tmp, main["sandbox"])
         say(f"sandbox: scale, {args.tasks:,} tasks ...")
         world = write_world(tmp / "scale", args.tasks)
         spread = tmp / "spread.lua"
@@ -372,8 +374,30 @@ def run(args) -> str:
         while SERVERS:  # stop() removes each
             SERVERS[-1].stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    return "\n\n".join([*([operations_table(main)] if wrk_bin else []), figures_table(figures(args, main, big, mem)),
+    return "\n\n".join([*([operations_table(main)] if wrk_bin else []),
+                         *([stores.table(store_runs, fmt, grid)] if store_runs else []),
+                         figures_table(figures(args, main, big, mem)),
                          "\n".join(notes(args, wrk_bin, with_prism, mem))])
+
+
+def stored(args, wrk_bin: str | None, tmp: Path, memory: dict) -> dict | None:
+    """The per-operation runs again on one and two workers sharing a Redis, beside the memory worker's."""
+    url = None if args.no_redis or not wrk_bin else stores.redis_url()
+    if url is None:
+        say("no Redis (TASK_SANDBOX_REDIS_URL or 127.0.0.1:6379) or --no-redis: the store rows are skipped.")
+        return None
+    starts, prefixes = stores.servers(url, lambda name, *extra: sandbox(name, tmp, *extra))
+    runs = {"memory ×1": memory["load"]}
+    try:
+        for side, start in starts.items():
+            say(f"sandbox {side} on {url}: every operation ...")
+            scripts = tmp / side.replace(" ", "").replace("×", "x")
+            scripts.mkdir()
+            runs[side] = measure(start(), lambda port: run_operations(wrk_bin, port, args.duration, scripts, say,
+                                                                      side))["load"]
+    finally:
+        stores.drop(url, prefixes)
+    return runs
 
 
 def _node() -> str:
@@ -384,6 +408,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1 s runs, 10,000 tasks, 100 sessions")
     parser.add_argument("--no-prism", action="store_true", help="skip Prism even when npm is there")
+    parser.add_argument("--no-redis", action="store_true",
+                        help="skip the store rows (one and two workers on Redis) even when Redis answers")
     parser.add_argument("--duration", type=float, help="seconds per wrk run, whole (default 3, quick 1)")
     parser.add_argument("--tasks", type=int, help="tasks in the scale world (default 100,000, quick 10,000)")
     parser.add_argument("--sessions", type=int, help="sessions for the memory figure (default 1,000, quick 100)")

@@ -12,7 +12,9 @@ import sandbox.contract_checks  # noqa: F401  registers state_refusals_are_named
 from sandbox import verify
 from sandbox.app import create_app
 from sandbox.control.sessions import HEADER
+from tests import redis_server
 from tests.conftest import FULL_KEY
+from tests.servers import Served
 
 CONFIG = schemathesis.Config.from_path(verify.CONFIG)
 BUDGET = tomllib.loads(verify.CONFIG.read_text())
@@ -64,3 +66,14 @@ def test_all_phases_over_http_find_nothing(live, tmp_path):
     cases = ElementTree.parse(report).getroot().iter("testcase")
     names = {case.get("name") for case in cases}
     assert len(names) >= 10, names
+
+
+def test_all_phases_against_two_workers_on_one_redis(redis_url, tmp_path):
+    """The same run against `serve --workers 2 --store redis://...`: every answer, whichever
+    worker gives it, and the stateful phase's links across workers, keep the contract."""
+    prefix = redis_server.namespace()
+    try:
+        with Served("--store", redis_url, "--namespace", prefix, "--workers", "2") as served:
+            assert verify.run(served.url, FULL_KEY, str(tmp_path / "gate.xml")) == 0
+    finally:
+        redis_server.drop(redis_url, prefix)

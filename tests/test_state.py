@@ -1,0 +1,69 @@
+"""Explicit writes (sandbox/store/state.py): read values cannot be changed, and a unit of work
+lands whole or not at all, in its own session only."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sandbox import errors
+from sandbox.domain import world
+from sandbox.store.direct import Direct
+from tests.conftest import BASE, PROJECT, TEAM, auth
+
+TASK = "task_abcdef123456"
+
+
+@pytest.fixture
+def key(world):
+    return world.records.keys["YOUR_API_KEY"]
+
+
+@pytest.mark.parametrize("write", [
+    pytest.param(lambda task, payload: setattr(task, "status", "COMPLETED"), id="a record's field"),
+    pytest.param(lambda task, payload: task.meta[0].update(value="changed"), id="a record's nested object"),
+    pytest.param(lambda task, payload: task.pages[0]["annotations"].append({}), id="a record's nested list"),
+    pytest.param(lambda task, payload: payload["meta"][0].__setitem__("value", "changed"), id="an answer's object"),
+    pytest.param(lambda task, payload: payload["pages"][0].pop("id"), id="an answer's nested object"),
+])
+def test_no_write_through_a_read_value_reaches_the_seed_or_a_session(app, client, world, key, write):
+    task = world.records.tasks[TASK]
+    payload = world.get_task(key, TEAM, PROJECT, TASK)
+    with pytest.raises((TypeError, AttributeError, dataclasses.FrozenInstanceError)):
+        write(task, payload)
+    before = client.get(f"{BASE}/task/{TASK}", headers={**auth(), "X-Sandbox-Session": "other"}).json()
+    assert before["payload"]["meta"] == [{"name": "category", "value": "invoice"}]
+    assert before["payload"]["status"] == "REVIEWING"
+
+
+def test_a_unit_of_work_that_fails_leaves_no_trace(app, world):
+    before = world.state.version, world.records.tasks[TASK], world.records.uploads["upl_123456789"]
+
+    def half_then_fail(tx):
+        tx.put("tasks", TASK, dataclasses.replace(tx.task(TASK), status="COMPLETED"))
+        tx.put("uploads", "upl_123456789", dataclasses.replace(tx.upload("upl_123456789"), name="x"))
+        tx.new_id("task")
+        raise errors.TaskNotFound("a refusal after the first puts")
+
+    with pytest.raises(errors.TaskNotFound):
+        world.change(half_then_fail)
+    assert (world.state.version, world.records.tasks[TASK], world.records.uploads["upl_123456789"]) == before
+    assert world.state.next_id == 0
+
+
+def test_a_unit_of_work_changes_only_its_own_session(app, world, key):
+    other = Direct(app.store, "other")
+    world.act(key, TEAM, PROJECT, TASK, "complete")
+    assert world.records.tasks[TASK].status == "PROCESSING"
+    assert other.records.tasks[TASK].status == "REVIEWING"
+    assert app.store.options.seeds(None).tables["tasks"][TASK].status == "REVIEWING", "the seed never changes"
+
+
+def test_reads_inside_a_unit_see_its_own_puts_before_the_commit(world):
+    def put_then_read(tx):
+        tx.put("tasks", TASK, dataclasses.replace(tx.task(TASK), status="DISCARDED"))
+        inside = tx.task(TASK).status
+        return inside, world.records.tasks[TASK].status
+
+    assert world.change(put_then_read) == ("DISCARDED", "REVIEWING")
+    assert world.records.tasks[TASK].status == "DISCARDED"
