@@ -114,6 +114,17 @@ def test_an_unknown_host_is_one_line_and_exit_2():
     assert len(lines) == 1 and "cannot resolve the host 'no-such-host.invalid'" in lines[0]
 
 
+@pytest.mark.parametrize("args, says", [
+    (["--workers", "2"], "--workers 2 needs a shared store: add --store redis://"),
+    (["--store", "mongodb://x"], "--store: unknown store 'mongodb://x': use memory or redis://"),
+])
+def test_a_store_it_cannot_use_is_one_line_and_exit_2(args, says):
+    out = run("serve", *args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], out.stderr
+
+
 def test_port_0_shows_the_port_it_got():
     proc = subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--port", "0"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -7,7 +7,6 @@ import dataclasses
 import pytest
 
 from sandbox import errors
-from sandbox.domain import world
 from sandbox.store.direct import Direct
 from tests.conftest import BASE, PROJECT, TEAM, auth
 

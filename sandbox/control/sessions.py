@@ -22,10 +22,6 @@ class Session:
     def __init__(self, store, name: str, sid: str, state: SessionState):
         self.store, self.name, self.sid, self.state = store, name, sid, state
 
-    @property
-    def team(self) -> str | None:
-        return self.sid.partition(TEAM_SEPARATOR)[2] or self.state.owner
-
     async def run(self, fn, *args, **kwargs):
         """fn(tx, ...) as one unit of work on this session."""
         result = await self.store.run(self.sid, fn, *args, **kwargs)

@@ -1,8 +1,6 @@
 """Where sessions' state lives: memory (one process, the default) or Redis (workers and replicas)."""
 from __future__ import annotations
 
-from typing import Callable
-
 from sandbox.store.state import SessionState, Tx
 
 __all__ = ["SessionState", "Tx", "open_store"]

@@ -1,7 +1,7 @@
 """What both stores share: how a new session's state is made, and the options they take."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from sandbox.domain.clock import Clock
@@ -20,7 +20,6 @@ class Options:
     new_clock: Callable[[], Clock] = Clock
     default_clock: Clock | None = None
     namespace: str = "task-sandbox"        # Redis key prefix: several sandboxes on one Redis
-    extra: dict = field(default_factory=dict)
 
 
 def fresh(options: Options, sid: str, scenario: str | None = None, clock: Clock | None = None,

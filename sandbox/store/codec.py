@@ -84,27 +84,27 @@ def own_from(fields: dict[bytes, bytes]) -> Own:
     return own
 
 
-def meta(s, records_version: int, started_at: float, events: list) -> bytes:
+def meta(s, started_at: float, events: list) -> bytes:
     """Everything but records (of a state, or of a unit of work as it would leave it): small,
     rewritten whole on every commit."""
     return dumps({"scenario": s.scenario, "started_at": started_at, "cursor": s.cursor, "events": events,
                   "seq": s.seq, "clock": s.clock.dump(), "next_id": s.next_id, "faults": s.faults,
-                  "fault_seq": s.fault_seq, "owner": s.owner, "rv": records_version})
+                  "fault_seq": s.fault_seq, "owner": s.owner})
 
 
-def state_meta(state: SessionState, records_version: int) -> bytes:
-    return meta(state, records_version, state.started_at, state.events)
+def state_meta(state: SessionState) -> bytes:
+    return meta(state, state.started_at, state.events)
 
 
-def tx_meta(tx, records_version: int) -> bytes:
-    return meta(tx, records_version, tx.state.started_at, tx.state.events if tx.events is None else tx.events)
+def tx_meta(tx) -> bytes:
+    return meta(tx, tx.state.started_at, tx.state.events if tx.events is None else tx.events)
 
 
-def state_from(raw: bytes, version: int, seeds, own: Own) -> tuple[SessionState, int]:
+def state_from(raw: bytes, version: int, seeds, own: Own) -> SessionState:
     d = orjson.loads(raw)
     state = SessionState(
         seed=seeds(d["scenario"]), clock=Clock.load(*d["clock"]), started_at=d["started_at"],
         scenario=d["scenario"], own=own, events=[tuple(e) for e in d["events"]], seq=d["seq"],
         cursor=d["cursor"], next_id=d["next_id"], faults=tuple(Rule(**r) for r in d["faults"]),
         fault_seq=d["fault_seq"], owner=d["owner"], version=version)
-    return state, d["rv"]
+    return state

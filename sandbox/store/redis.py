@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import OrderedDict
 
-import orjson
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
@@ -24,25 +24,58 @@ TIMEOUT = 1.0       # seconds a Redis call may take before the request answers 5
 MAX_ATTEMPTS = 64   # conflicting commits of one unit of work before it gives up (503 store_busy)
 TOUCH_EVERY = 1.0   # seconds between one process's marks of a session as used
 
-# KEYS: meta, records. ARGV: expected version, new meta, ttl (0: none), then field, value pairs.
+# A session's meta hash: v (its version: commits so far), b (its incarnation: a new token each
+# time the session is created, so a process never mistakes a recreated session's version for
+# the one it remembers), rv (the version at which its records last changed) and d (the rest).
+# KEYS: meta, records. ARGV: expected version, incarnation, new meta, ttl (0: none), 1 if the
+# records change, then field, value pairs.
 COMMIT = """
-if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[1]) + 1, 'd', ARGV[2])
-for i = 4, #ARGV, 1000 do
+local m = redis.call('HMGET', KEYS[1], 'v', 'b')
+if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
+local v = tonumber(ARGV[1]) + 1
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
+if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'rv', v) end
+for i = 6, #ARGV, 1000 do
   redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
-if tonumber(ARGV[3]) > 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[3]); redis.call('EXPIRE', KEYS[2], ARGV[3])
+if tonumber(ARGV[4]) > 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[4]); redis.call('EXPIRE', KEYS[2], ARGV[4])
 end
 return 1
 """
-# KEYS: meta. ARGV: meta of a new session, ttl. Creates it unless another process did first.
+# KEYS: meta. ARGV: meta of a new session, ttl, incarnation. Unless another process did first.
 CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'v', 0, 'd', ARGV[1])
+  redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[3], 'rv', 0, 'd', ARGV[1])
   if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 end
-return redis.call('HMGET', KEYS[1], 'v', 'd')
+return redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd')
+"""
+# KEYS: meta, records, journal. ARGV: meta of the reset session. The version goes on.
+RESET = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') + 1
+redis.call('HSET', KEYS[1], 'v', v, 'rv', v, 'd', ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3])
+return v
+"""
+# KEYS: the sessions index (last use by sid). ARGV: sessions kept besides the default, the key
+# prefix, the idle cutoff (or ''). Drops the least recently used over the count, in one step,
+# so that many processes creating sessions at once do not all delete the same ones.
+EVICT = """
+if ARGV[3] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) end
+local n = redis.call('ZCARD', KEYS[1])
+if redis.call('ZSCORE', KEYS[1], 'default') then n = n - 1 end
+local excess, gone = n - tonumber(ARGV[1]), {}
+if excess <= 0 then return gone end
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, excess)) do
+  if sid ~= 'default' and #gone < excess then
+    local base = ARGV[2] .. 's:' .. sid .. ':'
+    redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn')
+    redis.call('ZREM', KEYS[1], sid)
+    table.insert(gone, sid)
+  end
+end
+return gone
 """
 # KEYS: journal, its counter. ARGV: entry, entries kept, ttl (0: none).
 APPEND = """
@@ -52,13 +85,6 @@ redis.call('INCR', KEYS[2])
 if tonumber(ARGV[3]) > 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[3]); redis.call('EXPIRE', KEYS[2], ARGV[3])
 end
-"""
-# KEYS: meta, records, journal. ARGV: meta of the reset session. The version goes on.
-RESET = """
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3])
-return v
 """
 
 
@@ -75,7 +101,8 @@ class RedisStore:
         self.options = Options(**options)
         self.prefix = f"{self.options.namespace}:"
         self._clients: dict[int, aioredis.Redis] = {}
-        self._cache: OrderedDict[str, tuple[SessionState, int]] = OrderedDict()  # sid -> (state, records version)
+        # sid -> (state, records version, incarnation): what this process last read or wrote
+        self._cache: OrderedDict[str, tuple[SessionState, int, bytes]] = OrderedDict()
         self._touched: dict[str, float] = {}  # sid -> when this process last marked it used
 
     # -- connection --
@@ -89,7 +116,7 @@ class RedisStore:
                 retry=Retry(NoBackoff(), 1), health_check_interval=0)
             self._scripts = {name: client.register_script(text)
                              for name, text in (("commit", COMMIT), ("create", CREATE), ("reset", RESET),
-                                                ("append", APPEND))}
+                                                ("append", APPEND), ("evict", EVICT))}
         return client
 
     async def _call(self, coro_fn):
@@ -122,9 +149,10 @@ class RedisStore:
 
     # -- sessions --
     async def open(self, sid: str, owner: str | None = None) -> SessionState:
-        """The session's state, read from the cache when Redis holds the same version (one
-        round trip), from Redis otherwise; a new session is created unless another process
-        creates it first. Every open counts as use: it keeps the session from expiring."""
+        """The session's state, read from this process's cache when Redis holds the same
+        version and incarnation (one round trip), from Redis otherwise; a new session is
+        created unless another process creates it first. Opening counts as use: it keeps
+        the session from expiring."""
         meta, records, journal, count = self._keys(sid)
         ttl = self._ttl_of(sid)
         now = time.time()
@@ -138,55 +166,60 @@ class RedisStore:
 
         async def read(r):
             if not touch:
-                return await r.hmget(meta, "v", "d")
+                return await r.hmget(meta, "v", "b")
             async with r.pipeline(transaction=False) as pipe:
-                pipe.hmget(meta, "v", "d")
+                pipe.hmget(meta, "v", "b")
                 pipe.zadd(self.prefix + "sessions", {sid: now})
                 if ttl:
                     for key in (meta, records, journal, count):
                         pipe.expire(key, ttl)
                 return (await pipe.execute())[0]
 
-        version, data = await self._call(read)
-        if version is None:
-            new = fresh(self.options, sid, owner=owner)
-            version, data = await self._call(lambda r: self._scripts["create"](
-                keys=[meta], args=[codec.state_meta(new, 0), ttl], client=r))
-            await self._evict()
-        return await self._state(sid, int(version), data)
-
-    async def _state(self, sid: str, version: int, data: bytes) -> SessionState:
+        version, born = await self._call(read)
         cached = self._cache.get(sid)
-        if cached is not None and cached[0].version == version:
+        if version is not None and cached is not None and (cached[0].version, cached[2]) == (int(version), born):
             self._cache.move_to_end(sid)
             return cached[0]
-        rv = orjson.loads(data)["rv"]
-        if cached is not None and cached[1] == rv:
+        if version is None:
+            new = fresh(self.options, sid, owner=owner)
+            found = await self._call(lambda r: self._scripts["create"](
+                keys=[meta], args=[codec.state_meta(new), ttl, uuid.uuid4().hex], client=r))
+            await self._evict()
+        else:
+            found = await self._call(lambda r: r.hmget(meta, "v", "b", "rv", "d"))
+            if found[0] is None:  # gone meanwhile (expired, deleted): start it again
+                return await self.open(sid, owner)
+        return await self._state(sid, *found)
+
+    async def _state(self, sid: str, version: bytes, born: bytes, rv: bytes, data: bytes) -> SessionState:
+        version, rv = int(version), int(rv)
+        cached = self._cache.get(sid)
+        if rv == 0:
+            own = Own()  # this incarnation never changed a record
+        elif cached is not None and (cached[1], cached[2]) == (rv, born):
             own = cached[0].own  # the records did not change: only the rest is read again
         else:
-            fields = await self._call(lambda r: r.hgetall(self._keys(sid)[1]))
-            own = codec.own_from(fields)
-        state, rv = codec.state_from(data, version, self.options.seeds, own)
-        self._remember(sid, state, rv)
+            own = codec.own_from(await self._call(lambda r: r.hgetall(self._keys(sid)[1])))
+        state = codec.state_from(data, version, self.options.seeds, own)
+        self._remember(sid, state, rv, born)
         return state
 
-    def _remember(self, sid: str, state: SessionState, rv: int) -> None:
-        self._cache[sid] = (state, rv)
+    def _remember(self, sid: str, state: SessionState, rv: int, born: bytes) -> None:
+        self._cache[sid] = (state, rv, born)
         self._cache.move_to_end(sid)
         while len(self._cache) > self.options.max_sessions + 1:
             self._cache.popitem(last=False)
 
     async def _evict(self) -> None:
-        """Over the count, the least recently used go first; the default never does."""
-        sessions = self.prefix + "sessions"
+        """Over the count, the least recently used go first; the default never does. Idle
+        sessions expired by their keys' TTL already: only the index needs tidying."""
         idle = self.options.idle_seconds
-        if idle:  # expired by their keys' TTL: only the index needs tidying
-            await self._call(lambda r: r.zremrangebyscore(sessions, "-inf", time.time() - idle))
-        excess = await self._call(lambda r: r.zcard(sessions)) - 1 - self.options.max_sessions
-        if excess > 0:
-            oldest = await self._call(lambda r: r.zrange(sessions, 0, excess))
-            for sid in [s.decode() for s in oldest if s != DEFAULT.encode()][:excess]:
-                await self.delete(sid)
+        gone = await self._call(lambda r: self._scripts["evict"](
+            keys=[self.prefix + "sessions"], client=r,
+            args=[self.options.max_sessions, self.prefix, time.time() - idle if idle else ""]))
+        for sid in gone:
+            self._cache.pop(sid.decode(), None)
+            self._touched.pop(sid.decode(), None)
 
     def latest(self, sid: str, known: SessionState) -> SessionState:
         cached = self._cache.get(sid)
@@ -194,33 +227,32 @@ class RedisStore:
 
     async def run(self, sid: str, fn, *args, **kwargs):
         """fn(tx, ...) as one unit of work. Reads answer from the state the request opened (or
-        newer); a change commits only if nobody committed since it was read, else it is run
+        newer); a change commits only if nobody committed since it was read, else it runs
         again on the newer state, so of concurrent units exactly one wins each race."""
         meta, records, _, _ = self._keys(sid)
-        cached = self._cache.get(sid)
-        state = cached[0] if cached is not None else await self.open(sid)
+        if sid not in self._cache:
+            await self.open(sid)
         for _ in range(MAX_ATTEMPTS):
-            rv = self._cache[sid][1] if sid in self._cache else 0
+            state, rv, born = self._cache[sid]
             base = state.version
             tx = Tx(state, sid, self.options.id_seed)
             result = fn(tx, *args, **kwargs)
             if not tx.dirty:
                 return result
             changed = any(tx.writes.values()) or bool(tx.by_upload)
-            new_rv = rv + 1 if changed else rv
-            fields = codec.record_fields(tx)
-            args_ = [base, codec.tx_meta(tx, new_rv), self._ttl_of(sid)]
-            for name, value in fields.items():
-                args_ += [name, value]
-            committed = await self._call(lambda r: self._scripts["commit"](keys=[meta, records], args=args_, client=r))
+            argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed)]
+            for name, value in codec.record_fields(tx).items():
+                argv += [name, value]
+            committed = await self._call(lambda r: self._scripts["commit"](keys=[meta, records], args=argv, client=r))
             if committed:
                 if self._cache.get(sid, (None,))[0] is state and state.version == base:
                     tx.commit_into(state)
-                    self._remember(sid, state, new_rv)
+                    self._remember(sid, state, base + 1 if changed else rv, born)
                 else:
                     self._cache.pop(sid, None)
                 return result
-            state = await self.open(sid)  # somebody committed first: again, on what they left
+            self._cache.pop(sid, None)
+            await self.open(sid)  # somebody committed first: again, on what they left
         raise errors.StoreBusy()
 
     async def reset(self, sid: str, scenario: str | None) -> SessionState:
@@ -229,7 +261,7 @@ class RedisStore:
         meta, records, journal, _ = self._keys(sid)
         self._cache.pop(sid, None)
         await self._call(lambda r: self._scripts["reset"](
-            keys=[meta, records, journal], args=[codec.state_meta(new, 0)], client=r))
+            keys=[meta, records, journal], args=[codec.state_meta(new)], client=r))
         return await self.open(sid)
 
     async def delete(self, sid: str) -> None:
@@ -260,7 +292,7 @@ class RedisStore:
                 return await pipe.execute()
         raw, total = await self._call(query)
         first = int(total or 0) - len(raw) + 1
-        return [{"seq": first + i, **orjson.loads(e)} for i, e in enumerate(raw)]
+        return [{"seq": first + i, **codec.loads(e)} for i, e in enumerate(raw)]
 
     async def journal_clear(self, sid: str) -> None:
         await self._call(lambda r: r.delete(self._keys(sid)[2]))
