@@ -191,24 +191,21 @@ async def main(args: argparse.Namespace) -> None:
             cps, ms, rtt = await uncontended(r, k, m, args.rounds)
             print(f"{name:<18} {cps:>10.0f} {ms:>8.3f} {rtt:>10.2f}  {ROUND_TRIPS[name]}")
 
-        print(f"\n2. contended: {n} writers bump one counter on the same key at once, {crounds} rounds")
-        print(f"{'method':<18} {'ms/round':>9} {'median':>7} {'attempts':>9} {'rt/round':>9} {'rt/commit':>10}  lost updates")
-        lost = 0
-        for name, m in METHODS.items():
-            s = await contended(r, k, m, crounds, n, first_wins=False)
-            lost += s["bad"]
-            print(f"{name:<18} {s['ms']:>9.2f} {s['p50']:>7.2f} {s['tries']:>9.1f} {s['rtt']:>9.1f}"
-                  f" {s['rtt'] / n:>10.2f}  {s['bad']}")
-        print(f"lost updates: {lost}")
-
-        print(f"\n3. first wins: {n} writers move REVIEWING -> PROCESSING at once, {crounds} rounds")
-        print(f"{'method':<18} {'ms/round':>9} {'median':>7} {'attempts':>9} {'rt/round':>9}  rounds without exactly 1 winner")
-        wrong = 0
-        for name, m in METHODS.items():
-            s = await contended(r, k, m, crounds, n, first_wins=True)
-            wrong += s["bad"]
-            print(f"{name:<18} {s['ms']:>9.2f} {s['p50']:>7.2f} {s['tries']:>9.1f} {s['rtt']:>9.1f}  {s['bad']}")
-        print(f"rounds without exactly one winner: {wrong}")
+        sections = ((False, f"2. contended: {n} writers bump one counter on the same key at once",
+                     "rt/commit  lost updates", "lost updates"),
+                    (True, f"3. first wins: {n} writers move REVIEWING -> PROCESSING at once",
+                     "rounds without exactly 1 winner", "rounds without exactly one winner"))
+        for first_wins, title, column, total in sections:
+            print(f"\n{title}, {crounds} rounds")
+            print(f"{'method':<18} {'ms/round':>9} {'median':>7} {'attempts':>9} {'rt/round':>9}  {column}")
+            bad = 0
+            for name, m in METHODS.items():
+                s = await contended(r, k, m, crounds, n, first_wins=first_wins)
+                bad += s["bad"]
+                per_commit = "" if first_wins else f" {s['rtt'] / n:>10.2f}"
+                print(f"{name:<18} {s['ms']:>9.2f} {s['p50']:>7.2f} {s['tries']:>9.1f} {s['rtt']:>9.1f}{per_commit}"
+                      f"  {s['bad']}")
+            print(f"{total}: {bad}")
         print("\nattempts: commit tries (CAS calls, EXECs) for the optimistic methods, SET NX tries for the lock;"
               " rt: round trips, counted as socket writes")
     finally:

@@ -5,8 +5,11 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+
+import httpx
 
 from sandbox import spec
 
@@ -38,14 +41,52 @@ def run(base_url: str, api_key: str = "YOUR_API_KEY", junit_xml: str | None = No
         phases: list[str] | None = None, max_examples: int | None = None, session: str | None = None,
         max_time: int | None = None) -> int:
     """Exit status: 0 clean, 1 violations found, 2 nothing could be checked (the server did not
-    answer, or the run itself failed)."""
+    answer, or the run itself failed). Without `session`, a sandbox is checked in a fresh
+    session of its own, deleted afterwards, so that the fuzzed data never reaches the
+    session others use (a real deployment ignores the header)."""
+    problem = unreachable(base_url)
+    if problem:
+        print(f"task-sandbox: nothing answers at {base_url} ({problem}); start the server "
+              "(task-sandbox serve) or fix --base-url", file=sys.stderr)
+        return 2
+    own = session is None
+    if own:
+        session = f"verify-{uuid.uuid4().hex[:12]}"
+        print(f"verify: checking in a fresh X-Sandbox-Session: {session} (give --session to choose one)",
+              file=sys.stderr)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(spec.PACKAGE_DIR.parent),
                                                                     os.environ.get("PYTHONPATH")]))}
-    with tempfile.TemporaryDirectory() as scratch:
-        report = junit_xml or str(Path(scratch) / "report.xml")
-        cmd = command(base_url, api_key, report, phases or list(PHASES), max_examples, session, max_time)
-        status = subprocess.call(cmd, env=env)
-        return 2 if status == 1 and _only_errors(Path(report)) else status
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            report = junit_xml or str(Path(scratch) / "report.xml")
+            cmd = command(base_url, api_key, report, phases or list(PHASES), max_examples, session, max_time)
+            status = subprocess.call(cmd, env=env)
+            return 2 if status == 1 and _only_errors(Path(report)) else status
+    finally:
+        if own:
+            _forget(base_url, session)
+
+
+def unreachable(base_url: str) -> str | None:
+    """Why nothing answers at `base_url`, or None when something does (whatever its answer)."""
+    try:
+        httpx.get(base_url.rstrip("/") + "/openapi.json", timeout=5)
+        return None
+    except httpx.InvalidURL as exc:
+        return f"not a URL: {exc}"
+    except httpx.TransportError as exc:
+        return str(exc) or type(exc).__name__
+    except ValueError as exc:  # httpx refuses some malformed URLs this way
+        return f"not a URL: {exc}"
+
+
+def _forget(base_url: str, session: str) -> None:
+    """Delete the run's session on a sandbox; anything else (a deployment, a closed control
+    plane) keeps nothing of it anyway."""
+    try:
+        httpx.delete(base_url.rstrip("/") + "/_sandbox/session", headers={"X-Sandbox-Session": session}, timeout=5)
+    except httpx.HTTPError:
+        pass
 
 
 def _only_errors(report: Path) -> bool:

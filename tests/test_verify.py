@@ -7,6 +7,7 @@ import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sandbox.app import create_app
@@ -99,5 +100,24 @@ def test_a_server_that_does_not_answer_is_exit_2_not_a_violation():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    out = verify(f"http://127.0.0.1:{port}", "--phases", "examples", "--max-examples", "1")
+    out = verify(f"http://127.0.0.1:{port}")  # every phase: it must not try them
     assert out.returncode == 2, out.stdout[-2000:]
+    assert out.stdout == "", "no phase ran"
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"task-sandbox: nothing answers at http://127.0.0.1:{port}")
+
+
+def test_verify_leaves_the_sandbox_it_checks_as_it_was(tmp_path):
+    """A shared sandbox (a browser app, Swagger UI on the default session) must not see the
+    fuzzed world: the run works in a fresh session and deletes it afterwards."""
+    app = create_app()
+    with ServerThread(app) as server:
+        state = lambda: {k: v for k, v in httpx.get(f"{server.url}/_sandbox/session").json()["payload"].items()
+                         if k != "clock"}  # a running clock moves on by itself
+        before = state()
+        out = verify(server.url, "--phases", "examples,fuzzing,stateful", "--max-examples", "5")
+        assert out.returncode == 0, out.stdout[-2000:]
+        used = re.search(r"X-Sandbox-Session: (verify-[0-9a-f]+)", out.stderr)
+        assert used, out.stderr
+        assert state() == before
+        assert httpx.get(f"{server.url}/_sandbox/sessions").json()["payload"] == ["default"]
