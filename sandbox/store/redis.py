@@ -24,6 +24,27 @@ TIMEOUT = 1.0       # seconds a Redis call may take before the request answers 5
 MAX_ATTEMPTS = 64   # conflicting commits of one unit of work before it gives up (503 store_busy)
 TOUCH_EVERY = 1.0   # seconds between one process's marks of a session as used
 
+# Over the count, drop the least recently used sessions (from the index of last use by sid),
+# in the step that made the new one, so that many processes creating sessions at once do not
+# all delete the same ones.
+EVICTION = """
+local function evict(index, kept, prefix, cutoff)
+  if cutoff ~= '' then redis.call('ZREMRANGEBYSCORE', index, '-inf', cutoff) end
+  local n = redis.call('ZCARD', index)
+  if redis.call('ZSCORE', index, 'default') then n = n - 1 end
+  local excess, gone = n - tonumber(kept), {}
+  if excess <= 0 then return gone end
+  for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess)) do
+    if sid ~= 'default' and #gone < excess then
+      local base = prefix .. 's:' .. sid .. ':'
+      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn')
+      redis.call('ZREM', index, sid)
+      table.insert(gone, sid)
+    end
+  end
+  return gone
+end
+"""
 # A session's meta hash: v (its version: commits so far), b (its incarnation: a new token each
 # time the session is created, so a process never mistakes a recreated session's version for
 # the one it remembers), rv (the version at which its records last changed) and d (the rest).
@@ -43,13 +64,19 @@ if tonumber(ARGV[4]) > 0 then
 end
 return 1
 """
-# KEYS: meta. ARGV: meta of a new session, ttl, incarnation. Unless another process did first.
-CREATE = """
+# KEYS: meta, the sessions index. ARGV: meta of a new session, ttl, incarnation, then
+# eviction's sessions kept, prefix and idle cutoff, then the session's id and the time. Unless another process made the session
+# first, makes it and evicts over the count, in the same step. Returns its fields and the
+# sessions evicted.
+CREATE = EVICTION + """
+local gone = {}
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[3], 'rv', 0, 'd', ARGV[1])
   if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+  redis.call('ZADD', KEYS[2], ARGV[8], ARGV[7])
+  gone = evict(KEYS[2], ARGV[4], ARGV[5], ARGV[6])
 end
-return redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd')
+return {redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
 """
 # KEYS: meta, records, journal. ARGV: meta of the reset session. The version goes on.
 RESET = """
@@ -57,25 +84,6 @@ local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') + 1
 redis.call('HSET', KEYS[1], 'v', v, 'rv', v, 'd', ARGV[1])
 redis.call('DEL', KEYS[2], KEYS[3])
 return v
-"""
-# KEYS: the sessions index (last use by sid). ARGV: sessions kept besides the default, the key
-# prefix, the idle cutoff (or ''). Drops the least recently used over the count, in one step,
-# so that many processes creating sessions at once do not all delete the same ones.
-EVICT = """
-if ARGV[3] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3]) end
-local n = redis.call('ZCARD', KEYS[1])
-if redis.call('ZSCORE', KEYS[1], 'default') then n = n - 1 end
-local excess, gone = n - tonumber(ARGV[1]), {}
-if excess <= 0 then return gone end
-for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, excess)) do
-  if sid ~= 'default' and #gone < excess then
-    local base = ARGV[2] .. 's:' .. sid .. ':'
-    redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn')
-    redis.call('ZREM', KEYS[1], sid)
-    table.insert(gone, sid)
-  end
-end
-return gone
 """
 # KEYS: journal, its counter. ARGV: entry, entries kept, ttl (0: none).
 APPEND = """
@@ -116,7 +124,7 @@ class RedisStore:
                 retry=Retry(NoBackoff(), 1), health_check_interval=0)
             self._scripts = {name: client.register_script(text)
                              for name, text in (("commit", COMMIT), ("create", CREATE), ("reset", RESET),
-                                                ("append", APPEND), ("evict", EVICT))}
+                                                ("append", APPEND))}
         return client
 
     async def _call(self, coro_fn):
@@ -182,9 +190,10 @@ class RedisStore:
             return cached[0]
         if version is None:
             new = fresh(self.options, sid, owner=owner)
-            found = await self._call(lambda r: self._scripts["create"](
-                keys=[meta], args=[codec.state_meta(new), ttl, uuid.uuid4().hex], client=r))
-            await self._evict()
+            found, gone = await self._call(lambda r: self._scripts["create"](
+                keys=[meta, self.prefix + "sessions"], client=r,
+                args=[codec.state_meta(new), ttl, uuid.uuid4().hex, *self._eviction(), sid, now]))
+            self._forget(gone)
         else:
             found = await self._call(lambda r: r.hmget(meta, "v", "b", "rv", "d"))
             if found[0] is None:  # gone meanwhile (expired, deleted): start it again
@@ -210,14 +219,14 @@ class RedisStore:
         while len(self._cache) > self.options.max_sessions + 1:
             self._cache.popitem(last=False)
 
-    async def _evict(self) -> None:
+    def _eviction(self) -> list:
         """Over the count, the least recently used go first; the default never does. Idle
         sessions expired by their keys' TTL already: only the index needs tidying."""
         idle = self.options.idle_seconds
-        gone = await self._call(lambda r: self._scripts["evict"](
-            keys=[self.prefix + "sessions"], client=r,
-            args=[self.options.max_sessions, self.prefix, time.time() - idle if idle else ""]))
-        for sid in gone:
+        return [self.options.max_sessions, self.prefix, time.time() - idle if idle else ""]
+
+    def _forget(self, sids) -> None:
+        for sid in sids:
             self._cache.pop(sid.decode(), None)
             self._touched.pop(sid.decode(), None)
 
