@@ -205,6 +205,11 @@ class StoreUnavailable(SandboxError):
                        "Retry once it is back.")
 
 
+class StoreUncertain(StoreUnavailable):
+    default_message = ("The sandbox's state store (Redis) did not confirm the change in time: it was "
+                       "applied whole or not at all. Read the resource before retrying.")
+
+
 class StoreBusy(StoreUnavailable):
     default_message = ("Too many concurrent changes to this session; nothing was changed. "
                        "Retry the request.")

@@ -17,10 +17,9 @@ from sandbox import errors, spec as spec_module
 from sandbox.domain.model import (
     APPROVED, DISAPPROVED, FINAL_STATUSES, ApiKey, Project, Task, Team, Upload, freeze,
 )
-from sandbox.domain.records import Records
+from sandbox.domain.records import KINDS, Records
 from sandbox.schemas import Compiled
 
-KINDS = ("teams", "projects", "keys", "uploads", "tasks")
 PUBLIC_SCHEMA = {"uploads": "Upload", "tasks": "Task"}
 TASK_SCHEMA = {"$ref": "#/components/schemas/Task"}      # module constants: validators are
 UPLOAD_SCHEMA = {"$ref": "#/components/schemas/Upload"}  # compiled once per schema object

@@ -48,13 +48,17 @@ class Sandbox:
         self.keys = dict(KEYS)
         self.headers = {"Authorization": f"Bearer {key}", HEADER: session}
         self.client = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=30)
-        control = {HEADER: session, **({"X-Sandbox-Admin-Token": admin_token} if admin_token else {})}
+        # The key goes to the control plane too: a session belongs to a team, and a control
+        # call reaches the session of the team whose key it carries (README, Sessions).
+        control = {HEADER: session, "Authorization": f"Bearer {key}",
+                   **({"X-Sandbox-Admin-Token": admin_token} if admin_token else {})}
         self._control = httpx.Client(base_url=f"{self.base_url}/_sandbox", headers=control, timeout=30)
         self._clients: list[httpx.Client] = []
 
     def client_for(self, key: str) -> httpx.Client:
         """A client of this test's session that sends another of the default keys: "full",
-        "task_read", "task_edit", "no_project" or "other_team" (or a key value itself)."""
+        "task_read", "task_edit", "no_project" or "other_team" (or a key value itself). A key
+        of another team works in that team's own session of the same name."""
         client = httpx.Client(base_url=self.base_url, timeout=30, headers={
             "Authorization": f"Bearer {self.keys.get(key, key)}", HEADER: self.session})
         self._clients.append(client)
@@ -94,10 +98,11 @@ class Sandbox:
 
     def close(self) -> None:
         """Delete the session (a shared sandbox keeps no trace of the test) and the clients."""
-        try:
-            self._control.delete("/session")
-        except httpx.HTTPError:
-            pass  # the sandbox is gone already: nothing left to clean
+        for client in (self.client, *self._clients):  # each team's session of this name
+            try:
+                self._control.delete("/session", headers={"Authorization": client.headers["Authorization"]})
+            except httpx.HTTPError:
+                pass  # the sandbox is gone already: nothing left to clean
         for client in (self.client, self._control, *self._clients):
             client.close()
 

@@ -7,6 +7,7 @@ from typing import Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 EMPTY: Mapping = {}
+KINDS = ("teams", "projects", "keys", "uploads", "tasks")
 
 
 class Table(Generic[T]):
@@ -69,6 +70,3 @@ class Records:
         if ids is None:
             ids = self.by_upload[task.upload_id] = list(self._ids_of(task.upload_id))
         ids.append(task.id)
-
-    def tasks_of(self, upload_id: str) -> list:
-        return [self.tasks.get(i) for i in self.by_upload.get(upload_id, self._ids_of(upload_id))]

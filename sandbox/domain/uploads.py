@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from sandbox.domain.clock import format_timestamp
-from sandbox.domain.model import PROCESSING, Project, Task, Upload
+from sandbox.domain.model import PROCESSING, Project, Task, Upload, freeze
 
 MAX_FILE_BYTES = 40 * 1024 * 1024  # upstream: 40 MB a file, read as 40 MiB (41,943,040 bytes)
 MAX_FILES = 100                    # upstream: 100 files a batch
@@ -30,9 +30,10 @@ def file_type(file: File) -> str:
 def build(project: Project, files: list[File], name: str | None, meta: list[dict], now: float,
           new_id) -> tuple[Upload, list[Task]]:
     stamp = format_timestamp(now)
-    upload = Upload(new_id("upl"), project.id, name or files[0].filename, {}, meta, None, stamp)
-    tasks = [Task(new_id("task"), f.filename, stamp, list(meta), PROCESSING, project.steps[0], upload.id,
-                  project.id, None, None, None, None, []) for f in files]
+    meta = freeze(meta)
+    upload = Upload(new_id("upl"), project.id, name or files[0].filename, freeze({}), meta, None, stamp)
+    tasks = [Task(new_id("task"), f.filename, stamp, meta, PROCESSING, project.steps[0], upload.id,
+                  project.id, None, None, None, None, ()) for f in files]
     return upload, tasks
 
 

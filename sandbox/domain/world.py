@@ -10,8 +10,7 @@ from sandbox.domain import lifecycle, listing, uploads
 from sandbox.domain.clock import format_timestamp
 from sandbox.domain.model import FINAL_STATUSES, PROCESSING, ApiKey, Project, Report, Task, freeze
 from sandbox.domain.pipeline import Pipeline
-
-KINDS = ("teams", "projects", "keys", "uploads", "tasks")
+from sandbox.domain.records import KINDS
 
 
 def settle(tx) -> float:
@@ -101,7 +100,7 @@ def create_upload(tx, key: ApiKey, team_id: str, project_id: str, files: list[up
                   name: str | None, meta: list[dict]) -> dict:
     now = settle(tx)
     project = _project(tx, key, team_id, project_id)
-    upload, tasks = uploads.build(project, files, name, freeze(meta), now, tx.new_id)
+    upload, tasks = uploads.build(project, files, name, meta, now, tx.new_id)
     tx.put("uploads", upload.id, upload)
     pipeline = Pipeline(tx)
     for task in tasks:

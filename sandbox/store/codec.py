@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import orjson
 
@@ -24,7 +25,7 @@ def _default(value):
 def dumps(value) -> bytes:
     try:
         return orjson.dumps(value, default=_default)
-    except TypeError:  # an integer past 64 bits, which fixtures may hold: the slow way keeps it
+    except TypeError:  # an integer past 64 bits or a lone surrogate: the slow way keeps both
         return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
 
 
@@ -34,10 +35,15 @@ def _json_default(value):
     return _default(value)
 
 
+LONG_NUMBER = re.compile(rb"\d{19,}")  # orjson reads integers past 64 bits as floats
+
+
 def loads(raw: bytes):
+    if LONG_NUMBER.search(raw):
+        return json.loads(raw)
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError:  # a lone surrogate, which only the stdlib writes (escaped)
         return json.loads(raw)
 
 
@@ -101,7 +107,7 @@ def tx_meta(tx) -> bytes:
 
 
 def state_from(raw: bytes, version: int, seeds, own: Own) -> SessionState:
-    d = orjson.loads(raw)
+    d = loads(raw)
     state = SessionState(
         seed=seeds(d["scenario"]), clock=Clock.load(*d["clock"]), started_at=d["started_at"],
         scenario=d["scenario"], own=own, events=[tuple(e) for e in d["events"]], seq=d["seq"],

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import OrderedDict
 
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ConnectionError, RedisError, ResponseError
 from redis.retry import Retry
 
 from sandbox import errors
@@ -64,13 +65,14 @@ if tonumber(ARGV[4]) > 0 then
 end
 return 1
 """
-# KEYS: meta, the sessions index. ARGV: meta of a new session, ttl, incarnation, then
+# KEYS: meta, the sessions index, records, journal, its counter. ARGV: meta of a new session, ttl, incarnation, then
 # eviction's sessions kept, prefix and idle cutoff, then the session's id and the time. Unless another process made the session
 # first, makes it and evicts over the count, in the same step. Returns its fields and the
 # sessions evicted.
 CREATE = EVICTION + """
 local gone = {}
 if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])  -- what a late write left of an earlier incarnation
   redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[3], 'rv', 0, 'd', ARGV[1])
   if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
   redis.call('ZADD', KEYS[2], ARGV[8], ARGV[7])
@@ -78,9 +80,12 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 return {redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
 """
-# KEYS: meta, records, journal. ARGV: meta of the reset session. The version goes on.
+# KEYS: meta, records, journal. ARGV: meta of the reset session, expected version and
+# incarnation. The version goes on; nothing happens if either moved since they were read.
 RESET = """
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') + 1
+local m = redis.call('HMGET', KEYS[1], 'v', 'b')
+if m[1] ~= ARGV[2] or m[2] ~= ARGV[3] then return 0 end
+local v = tonumber(ARGV[2]) + 1
 redis.call('HSET', KEYS[1], 'v', v, 'rv', v, 'd', ARGV[1])
 redis.call('DEL', KEYS[2], KEYS[3])
 return v
@@ -121,20 +126,25 @@ class RedisStore:
         if client is None:
             client = self._clients[loop] = aioredis.Redis.from_url(
                 self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
-                retry=Retry(NoBackoff(), 1), health_check_interval=0)
+                retry=Retry(NoBackoff(), 0), health_check_interval=0)  # never resend a script: see _call
             self._scripts = {name: client.register_script(text)
                              for name, text in (("commit", COMMIT), ("create", CREATE), ("reset", RESET),
                                                 ("append", APPEND))}
         return client
 
-    async def _call(self, coro_fn):
-        try:
-            async with asyncio.timeout(3 * TIMEOUT):  # connect, one retry, answer: bounded
-                return await coro_fn(self._client())
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
-            if type(exc) is ResponseError:  # a bug of ours (a script's error), not an outage
-                raise
-            raise unavailable(exc) from None
+    async def _call(self, coro_fn, changes: bool = False):
+        """One Redis call, bounded in time. A read is tried again once on a dropped connection
+        (a pooled connection dies with a restarted Redis); a change never is: its reply may
+        be what was lost, and sending it again would apply it twice or misread the answer."""
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(3 * TIMEOUT):  # connect, answer and a retried read: bounded
+                    return await coro_fn(self._client())
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                if type(exc) is ResponseError:  # a bug of ours (a script's error), not an outage
+                    raise
+                if changes or attempt == 2 or not isinstance(exc, (ConnectionError, OSError)):
+                    raise (errors.StoreUncertain() if changes else unavailable(exc)) from None
 
     def _keys(self, sid: str) -> tuple[str, str, str, str]:
         base = f"{self.prefix}s:{sid}:"
@@ -142,7 +152,8 @@ class RedisStore:
 
     @property
     def _ttl(self) -> int:
-        return int(self.options.idle_seconds or 0)
+        idle = self.options.idle_seconds
+        return max(1, math.ceil(idle)) if idle else 0
 
     def _ttl_of(self, sid: str) -> int:
         return 0 if sid == DEFAULT else self._ttl  # the default session is never dropped
@@ -191,7 +202,7 @@ class RedisStore:
         if version is None:
             new = fresh(self.options, sid, owner=owner)
             found, gone = await self._call(lambda r: self._scripts["create"](
-                keys=[meta, self.prefix + "sessions"], client=r,
+                keys=[meta, self.prefix + "sessions", records, journal, count], client=r,
                 args=[codec.state_meta(new), ttl, uuid.uuid4().hex, *self._eviction(), sid, now]))
             self._forget(gone)
         else:
@@ -211,9 +222,14 @@ class RedisStore:
             own = codec.own_from(await self._call(lambda r: r.hgetall(self._keys(sid)[1])))
         state = codec.state_from(data, version, self.options.seeds, own)
         self._remember(sid, state, rv, born)
-        return state
+        return self._cache[sid][0] if sid in self._cache else state
 
     def _remember(self, sid: str, state: SessionState, rv: int, born: bytes) -> None:
+        """Keep what this process knows of a session, never going back: a slow read of an
+        older version must not replace a newer one another coroutine stored meanwhile."""
+        known = self._cache.get(sid)
+        if known is not None and known[2] == born and known[0].version > state.version:
+            return
         self._cache[sid] = (state, rv, born)
         self._cache.move_to_end(sid)
         while len(self._cache) > self.options.max_sessions + 1:
@@ -235,9 +251,10 @@ class RedisStore:
         return cached[0] if cached is not None else known
 
     async def run(self, sid: str, fn, *args, **kwargs):
-        """fn(tx, ...) as one unit of work. Reads answer from the state the request opened (or
-        newer); a change commits only if nobody committed since it was read, else it runs
-        again on the newer state, so of concurrent units exactly one wins each race."""
+        """fn(tx, ...) as one unit of work. It reads the newest state this process knows (at
+        least the one the request opened, since the cache never goes back); a change commits
+        only if nobody committed since, else it runs again on the newer state, so of
+        concurrent units exactly one wins each race."""
         meta, records, _, _ = self._keys(sid)
         if sid not in self._cache:
             await self.open(sid)
@@ -252,11 +269,13 @@ class RedisStore:
             argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed)]
             for name, value in codec.record_fields(tx).items():
                 argv += [name, value]
-            committed = await self._call(lambda r: self._scripts["commit"](keys=[meta, records], args=argv, client=r))
+            committed = await self._call(lambda r: self._scripts["commit"](keys=[meta, records], args=argv, client=r),
+                                         changes=True)
             if committed:
-                if self._cache.get(sid, (None,))[0] is state and state.version == base:
-                    tx.commit_into(state)
-                    self._remember(sid, state, base + 1 if changed else rv, born)
+                known = self._cache.get(sid)
+                if known is not None and known[2] == born and known[0].version == base:
+                    tx.commit_into(known[0])  # the state it ran on, or the same version read again
+                    self._remember(sid, known[0], base + 1 if changed else rv, born)
                 else:
                     self._cache.pop(sid, None)
                 return result
@@ -265,13 +284,19 @@ class RedisStore:
         raise errors.StoreBusy()
 
     async def reset(self, sid: str, scenario: str | None) -> SessionState:
-        old = await self.open(sid)
-        new = fresh(self.options, sid, scenario, clock=old.clock, owner=old.owner)
+        """Back to a seed, keeping the clock and owner as they are when it happens."""
         meta, records, journal, _ = self._keys(sid)
-        self._cache.pop(sid, None)
-        await self._call(lambda r: self._scripts["reset"](
-            keys=[meta, records, journal], args=[codec.state_meta(new)], client=r))
-        return await self.open(sid)
+        for _ in range(MAX_ATTEMPTS):
+            old = await self.open(sid)
+            born = self._cache[sid][2]
+            new = fresh(self.options, sid, scenario, clock=old.clock, owner=old.owner)
+            done = await self._call(lambda r: self._scripts["reset"](
+                keys=[meta, records, journal], args=[codec.state_meta(new), old.version, born], client=r),
+                changes=True)
+            self._cache.pop(sid, None)
+            if done:
+                return await self.open(sid)
+        raise errors.StoreBusy()
 
     async def delete(self, sid: str) -> None:
         self._cache.pop(sid, None)
@@ -281,6 +306,7 @@ class RedisStore:
 
     async def sessions(self) -> list[dict]:
         sids = [s.decode() for s in await self._call(lambda r: r.zrange(self.prefix + "sessions", 0, -1))]
+        sids = [DEFAULT, *(s for s in sids if s != DEFAULT)]  # never evicted, maybe tidied from the index
         exists = [await self._call(lambda r, s=s: r.exists(self._keys(s)[0])) for s in sids]
         live = [s for s, e in zip(sids, exists) if e]
         return [{"sid": s, "owner": None} for s in ([DEFAULT] if DEFAULT in live else []) + [s for s in live if s != DEFAULT]]
@@ -289,7 +315,8 @@ class RedisStore:
     async def journal_append(self, sid: str, entry: dict) -> None:
         _, _, journal, count = self._keys(sid)
         await self._call(lambda r: self._scripts["append"](
-            keys=[journal, count], args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid)], client=r))
+            keys=[journal, count], args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid)], client=r),
+            changes=True)
 
     async def journal_query(self, sid: str) -> list[dict]:
         _, _, journal, count = self._keys(sid)

@@ -11,8 +11,8 @@ from typing import Iterator
 from sandbox.domain import listing
 from sandbox.domain.clock import Clock, derive_id, exact
 from sandbox.domain.model import PROCESSING, SESSION_START, all_final
+from sandbox.domain.records import KINDS
 
-KINDS = ("teams", "projects", "keys", "uploads", "tasks")
 Event = tuple  # (due, seq, kind, target, version): heap order is due, then scheduling order
 
 
