@@ -78,7 +78,11 @@ def _schema_examples(document: dict) -> Iterator[tuple[str, dict, object]]:
 
 
 def _media_examples(document: dict) -> Iterator[tuple[str, dict, object]]:
-    for path, item in document.get("paths", {}).items():
+    # x-webhooks: what the platform sends to a subscriber, described as the operations a
+    # receiver serves (OpenAPI 3.0's convention for 3.1's `webhooks`, read by Redoc)
+    items = [(f"paths.{p}", i) for p, i in document.get("paths", {}).items()]
+    items += [(f"x-webhooks.{n}", i) for n, i in document.get("x-webhooks", {}).items()]
+    for path, item in items:
         for method in spec.HTTP_METHODS:
             operation = item.get(method)
             if not operation:
@@ -88,7 +92,7 @@ def _media_examples(document: dict) -> Iterator[tuple[str, dict, object]]:
                        for status, response in operation.get("responses", {}).items()]
             for where, body in bodies:
                 for media, content in (body or {}).get("content", {}).items():
-                    base = f"paths.{path}.{method}.{where}.content.{media}"
+                    base = f"{path}.{method}.{where}.content.{media}"
                     if "example" in content:
                         yield f"{base}.example", content.get("schema", {}), content["example"]
                     for name, example in content.get("examples", {}).items():
