@@ -23,6 +23,9 @@ from sandbox.control import layers as control
 from sandbox.control.api import ControlHandlers
 from sandbox.control.scenarios import Scenarios
 from sandbox.control.sessions import Sessions
+from sandbox.domain import outbox
+from sandbox.notify.hosts import HostPolicy
+from sandbox.notify.sender import Sender
 from sandbox.domain.clock import Clock
 from sandbox.domain.records import Records
 from sandbox.store import open_store
@@ -64,17 +67,23 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                cors_origins: Sequence[str] = ("*",), max_body_bytes: int = DEFAULT_MAX_BODY,
                validate_responses: bool = True, admin_token: str | None = None,
                max_sessions: int = 100, journal_size: int = 1000, idle_seconds: float | None = None,
-               store: str | None = None, namespace: str | None = None) -> SandboxApp:
+               store: str | None = None, namespace: str | None = None,
+               webhook_hosts: Sequence[str] = (), webhook_timeout: float = 5.0) -> SandboxApp:
     """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
     fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
     `store` is None (this process's memory) or a redis:// URL, under `namespace`.
+    Notifications go to loopback subscribers, and to `webhook_hosts` ("*": any), waiting at
+    most `webhook_timeout` seconds for an answer.
     Raises FixtureError on a bad fixture or scenario (B13), ValueError on a bad store URL."""
     document = spec.load_public()
     contract = spec.Contract(document)
     scenarios = Scenarios(fixtures_dir, document, default=records)
     options = dict(seeds=scenarios.seed, id_seed=seed, max_sessions=max_sessions, idle_seconds=idle_seconds,
-                   journal_size=journal_size, default_clock=clock)
+                   journal_size=journal_size, default_clock=clock, wake_at=outbox.wake_at)
     state = open_store(store, **options, **({"namespace": namespace} if namespace else {}))
+    hosts = HostPolicy(webhook_hosts)
+    sender = Sender(state, document, timeout=webhook_timeout, hosts=hosts)
+    state.options.on_wake = sender.wake
     sessions = Sessions(state, scenarios)
     control_contract = spec.Contract(spec.load_control(), prefix="/_sandbox")
     # Every layer of a request, outermost first, in the order they run.
@@ -103,11 +112,11 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     common = dict(strict_validation=True, validate_responses=validate_responses, validator_map=VALIDATORS)
     # The control API first: the public API's base path "" would otherwise route /_sandbox too.
     app.add_api(spec.load_control(), base_path="/_sandbox",
-                resolver=_resolver(ControlHandlers(sessions, contract)), **common)
+                resolver=_resolver(ControlHandlers(sessions, contract, hosts)), **common)
     app.add_api(document, resolver=_resolver(Handlers(sessions)), **common,
                 security_map={"bearer": auth.bearer_handler(lambda request: sessions.for_scope(request.scope))})
     envelope.install(app, contract)
-    app.sessions, app.store = sessions, state
+    app.sessions, app.store, app.sender = sessions, state, sender
     if state.kind == "memory":
         app.world = Direct(state, "default")  # tests drive the default session's state through this
     return app

@@ -43,6 +43,14 @@ class InvalidFault(BadRequest):
     code = "invalid_fault"
 
 
+class InvalidSubscription(BadRequest):
+    code = "invalid_subscription"
+
+
+class InvalidEvent(BadRequest):
+    code = "invalid_event"
+
+
 class InvalidPaginationToken(BadRequest):
     code = "invalid_pagination_token"
     default_message = "The pagination token is malformed."
@@ -154,6 +162,14 @@ class UnknownScenario(NotFound):
 
 class FaultNotFound(NotFound):
     code = "fault_not_found"
+
+
+class SubscriptionNotFound(NotFound):
+    code = "subscription_not_found"
+
+
+class DeliveryNotFound(NotFound):
+    code = "delivery_not_found"
 
 
 class ControlForbidden(Forbidden):

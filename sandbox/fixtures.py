@@ -17,7 +17,8 @@ from sandbox import errors, spec as spec_module
 from sandbox.domain.model import (
     APPROVED, DISAPPROVED, FINAL_STATUSES, ApiKey, Project, Task, Team, Upload, freeze,
 )
-from sandbox.domain.records import KINDS, Records
+from sandbox.domain.events import TYPES, Subscription, secret_problem
+from sandbox.domain.records import FIXTURE_KINDS, Records
 from sandbox.schemas import Compiled
 
 PUBLIC_SCHEMA = {"uploads": "Upload", "tasks": "Task"}
@@ -117,16 +118,16 @@ def _documents(files: list[Path], checker: _Checker) -> list[tuple[str, Any]]:
 
 
 def _records(docs: list[tuple[str, Any]], checker: _Checker) -> Iterator[tuple[str, str, str, dict]]:
-    """Yield (kind, file, record label, record) in KINDS order, so references resolve."""
+    """Yield (kind, file, record label, record) in FIXTURE_KINDS order, so references resolve."""
     valid = []
     for name, doc in docs:
         if not isinstance(doc, dict):
-            checker.fail_document(name, f"top level must be a mapping of {', '.join(KINDS)}")
+            checker.fail_document(name, f"top level must be a mapping of {', '.join(FIXTURE_KINDS)}")
             continue
-        for unknown in sorted(set(doc) - set(KINDS), key=str):
-            checker.fail_document(name, f"unknown top-level key {unknown!r}; expected {', '.join(KINDS)}")
+        for unknown in sorted(set(doc) - set(FIXTURE_KINDS), key=str):
+            checker.fail_document(name, f"unknown top-level key {unknown!r}; expected {', '.join(FIXTURE_KINDS)}")
         valid.append((name, doc))
-    for kind in KINDS:
+    for kind in FIXTURE_KINDS:
         for name, doc in valid:
             records = doc.get(kind) or []
             if not isinstance(records, list):
@@ -240,6 +241,15 @@ def _add(kind: str, file: str, label: str, rec: dict, records: Records, checker:
             records.projects[rec["id"]] = _project(rec)
     elif kind == "keys":
         _add_key(file, label, rec, records, checker)
+    elif kind == "subscriptions":
+        if rec["project_id"] not in records.projects:
+            return checker.fail(file, label, "project_id", f"no project {rec['project_id']!r}")
+        if (problem := secret_problem(rec["secret"])) is not None:
+            return checker.fail(file, label, "secret", problem)
+        if not _duplicate(records.subscriptions, rec["id"], checker, file, label, "id"):
+            records.subscriptions[rec["id"]] = Subscription(
+                rec["id"], rec["project_id"], rec["url"], tuple(rec.get("events", TYPES)), rec["secret"],
+                rec.get("enabled", True), description=rec.get("description", ""))
 
 
 def _project(rec: dict) -> Project:

@@ -112,6 +112,7 @@ def task0(**changes):
     return edit("tasks.yaml", lambda d: d["tasks"][0].update(changes))
 
 
+SECRET = "whsec_" + "A" * 32
 NEGATIVE_WIDTH = edit("tasks.yaml", lambda d: d["tasks"][0]["pages"][0].update(width=-1))
 T0, U0, K1 = "tasks[0] (task_abcdef123456)", "uploads[0] (upl_123456789)", "keys[1] (key_task_read_only)"
 
@@ -171,7 +172,34 @@ BROKEN = [  # (mutation, file, record label or None for file-level errors, field
                  "tasks must be a list", id="kind-not-a-list"),
     pytest.param(write("tasks.yaml", "tasks: [unclosed\n"), "tasks.yaml", None, None,
                  "not valid YAML", id="invalid-yaml"),
+    pytest.param(write("hooks.yaml", "subscriptions: [{id: sub_1, project_id: proj_nope, url: 'http://127.0.0.1/h', "
+                                     f"secret: {SECRET}}}]\n"),
+                 "hooks.yaml", "subscriptions[0] (sub_1)", "project_id", "proj_nope", id="subscription-unknown-project"),
+    pytest.param(write("hooks.yaml", "subscriptions: [{id: sub_1, project_id: proj_123456, url: 'http://127.0.0.1/h', "
+                                     "secret: whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA}]\n"),
+                 "hooks.yaml", "subscriptions[0] (sub_1)", "secret", "base64", id="subscription-bad-secret"),
+    pytest.param(write("hooks.yaml", "subscriptions: [{id: sub_1, project_id: proj_123456, url: '/inbox', "
+                                     f"secret: {SECRET}}}]\n"),
+                 "hooks.yaml", "subscriptions[0] (sub_1)", "url", "does not match", id="subscription-relative-url"),
+    pytest.param(write("hooks.yaml", "subscriptions: [{id: sub_1, project_id: proj_123456, url: 'http://127.0.0.1/h', "
+                                     f"secret: {SECRET}, events: [upload.deleted]}}]\n"),
+                 "hooks.yaml", "subscriptions[0] (sub_1)", "events[0]", "upload.deleted", id="subscription-bad-event"),
 ]
+SUBSCRIPTION = {"id": "sub_erp", "project_id": "proj_123456", "url": "http://127.0.0.1:9/erp", "secret": SECRET,
+                "events": ["upload.processed"]}
+
+
+def test_subscriptions_load_from_fixtures_and_over_http(tmp_path, clock):
+    directory = broken_copy(tmp_path, write("hooks.yaml", yaml.safe_dump({"subscriptions": [SUBSCRIPTION]})))
+    with create_app(directory, clock=clock).test_client() as client:
+        listed = client.get("/_sandbox/subscriptions").json()["payload"]
+        assert [(s["id"], s["events"], s["enabled"]) for s in listed] == [("sub_erp", ["upload.processed"], True)]
+    with create_app(clock=clock).test_client() as client:
+        loaded = client.post("/_sandbox/fixtures", json={"subscriptions": [SUBSCRIPTION]})
+        assert loaded.status_code == 201 and loaded.json()["payload"]["subscriptions"] == 1
+        again = client.post("/_sandbox/fixtures", json={"subscriptions": [SUBSCRIPTION]})
+        assert again.status_code == 400 and "duplicate" in again.text
+        assert [s["id"] for s in client.get("/_sandbox/subscriptions").json()["payload"]] == ["sub_erp"]
 
 
 def broken_copy(tmp_path: Path, mutate) -> Path:

@@ -208,3 +208,35 @@ def test_serve_with_an_unreachable_redis_is_one_line_and_exit_2():
              and "import" not in line]
     assert done.returncode == 2
     assert len(lines) == 1 and lines[0].startswith("task-sandbox: cannot reach the Redis store"), done.stderr
+
+
+def test_each_delivery_is_sent_once_whichever_replica_sends_it(replicas):
+    from tests.receivers import Receiver
+
+    receiver = Receiver(500, 200)  # the first attempt fails: its retry is up for grabs too
+    try:
+        one, two = replicas
+        hooks = session("hooks")
+        httpx.post(f"{one}/_sandbox/clock", json={"freeze": True}, headers=hooks)
+        sub = httpx.post(f"{two}/_sandbox/subscriptions", headers=hooks,
+                         json={"project_id": "proj_123456", "url": receiver.url}).json()["payload"]
+        for i in range(20):  # fired through both, so both processes' senders are awake and compete
+            fired = httpx.post(f"{(one, two)[i % 2]}/_sandbox/events", headers=hooks,
+                               json={"upload_id": "upl_123456789", "type": "upload.in_review"})
+            assert fired.status_code == 201, fired.text
+        receiver.wait_for(20)
+        httpx.post(f"{one}/_sandbox/clock", json={"advance_seconds": 5}, headers=hooks)  # the one retry
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            found = httpx.get(f"{two}/_sandbox/deliveries", headers=hooks).json()["payload"]
+            if all(d["status"] == "delivered" for d in found):
+                break
+            time.sleep(0.05)
+        assert len(found) == 20 and {d["subscription_id"] for d in found} == {sub["id"]}
+        assert all(d["status"] == "delivered" for d in found), found
+        time.sleep(1)  # anything sent twice would have arrived by now
+        sent = Counter(h["webhook-id"] for h, _ in receiver.received)
+        attempts = sum(len(d["attempts"]) for d in found)
+        assert len(sent) == 20 and sum(sent.values()) == attempts == 21  # once each, and the one retry
+    finally:
+        receiver.close()

@@ -8,6 +8,7 @@ from connexion import context
 from sandbox import errors, fixtures
 from sandbox.control import faults, journal
 from sandbox.control.layers import decode
+from sandbox.control.notifications import NotificationHandlers
 from sandbox.control.sessions import Session, Sessions
 from sandbox.domain import world
 from sandbox.domain.clock import format_timestamp, parse_timestamp
@@ -26,10 +27,12 @@ async def session_view(session: Session) -> dict:
             "faults": len(state.faults)}
 
 
-class ControlHandlers:
-    def __init__(self, sessions: Sessions, contract: Contract):
+class ControlHandlers(NotificationHandlers):
+    def __init__(self, sessions: Sessions, contract: Contract, hosts=None):
         self.sessions = sessions
         self.contract = contract
+        if hosts is not None:
+            self.hosts = hosts
 
     @property
     def session(self) -> Session:

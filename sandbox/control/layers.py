@@ -16,6 +16,7 @@ from sandbox.validation import no_constants
 
 log = logging.getLogger("sandbox")
 CONTROL_PREFIX = "/_sandbox/"
+INBOX_PREFIX = CONTROL_PREFIX + "inbox/"
 TOKEN_HEADER = "x-sandbox-admin-token"
 MAX_BODY = 64 * 1024
 FORCE_TRACKER_FAILURE = "sandbox.force_tracker_failure"
@@ -52,7 +53,9 @@ class AdminGuard:
         self.token = token
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope.get("path", "").startswith(CONTROL_PREFIX):
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        # The built-in inbox receives like any webhook receiver: from senders that hold no token.
+        if path.startswith(CONTROL_PREFIX) and not (scope["method"] == "POST" and path.startswith(INBOX_PREFIX)):
             if self.token:
                 given = next((v for k, v in scope.get("headers", ()) if k == TOKEN_HEADER.encode()), b"")
                 if not hmac.compare_digest(given, self.token.encode()):  # raw bytes: any token can match

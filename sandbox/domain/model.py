@@ -138,6 +138,7 @@ class Upload:
     # When every task last became final; export waits on it (B8). SESSION_START for a seed's
     # upload that was final already: it is final since each session over the seed began.
     final_since: float | None = None
+    notified_status: str | None = None  # the status its events last followed (B14: fired on each change)
 
     def public(self, tasks: list[Task]) -> dict[str, Any]:
         return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sandbox import errors
-from sandbox.domain import entities, lifecycle
+from sandbox.domain import entities, events, lifecycle
 from sandbox.domain.clock import exact, format_timestamp
 from sandbox.domain.model import COMPLETED, PROCESSING, REVIEWING, Task, all_final
 
@@ -47,6 +47,7 @@ class Pipeline:
                 tx.push(exact(at + delay), EXPORT, upload_id, at)
         elif upload.final_since is not None:
             tx.put("uploads", upload_id, replace(upload, final_since=None))
+        events.observe(tx, upload_id, at)
 
     # -- events --
     def _schedule(self, kind: str, task: Task, at: float) -> None:
@@ -92,3 +93,4 @@ class Pipeline:
         for task in tx.tasks_of(upload_id):
             if task.status == COMPLETED and task.exported_at is None:
                 tx.put("tasks", task.id, replace(task, **{"export_failed_at" if fails else "exported_at": stamp}))
+        events.fire(tx, upload_id, events.PROCESSED, due)

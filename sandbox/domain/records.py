@@ -7,7 +7,8 @@ from typing import Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 EMPTY: Mapping = {}
-KINDS = ("teams", "projects", "keys", "uploads", "tasks")
+FIXTURE_KINDS = ("teams", "projects", "keys", "uploads", "tasks", "subscriptions")  # in reference order
+KINDS = (*FIXTURE_KINDS, "events", "deliveries")  # the last two only a session makes (notifications)
 
 
 class Table(Generic[T]):
@@ -61,6 +62,9 @@ class Records:
         self.keys: Table = Table(base("keys"))
         self.uploads: Table = Table(base("uploads"))
         self.tasks: Table = Table(base("tasks"))
+        self.subscriptions: Table = Table(base("subscriptions"))
+        self.events: Table = Table(base("events"))
+        self.deliveries: Table = Table(base("deliveries"))
         self._ids_of = ids_of or (lambda upload_id: ())
         self.by_upload: dict[str, list[str]] = {}  # this layer's task ids of each upload
 

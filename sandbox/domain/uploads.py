@@ -31,7 +31,8 @@ def build(project: Project, files: list[File], name: str | None, meta: list[dict
           new_id) -> tuple[Upload, list[Task]]:
     stamp = format_timestamp(now)
     meta = freeze(meta)
-    upload = Upload(new_id("upl"), project.id, name or files[0].filename, freeze({}), meta, None, stamp)
+    upload = Upload(new_id("upl"), project.id, name or files[0].filename, freeze({}), meta, None, stamp,
+                    notified_status="PROCESSING")
     tasks = [Task(new_id("task"), f.filename, stamp, meta, PROCESSING, project.steps[0], upload.id,
                   project.id, None, None, None, None, ()) for f in files]
     return upload, tasks

@@ -8,9 +8,9 @@ from typing import Callable
 from sandbox import errors
 from sandbox.domain import lifecycle, listing, uploads
 from sandbox.domain.clock import format_timestamp
-from sandbox.domain.model import FINAL_STATUSES, PROCESSING, ApiKey, Project, Report, Task, freeze
+from sandbox.domain.model import FINAL_STATUSES, PROCESSING, ApiKey, Project, Report, Task, freeze, upload_status
 from sandbox.domain.pipeline import Pipeline
-from sandbox.domain.records import KINDS
+from sandbox.domain.records import FIXTURE_KINDS
 
 
 def settle(tx) -> float:
@@ -131,18 +131,20 @@ def load(tx, validate: Callable) -> dict[str, int]:
     now = settle(tx)
     layer = validate(tx)
     pipeline = Pipeline(tx)
-    for kind in ("teams", "projects", "keys", "uploads"):
+    for kind in ("teams", "projects", "keys", "uploads", "subscriptions"):
         for ident, record in getattr(layer, kind).changed().items():
             tx.put(kind, ident, record)
     added = list(layer.tasks.changed().values())
     for task in added:
         tx.add_task(task)
+    for upload_id, upload in layer.uploads.changed().items():  # as loaded: nothing to tell yet (B14)
+        tx.put("uploads", upload_id, replace(upload, notified_status=upload_status(tx.tasks_of(upload_id))))
     for task in added:
         if task.status == PROCESSING:
             pipeline.task_created(task, now)
     for upload_id in {t.upload_id for t in added} | set(layer.uploads.changed()):
         pipeline.upload_changed(upload_id, now)
-    return {kind: len(getattr(layer, kind).changed()) for kind in KINDS}
+    return {kind: len(getattr(layer, kind).changed()) for kind in FIXTURE_KINDS}
 
 
 def force(tx, task_id: str, status: str, step_type: str | None = None) -> dict:

@@ -20,6 +20,19 @@ class Options:
     new_clock: Callable[[], Clock] = Clock
     default_clock: Clock | None = None
     namespace: str = "task-sandbox"        # Redis key prefix: several sandboxes on one Redis
+    # When a sender should next look at a session (host's clock), from a committed unit of work,
+    # and who to tell when there is such a time (sandbox/notify/): none, no notifications.
+    wake_at: Callable | None = None
+    on_wake: Callable[[], None] | None = None
+
+
+def wake_of(options: Options, tx, now: float) -> float | None:
+    if options.wake_at is None:
+        return None
+    found = options.wake_at(tx, now)
+    if found is not None and options.on_wake is not None:
+        options.on_wake()
+    return found
 
 
 def fresh(options: Options, sid: str, scenario: str | None = None, clock: Clock | None = None,

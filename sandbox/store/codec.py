@@ -9,6 +9,7 @@ import orjson
 
 from sandbox.control.faults import Rule
 from sandbox.domain.clock import Clock
+from sandbox.domain.events import Delivery, Event, Subscription
 from sandbox.domain.model import ApiKey, Project, Report, Task, Team, Upload, freeze
 from sandbox.store.state import Own, SessionState
 
@@ -68,8 +69,24 @@ def _key(d: dict) -> ApiKey:
     return ApiKey(**d)
 
 
+def _subscription(d: dict) -> Subscription:
+    d["events"] = tuple(d["events"])
+    return Subscription(**d)
+
+
+def _event(d: dict) -> Event:
+    d["body"] = freeze(d["body"])
+    return Event(**d)
+
+
+def _delivery(d: dict) -> Delivery:
+    d["attempts"] = freeze(d["attempts"])
+    return Delivery(**d)
+
+
 DECODERS = {"tasks": _task, "uploads": _upload, "projects": _project, "keys": _key,
-            "teams": lambda d: Team(**d)}
+            "teams": lambda d: Team(**d), "subscriptions": _subscription, "events": _event,
+            "deliveries": _delivery}
 
 
 def record_fields(tx) -> dict[str, bytes]:
@@ -95,7 +112,7 @@ def meta(s, started_at: float, events: list) -> bytes:
     rewritten whole on every commit."""
     return dumps({"scenario": s.scenario, "started_at": started_at, "cursor": s.cursor, "events": events,
                   "seq": s.seq, "clock": s.clock.dump(), "next_id": s.next_id, "faults": s.faults,
-                  "fault_seq": s.fault_seq, "owner": s.owner})
+                  "fault_seq": s.fault_seq, "owner": s.owner, "outbox": s.outbox, "notify_seq": s.notify_seq})
 
 
 def state_meta(state: SessionState) -> bytes:
@@ -112,5 +129,6 @@ def state_from(raw: bytes, version: int, seeds, own: Own) -> SessionState:
         seed=seeds(d["scenario"]), clock=Clock.load(*d["clock"]), started_at=d["started_at"],
         scenario=d["scenario"], own=own, events=[tuple(e) for e in d["events"]], seq=d["seq"],
         cursor=d["cursor"], next_id=d["next_id"], faults=tuple(Rule(**r) for r in d["faults"]),
-        fault_seq=d["fault_seq"], owner=d["owner"], version=version)
+        fault_seq=d["fault_seq"], owner=d["owner"], outbox=tuple(tuple(e) for e in d.get("outbox", ())),
+        notify_seq=d.get("notify_seq", 0), version=version)
     return state

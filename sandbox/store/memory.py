@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 from sandbox.control.journal import Journal
-from sandbox.store.base import DEFAULT, Options, fresh
+from sandbox.store.base import DEFAULT, Options, fresh, wake_of
 from sandbox.store.state import SessionState, Tx
 
 
@@ -22,6 +22,8 @@ class MemoryStore:
         self._states: OrderedDict[str, SessionState] = OrderedDict()
         self._journals: dict[str, Journal] = {}
         self._used: dict[str, float] = {}
+        self._wake: dict[str, float] = {}
+        self._inboxes: OrderedDict[str, deque] = OrderedDict()  # sid -> when a sender should look at it (host's clock)
         self._lock = threading.RLock()
         self._open(DEFAULT)  # its seed's schedule starts with the app, as the clock it was given
 
@@ -51,6 +53,7 @@ class MemoryStore:
             self._forget(next(s for s in self._states if s != DEFAULT))
 
     def _forget(self, sid: str) -> None:
+        self._wake.pop(sid, None)
         self._states.pop(sid, None)
         self._journals.pop(sid, None)
         self._used.pop(sid, None)
@@ -73,7 +76,33 @@ class MemoryStore:
             result = fn(tx, *args, **kwargs)
             if tx.dirty:
                 tx.commit_into(state)
+                self._set_wake(sid, tx)
             return result
+
+    def _set_wake(self, sid: str, tx: Tx) -> None:
+        found = wake_of(self.options, tx, time.time())
+        if found is None:
+            self._wake.pop(sid, None)
+        else:
+            self._wake[sid] = found
+
+    async def run_existing(self, sid: str, fn, *args):
+        """fn(tx, ...) on a session that exists (a sender's work never makes one); None if it does not."""
+        with self._lock:
+            state = self._states.get(sid)
+            idle = self.options.idle_seconds
+            if state is None or (sid != DEFAULT and idle is not None and time.monotonic() - self._used[sid] > idle):
+                self._forget(sid)
+                return None
+            return self.run_sync(sid, fn, *args)
+
+    async def woken(self, now: float) -> list[str]:
+        with self._lock:
+            return [sid for sid, at in self._wake.items() if at <= now]
+
+    async def next_wake(self) -> float | None:
+        with self._lock:
+            return min(self._wake.values(), default=None)
 
     def latest(self, sid: str, known: SessionState) -> SessionState:
         return self._states.get(sid, known)
@@ -85,6 +114,7 @@ class MemoryStore:
             new.version = old.version + 1
             self._states[sid] = new
             self._journals[sid].clear()
+            self._set_wake(sid, Tx(new, sid, self.options.id_seed))
             return new
 
     async def delete(self, sid: str) -> None:
@@ -112,6 +142,23 @@ class MemoryStore:
 
     async def journal_length(self, sid: str) -> int:
         return len(self._journals.get(sid) or ())
+
+    # -- inboxes: what the built-in receiver got, by name, outside every session --
+    async def inbox_append(self, name: str, entry: dict) -> None:
+        with self._lock:
+            box = self._inboxes.pop(name, None) or deque(maxlen=self.options.journal_size)
+            box.append(entry)
+            self._inboxes[name] = box  # most recently used last
+            while len(self._inboxes) > self.options.max_sessions + 1:
+                self._inboxes.popitem(last=False)
+
+    async def inbox_read(self, name: str) -> list[dict]:
+        with self._lock:
+            return list(self._inboxes.get(name, ()))
+
+    async def inbox_clear(self, name: str) -> None:
+        with self._lock:
+            self._inboxes.pop(name, None)
 
     async def ping(self) -> None:
         """The memory store is always there."""

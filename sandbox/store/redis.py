@@ -17,7 +17,7 @@ from redis.retry import Retry
 
 from sandbox import errors
 from sandbox.store import codec
-from sandbox.store.base import DEFAULT, Options, fresh
+from sandbox.store.base import DEFAULT, Options, fresh, wake_of
 from sandbox.store.state import Own, SessionState, Tx
 
 log = logging.getLogger("sandbox")
@@ -40,6 +40,7 @@ local function evict(index, kept, prefix, cutoff)
       local base = prefix .. 's:' .. sid .. ':'
       redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn')
       redis.call('ZREM', index, sid)
+      redis.call('ZREM', prefix .. 'wake', sid)
       table.insert(gone, sid)
     end
   end
@@ -49,15 +50,17 @@ end
 # A session's meta hash: v (its version: commits so far), b (its incarnation: a new token each
 # time the session is created, so a process never mistakes a recreated session's version for
 # the one it remembers), rv (the version at which its records last changed) and d (the rest).
-# KEYS: meta, records. ARGV: expected version, incarnation, new meta, ttl (0: none), 1 if the
-# records change, then field, value pairs.
+# KEYS: meta, records, the senders' wake-up index. ARGV: expected version, incarnation, new meta,
+# ttl (0: none), 1 if the records change, the session's id, when a sender should look at it
+# ('': not until it changes), then field, value pairs.
 COMMIT = """
 local m = redis.call('HMGET', KEYS[1], 'v', 'b')
 if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
 local v = tonumber(ARGV[1]) + 1
 redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'rv', v) end
-for i = 6, #ARGV, 1000 do
+if ARGV[7] == '' then redis.call('ZREM', KEYS[3], ARGV[6]) else redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
+for i = 8, #ARGV, 1000 do
   redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 if tonumber(ARGV[4]) > 0 then
@@ -80,14 +83,16 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 return {redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
 """
-# KEYS: meta, records, journal. ARGV: meta of the reset session, expected version and
-# incarnation. The version goes on; nothing happens if either moved since they were read.
+# KEYS: meta, records, journal, wake-up index. ARGV: meta of the reset session, expected version
+# and incarnation, the session's id and wake-up time (as COMMIT). The version goes on; nothing
+# happens if either moved since they were read.
 RESET = """
 local m = redis.call('HMGET', KEYS[1], 'v', 'b')
 if m[1] ~= ARGV[2] or m[2] ~= ARGV[3] then return 0 end
 local v = tonumber(ARGV[2]) + 1
 redis.call('HSET', KEYS[1], 'v', v, 'rv', v, 'd', ARGV[1])
 redis.call('DEL', KEYS[2], KEYS[3])
+if ARGV[5] == '' then redis.call('ZREM', KEYS[4], ARGV[4]) else redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4]) end
 return v
 """
 # KEYS: journal, its counter. ARGV: entry, entries kept, ttl (0: none).
@@ -266,11 +271,11 @@ class RedisStore:
             if not tx.dirty:
                 return result
             changed = any(tx.writes.values()) or bool(tx.by_upload)
-            argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed)]
+            argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed), sid, self._wake_arg(tx)]
             for name, value in codec.record_fields(tx).items():
                 argv += [name, value]
-            committed = await self._call(lambda r: self._scripts["commit"](keys=[meta, records], args=argv, client=r),
-                                         changes=True)
+            committed = await self._call(lambda r: self._scripts["commit"](
+                keys=[meta, records, self._wake_key], args=argv, client=r), changes=True)
             if committed:
                 known = self._cache.get(sid)
                 if known is not None and known[2] == born and known[0].version == base:
@@ -290,9 +295,10 @@ class RedisStore:
             old = await self.open(sid)
             born = self._cache[sid][2]
             new = fresh(self.options, sid, scenario, clock=old.clock, owner=old.owner)
+            wake = self._wake_arg(Tx(new, sid, self.options.id_seed))
             done = await self._call(lambda r: self._scripts["reset"](
-                keys=[meta, records, journal], args=[codec.state_meta(new), old.version, born], client=r),
-                changes=True)
+                keys=[meta, records, journal, self._wake_key],
+                args=[codec.state_meta(new), old.version, born, sid, wake], client=r), changes=True)
             self._cache.pop(sid, None)
             if done:
                 return await self.open(sid)
@@ -303,6 +309,50 @@ class RedisStore:
         self._touched.pop(sid, None)
         await self._call(lambda r: r.delete(*self._keys(sid)))
         await self._call(lambda r: r.zrem(self.prefix + "sessions", sid))
+        await self._call(lambda r: r.zrem(self._wake_key, sid))
+
+    # -- senders of notifications: which sessions to look at, shared by every process --
+    @property
+    def _wake_key(self) -> str:
+        return self.prefix + "wake"
+
+    def _wake_arg(self, tx: Tx) -> str:
+        found = wake_of(self.options, tx, time.time())
+        return "" if found is None else repr(found)
+
+    async def woken(self, now: float) -> list[str]:
+        return [s.decode() for s in await self._call(lambda r: r.zrangebyscore(self._wake_key, "-inf", now))]
+
+    async def next_wake(self) -> float | None:
+        found = await self._call(lambda r: r.zrange(self._wake_key, 0, 0, withscores=True))
+        return found[0][1] if found else None
+
+    async def run_existing(self, sid: str, fn, *args):
+        """fn(tx, ...) on a session that exists (a sender's work never makes one); None if it does not."""
+        if not await self._call(lambda r: r.exists(self._keys(sid)[0])):
+            await self._call(lambda r: r.zrem(self._wake_key, sid))
+            return None
+        return await self.run(sid, fn, *args)
+
+    # -- inboxes: what the built-in receiver got, by name, outside every session --
+    def _inbox(self, name: str) -> str:
+        return f"{self.prefix}inbox:{name}"
+
+    async def inbox_append(self, name: str, entry: dict) -> None:
+        async def append(r):
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.rpush(self._inbox(name), codec.dumps(entry))
+                pipe.ltrim(self._inbox(name), -self.options.journal_size, -1)
+                if self._ttl:
+                    pipe.expire(self._inbox(name), self._ttl)
+                await pipe.execute()
+        await self._call(append, changes=True)
+
+    async def inbox_read(self, name: str) -> list[dict]:
+        return [codec.loads(e) for e in await self._call(lambda r: r.lrange(self._inbox(name), 0, -1))]
+
+    async def inbox_clear(self, name: str) -> None:
+        await self._call(lambda r: r.delete(self._inbox(name)))
 
     async def sessions(self) -> list[dict]:
         sids = [s.decode() for s in await self._call(lambda r: r.zrange(self.prefix + "sessions", 0, -1))]

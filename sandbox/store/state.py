@@ -10,7 +10,7 @@ from typing import Iterator
 
 from sandbox.domain import listing
 from sandbox.domain.clock import Clock, derive_id, exact
-from sandbox.domain.model import PROCESSING, SESSION_START, all_final
+from sandbox.domain.model import PROCESSING, SESSION_START, all_final, upload_status
 from sandbox.domain.records import KINDS
 
 Event = tuple  # (due, seq, kind, target, version): heap order is due, then scheduling order
@@ -26,10 +26,11 @@ class Seed:
         self.tables: dict[str, dict] = {kind: getattr(records, kind).flattened() for kind in KINDS}
         self.by_upload: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in records.by_upload.items()}
         uploads = self.tables["uploads"]
-        for upload in list(uploads.values()):  # final already: final since each session began (B8)
-            if not upload.fully_processed and upload.final_since is None and all_final(
-                    [self.tables["tasks"][t] for t in self.by_upload.get(upload.id, ())]):
-                uploads[upload.id] = replace(upload, final_since=SESSION_START)
+        for upload in list(uploads.values()):
+            tasks = [self.tables["tasks"][t] for t in self.by_upload.get(upload.id, ())]
+            upload = uploads[upload.id] = replace(upload, notified_status=upload_status(tasks))  # nothing to tell yet
+            if not upload.fully_processed and upload.final_since is None and all_final(tasks):
+                uploads[upload.id] = replace(upload, final_since=SESSION_START)  # final since each session began (B8)
         projects = self.tables["projects"]
         schedule = [(projects[t.project_id].processing_delay, "read", t.id, t.version)
                     for t in self.tables["tasks"].values() if t.status == PROCESSING]
@@ -69,6 +70,8 @@ class SessionState:
     faults: tuple = ()
     fault_seq: int = 0
     owner: str | None = None                     # the team whose key first used it
+    outbox: tuple = ()                           # (due, delivery id) of deliveries to send, in due order
+    notify_seq: int = 0                          # ids of events, deliveries, subscriptions
     version: int = 0
 
     def get(self, kind: str, key: str):
@@ -113,6 +116,7 @@ class Tx:
         self.events: list | None = None  # copied on the first push or pop
         self.seq, self.cursor, self.next_id = state.seq, state.cursor, state.next_id
         self.faults, self.fault_seq, self.owner = state.faults, state.fault_seq, state.owner
+        self.outbox, self.notify_seq = state.outbox, state.notify_seq
         self.scenario = state.scenario
         self.dirty = False
 
@@ -133,6 +137,12 @@ class Tx:
     def put(self, kind: str, key: str, value) -> None:
         self.writes[kind][key] = value
         self.dirty = True
+
+    def values(self, kind: str) -> Iterator:
+        writes, own, seeded = self.writes[kind], self.state.own.tables[kind], self.state.seed.tables[kind]
+        yield from (writes.get(k) or own.get(k, v) for k, v in seeded.items())
+        yield from (writes.get(k, v) for k, v in own.items() if k not in seeded)
+        yield from (v for k, v in writes.items() if k not in seeded and k not in own)
 
     def add_task(self, task) -> None:
         self.put("tasks", task.id, task)
@@ -162,6 +172,24 @@ class Tx:
         self.next_id += 1
         self.dirty = True
         return derive_id(self.id_seed, self.session, self.next_id, prefix, length)
+
+    def notify_id(self, prefix: str) -> tuple[str, int]:
+        """An id of the notifications' own sequence, so events never shift the ids of tasks."""
+        self.notify_seq += 1
+        self.dirty = True
+        return derive_id(self.id_seed, self.session + "/notify", self.notify_seq, prefix), self.notify_seq
+
+    def set_outbox(self, outbox: tuple) -> None:
+        self.outbox = outbox
+        self.dirty = True
+
+    def next_due(self) -> float | None:
+        """When the next transition of the pipeline falls due, on the session's clock."""
+        events = self.state.events if self.events is None else self.events
+        dues = [events[0][0]] if events else []
+        if self.cursor < len(self.state.seed.schedule):
+            dues.append(exact(self.state.started_at + self.state.seed.schedule[self.cursor][0]))
+        return min(dues) if dues else None
 
     def now(self) -> float:
         return self.clock.now()
@@ -215,4 +243,5 @@ class Tx:
             state.events = self.events
         state.seq, state.cursor, state.next_id = self.seq, self.cursor, self.next_id
         state.faults, state.fault_seq, state.owner = self.faults, self.fault_seq, self.owner
+        state.outbox, state.notify_seq = self.outbox, self.notify_seq
         state.version += 1

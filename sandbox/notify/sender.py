@@ -1,0 +1,155 @@
+"""The sender: a thread per process that claims due deliveries from the store's outbox, signs
+and posts them (Standard Webhooks), and records each attempt, never inside a unit of work."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+from openapi_schema_validator import OAS30Validator
+from standardwebhooks import Webhook
+
+from sandbox.domain import outbox
+from sandbox.notify.hosts import HostPolicy
+from sandbox.stack import serialise
+
+log = logging.getLogger("sandbox.notify")
+IDLE_EXIT = 2.0       # seconds with nothing to wait for before the thread ends (it starts again on demand)
+MAX_WAIT = 0.5        # seconds between looks at the store: other processes' sessions wake here too
+RESPONSE_BYTES = 200  # of a receiver's answer kept with each attempt
+USER_AGENT = "task-sandbox-webhooks/1"
+
+
+class Sender:
+    """Runs in a thread of its own with its own event loop, so a delivery never waits on (or
+    delays) a request, and works the same under uvicorn and a test client. Each attempt is its
+    own task: a receiver that hangs holds only its own delivery, for at most `timeout`."""
+
+    def __init__(self, store, document: dict, timeout: float = 5.0, hosts: HostPolicy | None = None):
+        self.store = store
+        self.timeout = timeout
+        self.hosts = hosts or HostPolicy()
+        self.lease = timeout + 10.0  # another process sends it again only after this
+        self._validator = OAS30Validator({"$ref": "#/components/schemas/UploadEvent",
+                                          "components": document["components"]})
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._stopping = False
+        self.listeners: list = []  # called with (send, outcome) after each attempt, on the sender's thread
+
+    def wake(self) -> None:
+        """Something may be due: look now (start the thread if it is not running)."""
+        with self._lock:
+            if self._stopping:
+                return
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="task-sandbox-sender", daemon=True)
+                self._loop = self._event = None
+                self._thread.start()
+            elif self._loop is not None and self._event is not None:
+                self._loop.call_soon_threadsafe(self._event.set)
+
+    def stop(self, wait: float = 5.0) -> None:
+        with self._lock:
+            self._stopping = True
+            thread = self._thread
+            if self._loop is not None and self._event is not None:
+                self._loop.call_soon_threadsafe(self._event.set)
+        if thread is not None:
+            thread.join(wait)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop, self._event = asyncio.get_running_loop(), asyncio.Event()
+        inflight: set[asyncio.Task] = set()
+        idle_since = None
+        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False) as client:
+            while not self._stopping:
+                self._event.clear()
+                try:
+                    for send in await self._claim():
+                        task = asyncio.create_task(self._deliver(client, send))
+                        inflight.add(task)
+                        task.add_done_callback(inflight.discard)
+                    upcoming = await self.store.next_wake()
+                except Exception:  # the store is down: try again shortly, never die
+                    log.warning("notifications: the store did not answer; trying again", exc_info=True)
+                    upcoming = time.time() + 1
+                if upcoming is None and not inflight:
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since > IDLE_EXIT:
+                        with self._lock:  # a wake() from now on starts a new thread
+                            if not self._event.is_set():
+                                self._thread = None
+                                return
+                else:
+                    idle_since = None
+                pause = MAX_WAIT if upcoming is None else min(MAX_WAIT, max(0.0, upcoming - time.time()))
+                try:
+                    await asyncio.wait_for(self._event.wait(), pause)
+                except asyncio.TimeoutError:
+                    pass
+            for task in inflight:
+                task.cancel()
+
+    async def _claim(self) -> list[outbox.Send]:
+        now = time.time()
+        sends = []
+        for sid in await self.store.woken(now):
+            sends += await self.store.run_existing(sid, outbox.claim, now, self.lease) or []
+        return sends
+
+    async def _deliver(self, client: httpx.AsyncClient, send: outbox.Send) -> None:
+        outcome = await self.attempt(client, send)
+        try:
+            await self.store.run_existing(send.session, outbox.record, send.delivery_id, outcome)
+        except Exception:  # its lease runs out and another attempt follows: at least once, as promised
+            log.warning("notifications: could not record an attempt of %s", send.delivery_id, exc_info=True)
+        for listener in self.listeners:
+            listener(send, outcome)
+        log.info("webhook %s %s to %s: %s", send.event_id, send.delivery_id, send.url,
+                 outcome["status"] if outcome["status"] is not None else outcome["error"])
+
+    async def attempt(self, client: httpx.AsyncClient, send: outbox.Send) -> dict:
+        """One POST of the event, signed; what came back, in the shape a delivery keeps."""
+        body = serialise(send.body).rstrip(b"\n")
+        problem = next(iter(self._validator.iter_errors(orjson.loads(body))), None)
+        if problem is not None:  # never send what the contract does not allow (B1, outbound too)
+            return _outcome(error=f"the event does not conform to UploadEvent: {problem.message}")
+        host = urlsplit(send.url).hostname
+        if not self.hosts.allows(host):
+            return _outcome(error=self.hosts.refusal(host))
+        stamp = datetime.now(timezone.utc)  # the host's clock: receivers check it against theirs
+        headers = {"content-type": "application/json", "user-agent": USER_AGENT,
+                   "webhook-id": send.event_id, "webhook-timestamp": str(int(stamp.timestamp())),
+                   "webhook-signature": Webhook(send.secret).sign(send.event_id, stamp, body.decode())}
+        started = time.monotonic()
+        try:
+            async with client.stream("POST", send.url, content=body, headers=headers) as answer:
+                head = b""
+                async for chunk in answer.aiter_bytes():
+                    head += chunk
+                    if len(head) >= RESPONSE_BYTES:
+                        break
+                return _outcome(answer.status_code, started, head[:RESPONSE_BYTES].decode("utf-8", "replace"))
+        except httpx.TimeoutException:
+            return _outcome(started=started, error=f"no answer within {self.timeout:g} s")
+        except httpx.ConnectError as exc:
+            return _outcome(started=started, error=f"could not connect: {exc or 'connection refused'}")
+        except httpx.HTTPError as exc:
+            return _outcome(started=started, error=f"{type(exc).__name__}: {exc}")
+
+
+def _outcome(status: int | None = None, started: float | None = None, response: str = "",
+             error: str | None = None) -> dict:
+    latency = 0 if started is None else round((time.monotonic() - started) * 1000)
+    return {"status": status, "latency_ms": latency, "response": response, "error": error}

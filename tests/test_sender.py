@@ -1,0 +1,174 @@
+"""Deliveries to real receivers on loopback: signed, retried on the virtual clock, failed, disabled
+by 410, never held up by a hanging receiver; on both stores."""
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from standardwebhooks import Webhook
+
+from sandbox.app import create_app
+from sandbox.domain.outbox import ATTEMPTS, BACKOFF
+from tests.conftest import BASE, auth
+from tests.receivers import Receiver, refused_url
+
+EMAIL = "upl_email0001"
+
+
+@pytest.fixture
+def receivers():
+    made = []
+
+    def make(*answers) -> Receiver:
+        made.append(Receiver(*answers))
+        return made[-1]
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+def subscribe(client, url: str, **fields) -> dict:
+    answer = client.post("/_sandbox/subscriptions", json={"project_id": "proj_123456", "url": url, **fields})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["payload"]
+
+
+def in_review(client) -> dict:
+    """upl_email0001 needs review: the event, once its att1 settles."""
+    assert client.post("/_sandbox/clock", json={"advance_seconds": 30}).status_code == 200
+    return client.get("/_sandbox/events", params={"upload_id": EMAIL}).json()["payload"][-1]
+
+
+def delivery(client, until, timeout: float = 10.0) -> dict:
+    """The only delivery, once `until(delivery)` holds (sending happens beside the request)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = client.get("/_sandbox/deliveries").json()["payload"]
+        if found and until(found[-1]) or time.monotonic() > deadline:
+            return found[-1] if found else {}
+        time.sleep(0.02)
+
+
+def attempts(n: int):
+    return lambda d: len(d.get("attempts", ())) >= n
+
+
+def advance(client, seconds: float) -> None:
+    assert client.post("/_sandbox/clock", json={"advance_seconds": seconds}).status_code == 200
+
+
+def test_events_arrive_signed_and_verify_with_standardwebhooks(client, receivers):
+    receiver = receivers(200)
+    sub = subscribe(client, receiver.url)
+    event = in_review(client)
+    headers, body = receiver.wait_for(1)[0]
+    assert Webhook(sub["secret"]).verify(body, headers) == event["body"]
+    assert headers["webhook-id"] == event["id"] and headers["content-type"] == "application/json"
+    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 300  # the host's clock, as receivers check
+    done = delivery(client, lambda d: d["status"] == "delivered")
+    assert done["status"] == "delivered" and done["attempts"][0]["status"] == 200
+    assert done["attempts"][0]["response"] == "ok"
+
+
+def test_a_receiver_failing_twice_gets_retries_on_the_virtual_clock(client, receivers):
+    receiver = receivers(500, 503, 200)
+    subscribe(client, receiver.url)
+    event = in_review(client)
+    assert delivery(client, attempts(1))["status"] == "pending"
+    time.sleep(0.3)
+    assert len(receiver.received) == 1  # the clock is frozen: no retry until it moves
+    advance(client, BACKOFF[0])
+    delivery(client, attempts(2))
+    advance(client, BACKOFF[1])
+    done = delivery(client, lambda d: d["status"] == "delivered")
+    assert [a["status"] for a in done["attempts"]] == [500, 503, 200]
+    assert {h["webhook-id"] for h, _ in receiver.received} == {event["id"]}  # the same event each time
+
+
+def test_a_refused_connection_is_retried_until_the_attempts_run_out(client):
+    subscribe(client, refused_url())
+    in_review(client)
+    for wait in BACKOFF:
+        delivery(client, attempts(BACKOFF.index(wait) + 1))
+        advance(client, wait)
+    done = delivery(client, lambda d: d["status"] == "failed")
+    assert done["status"] == "failed" and len(done["attempts"]) == ATTEMPTS
+    assert all(a["status"] is None and "could not connect" in a["error"] for a in done["attempts"])
+    assert done["next_attempt_at"] is None
+
+
+def test_410_disables_the_subscription(client, receivers):
+    receiver = receivers(410)
+    sub = subscribe(client, receiver.url)
+    in_review(client)
+    done = delivery(client, lambda d: d["status"] == "failed")
+    assert done["status"] == "failed" and len(done["attempts"]) == 1
+    now = client.get(f"/_sandbox/subscriptions/{sub['id']}").json()["payload"]
+    assert now["enabled"] is False and "410" in now["disabled_reason"]
+    advance(client, 1000)
+    client.post(f"{BASE}/task/task_email000body/complete", headers=auth())
+    assert len(client.get("/_sandbox/deliveries").json()["payload"]) == 1  # nothing new goes to it
+
+
+def test_a_hanging_receiver_holds_up_neither_answers_nor_other_deliveries(store, receivers):
+    options = {} if store is None else {"store": store[0], "namespace": store[1]}
+    app = create_app(webhook_timeout=1.0, **options)
+    slow, quick = receivers("hang"), receivers(200)
+    with app.test_client() as client:
+        client.post("/_sandbox/clock", json={"freeze": True})
+        subscribe(client, slow.url)
+        subscribe(client, quick.url)
+        in_review(client)
+        assert slow.hanging.wait(10)
+        assert quick.wait_for(1)  # while the other is held
+        answer = client.get(f"{BASE}/task/task_abcdef123456", headers=auth())
+        assert answer.status_code == 200 and slow.hanging.is_set() and not slow._release.is_set()
+        found = {d["subscription_id"]: d for d in client.get("/_sandbox/deliveries").json()["payload"]}
+        deadline = time.monotonic() + 10
+        while not all(d["attempts"] for d in found.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            found = {d["subscription_id"]: d for d in client.get("/_sandbox/deliveries").json()["payload"]}
+        errors = sorted(str(d["attempts"][0]["error"]) for d in found.values())
+        assert errors == ["None", "no answer within 1 s"]
+    app.sender.stop()
+
+
+def test_resend_sends_the_same_event_again(client, receivers):
+    receiver = receivers(200)
+    subscribe(client, receiver.url)
+    event = in_review(client)
+    first = delivery(client, lambda d: d["status"] == "delivered")
+    answer = client.post(f"/_sandbox/deliveries/{first['id']}/resend")
+    assert answer.status_code == 202 and answer.json()["payload"]["status"] == "pending"
+    again = delivery(client, attempts(2))
+    assert again["status"] == "delivered" and len(receiver.wait_for(2)) == 2
+    assert [h["webhook-id"] for h, _ in receiver.received] == [event["id"]] * 2
+
+
+def test_deleting_a_subscription_fails_its_pending_deliveries_unsent(client):
+    sub = subscribe(client, refused_url())
+    in_review(client)
+    delivery(client, attempts(1))
+    assert client.delete(f"/_sandbox/subscriptions/{sub['id']}").status_code == 204
+    advance(client, BACKOFF[0])
+    done = delivery(client, lambda d: d["status"] == "failed")
+    assert done["attempts"][-1]["error"] == "the subscription was deleted"
+
+
+def test_the_inbox_receives_what_is_sent_to_it(app, receivers):
+    from sandbox.server import ServerThread
+
+    with ServerThread(app) as server, httpx.Client(base_url=server.url) as client:
+        client.post("/_sandbox/clock", json={"freeze": True})
+        subscribe(client, f"{server.url}/_sandbox/inbox/mine")
+        event = in_review(client)
+        deadline = time.monotonic() + 10
+        while not (got := client.get("/_sandbox/inbox/mine").json())["count"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        received = got["payload"][0]
+        assert received["body"] == event["body"]
+        assert received["headers"]["webhook-id"] == event["id"]
+        assert client.delete("/_sandbox/inbox/mine").status_code == 204
+        assert client.get("/_sandbox/inbox/mine").json() == {"count": 0, "payload": []}
+    app.sender.stop()
