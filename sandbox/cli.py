@@ -1,4 +1,4 @@
-"""The `task-sandbox` command line: `serve` runs the sandbox."""
+"""The `task-sandbox` command line: `serve` runs the sandbox; `check`, `verify` and `listen` help around it."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from sandbox import __version__, errors
+from sandbox.notify import listen as listen_command
 from sandbox.verify import PHASES
 
 
@@ -81,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--namespace", default="task-sandbox",
                        help="prefix of the Redis keys, so several sandboxes can share one Redis "
                             "(default: %(default)s)")
+    serve.add_argument("--webhook-allow-host", metavar="HOST", action="append", dest="webhook_hosts",
+                       help="let subscriptions point at HOST besides loopback; repeat for several, '*' for "
+                            "any (default: loopback only)")
+    serve.add_argument("--webhook-timeout", metavar="SECONDS", type=float, default=5.0,
+                       help="how long a notification waits for its receiver's answer (default: %(default)s)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                        help="server log level (default: %(default)s)")
     check = commands.add_parser(
@@ -108,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--max-examples", type=_positive, help="cases per operation (default: from the config)")
     verify.add_argument("--max-time", type=_positive, metavar="SECONDS", help="time budget of the whole run")
     verify.add_argument("--session", help="X-Sandbox-Session to send (against a sandbox)")
+    listen_command.add_parser(commands)
     parser.commands = commands.choices  # name -> its parser, for errors in its own usage
     return parser
 
@@ -169,7 +176,8 @@ WORKER_OPTIONS = "TASK_SANDBOX_WORKER_OPTIONS"
 def app_options(args: argparse.Namespace) -> dict:
     return dict(fixtures_dir=args.fixtures, seed=args.seed, cors_origins=args.cors_origins or ["*"],
                 admin_token=args.admin_token, max_sessions=args.max_sessions, journal_size=args.journal_size,
-                idle_seconds=args.session_idle, store=args.store, namespace=args.namespace)
+                idle_seconds=args.session_idle, store=args.store, namespace=args.namespace,
+                webhook_hosts=args.webhook_hosts or [], webhook_timeout=args.webhook_timeout)
 
 
 def worker_app():
@@ -226,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         command.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve":
         return serve(args)
+    if args.command == "listen":
+        return listen_command.run(args)
     if args.command == "check":
         from sandbox import check
 
