@@ -96,6 +96,38 @@ class Sandbox:
     def load(self, **records) -> dict:
         return self._call("POST", "/fixtures", json=records)["payload"]
 
+    # -- notifications (README, Notifications) --
+    def events(self, type: str | None = None, upload_id: str | None = None) -> list[dict]:  # noqa: A002
+        """The session's upload events so far, oldest first, whether or not anyone subscribed."""
+        return self._call("GET", "/events", params={k: v for k, v in (("type", type), ("upload_id", upload_id))
+                                                    if v is not None})["payload"]
+
+    def wait_for_event(self, type: str, upload_id: str | None = None, within: float = 3600,  # noqa: A002
+                       step: float = 1) -> dict:
+        """The first `type` event (of `upload_id`) not seen before this call, moving the session's
+        frozen clock on `step` seconds at a time, for at most `within` seconds of virtual time:
+        deterministic, and a test never sleeps. Fails the test if none fires."""
+        seen = {e["id"] for e in self.events(type, upload_id)}
+        self.freeze()
+        waited = 0.0
+        while True:
+            fresh = [e for e in self.events(type, upload_id) if e["id"] not in seen]
+            if fresh:
+                return fresh[0]
+            if waited >= within:
+                raise AssertionError(f"no {type} event" + (f" for {upload_id}" if upload_id else "")
+                                     + f" within {within:g} s of the sandbox's clock")
+            self.advance(step)
+            waited += step
+
+    def subscribe(self, url: str, project_id: str = PROJECT, **fields) -> dict:
+        """A subscription of this session (its answer holds the secret, shown only here)."""
+        return self._call("POST", "/subscriptions", json={"project_id": project_id, "url": url, **fields})["payload"]
+
+    def deliveries(self, **filters) -> list[dict]:
+        """Deliveries with every attempt; filters: subscription_id, event_id, status."""
+        return self._call("GET", "/deliveries", params=filters)["payload"]
+
     def close(self) -> None:
         """Delete the session (a shared sandbox keeps no trace of the test) and the clients."""
         for client in (self.client, *self._clients):  # each team's session of this name

@@ -36,13 +36,26 @@ def test_a_client_per_key(task_sandbox):
     reader = task_sandbox.client_for("task_read")
     assert reader.get(task_sandbox.task_path("task_abcdef123456")).status_code == 200
     assert reader.post(task_sandbox.task_path("task_abcdef123456") + "/complete").status_code == 403
+
+
+def test_events_on_the_virtual_clock(task_sandbox):
+    upload = "upl_email0001"
+    review = task_sandbox.wait_for_event("upload.in_review", upload_id=upload)
+    assert review["body"]["upload"]["status"] == "IN_REVIEW"
+    for task in ("task_email000body", "task_email000att1"):
+        assert task_sandbox.client.post(task_sandbox.task_path(task) + "/complete").status_code == 200
+    processed = task_sandbox.wait_for_event("upload.processed", upload_id=upload)
+    assert processed["body"]["upload"]["status"] == "COMPLETED"
+    assert [e["type"] for e in task_sandbox.events(upload_id=upload)] == ["upload.in_review", "upload.processed"]
+    sub = task_sandbox.subscribe("http://127.0.0.1:9/never", events=["upload.processed"])
+    assert sub["secret"].startswith("whsec_") and task_sandbox.deliveries() == []
 '''
 
 
 def test_a_partner_project_passes_with_an_in_process_sandbox(pytester):
     pytester.makepyfile(test_partner=PARTNER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_a_partner_project_can_use_a_running_sandbox(pytester):
@@ -52,7 +65,7 @@ def test_a_partner_project_can_use_a_running_sandbox(pytester):
     with ServerThread(app) as server:
         pytester.makepyfile(test_partner=PARTNER_TESTS)
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}")
-        result.assert_outcomes(passed=4)
+        result.assert_outcomes(passed=5)
         # a fresh session per test, deleted after it: the shared sandbox keeps only its default
         assert asyncio.run(app.sessions.names()) == ["default"]
 
@@ -75,10 +88,10 @@ def test_a_sandbox_behind_an_admin_token(pytester):
     with ServerThread(create_app(admin_token="s3cret")) as server:
         pytester.makepyfile(test_partner=PARTNER_TESTS)
         refused = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}")
-        refused.assert_outcomes(errors=4)
+        refused.assert_outcomes(errors=5)
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}",
                                                "--sandbox-admin-token=s3cret")
-        result.assert_outcomes(passed=4)
+        result.assert_outcomes(passed=5)
 
 
 def test_two_runs_on_one_sandbox_keep_apart(pytester):
@@ -87,6 +100,6 @@ def test_two_runs_on_one_sandbox_keep_apart(pytester):
         pytester.makepyfile(test_partner=PARTNER_TESTS)
         for _ in range(2):
             pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}").assert_outcomes(
-                passed=4)
+                passed=5)
         # each test's session is deleted after it: a shared sandbox keeps only its default
         assert asyncio.run(app.sessions.names()) == ["default"]
