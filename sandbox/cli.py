@@ -36,6 +36,16 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 (at most 300)")
+    return value
+
+
 def _loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -85,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--webhook-allow-host", metavar="HOST", action="append", dest="webhook_hosts",
                        help="let subscriptions point at HOST besides loopback; repeat for several, '*' for "
                             "any (default: loopback only)")
-    serve.add_argument("--webhook-timeout", metavar="SECONDS", type=float, default=5.0,
+    serve.add_argument("--webhook-timeout", metavar="SECONDS", type=_seconds, default=5.0,
                        help="how long a notification waits for its receiver's answer (default: %(default)s)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                        help="server log level (default: %(default)s)")

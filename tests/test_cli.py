@@ -139,8 +139,28 @@ def test_port_0_shows_the_port_it_got():
         proc.wait(10)
 
 
+@pytest.mark.parametrize("timeout", ["0", "-1", "soon", "301"])
+def test_a_webhook_timeout_out_of_range_is_refused(timeout):
+    out = run("serve", "--webhook-timeout", timeout)
+    assert out.returncode == 2 and f"{timeout!r} is not a number of seconds above 0" in out.stderr
+
+
+def test_serve_passes_the_allowed_webhook_hosts_on():
+    out = run("serve", "--help").stdout
+    assert "--webhook-allow-host" in out and "--webhook-timeout" in out
+    from sandbox import cli
+    from sandbox.app import create_app
+
+    args = cli._parser().parse_args(["serve", "--webhook-allow-host", "hooks.example.com", "--webhook-timeout", "2"])
+    with create_app(**cli.app_options(args)).test_client() as client:  # the app serve would run
+        made = client.post("/_sandbox/subscriptions", json={"project_id": "proj_123456",
+                                                            "url": "https://hooks.example.com/in"})
+        assert made.status_code == 201
+
+
 @pytest.mark.parametrize("command, mistake", [("serve", "--prot"), ("check", "--nope"),
-                                               ("verify", "--base-url=http://x --sesion")])
+                                               ("verify", "--base-url=http://x --sesion"),
+                                               ("listen", "--forwad-to")])
 def test_a_mistyped_flag_shows_the_commands_own_usage(command, mistake):
     out = run(command, *mistake.split())
     assert out.returncode == 2

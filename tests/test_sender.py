@@ -2,6 +2,8 @@
 by 410, never held up by a hanging receiver; on both stores."""
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 import httpx
@@ -9,7 +11,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from sandbox.app import create_app
-from sandbox.domain.outbox import ATTEMPTS, BACKOFF
+from sandbox.domain.outbox import ATTEMPTS, BACKOFF, Send
 from tests.conftest import BASE, auth
 from tests.receivers import Receiver, refused_url
 
@@ -172,3 +174,35 @@ def test_the_inbox_receives_what_is_sent_to_it(app, receivers):
         assert client.delete("/_sandbox/inbox/mine").status_code == 204
         assert client.get("/_sandbox/inbox/mine").json() == {"count": 0, "payload": []}
     app.sender.stop()
+
+
+def test_an_event_that_breaks_the_contract_is_never_sent(app, receivers):
+    receiver = receivers(200)
+    send = Send("default", "dlv_x", "evt_x", receiver.url, "whsec_" + "A" * 32,
+                {"id": "evt_x", "event": "DELETED"}, 1)
+    outcome = asyncio.run(_attempt(app.sender, send))
+    assert outcome["status"] is None and "does not conform to UploadEvent" in outcome["error"]
+    time.sleep(0.2)
+    assert receiver.received == []
+
+
+def test_a_fixture_subscription_to_a_host_not_allowed_fails_unsent(client):
+    loaded = client.post("/_sandbox/fixtures", json={"subscriptions": [{
+        "id": "sub_far", "project_id": "proj_123456", "url": "http://example.com/hooks", "secret": "whsec_" + "A" * 32}]})
+    assert loaded.status_code == 201
+    in_review(client)
+    done = delivery(client, lambda d: d["status"] != "pending" or len(d["attempts"]) >= 1)
+    assert done["attempts"][0]["status"] is None and "example.com is not allowed" in done["attempts"][0]["error"]
+
+
+def test_secrets_stay_out_of_the_logs(client, receivers, caplog):
+    caplog.set_level(logging.DEBUG)
+    sub = subscribe(client, receivers(200).url)
+    in_review(client)
+    delivery(client, lambda d: d["status"] == "delivered")
+    assert "webhook evt_" in caplog.text and sub["secret"] not in caplog.text
+
+
+async def _attempt(sender, send):
+    async with httpx.AsyncClient(timeout=2) as client:
+        return await sender.attempt(client, send)
