@@ -206,3 +206,18 @@ def test_secrets_stay_out_of_the_logs(client, receivers, caplog):
 async def _attempt(sender, send):
     async with httpx.AsyncClient(timeout=2) as client:
         return await sender.attempt(client, send)
+
+
+def test_on_a_running_clock_events_go_out_with_nobody_calling(client, receivers):
+    receiver = receivers(200)
+    running = {"X-Sandbox-Session": "running-clock"}  # a named session's clock follows the host's
+    loaded = client.post("/_sandbox/fixtures", headers=running, json={
+        "projects": [{"id": "proj_quick", "team_id": "team_123456", "name": "Quick", "processing_delay": 1}],
+        "uploads": [{"id": "upl_quick", "project_id": "proj_quick", "name": "q.pdf", "created_at": "2025-01-01T00:00:00Z"}],
+        "tasks": [{"id": "task_quick", "name": "q.pdf", "created_at": "2025-01-01T00:00:00Z", "status": "PROCESSING",
+                   "upload_id": "upl_quick"}],
+        "subscriptions": [{"id": "sub_quick", "project_id": "proj_quick", "url": receiver.url,
+                           "secret": "whsec_" + "A" * 32}]})
+    assert loaded.status_code == 201, loaded.text
+    headers, body = receiver.wait_for(1, timeout=15)[0]  # no call moves anything meanwhile
+    assert b'"IN_REVIEW"' in body and b"upl_quick" in body
