@@ -102,6 +102,10 @@ class TooManyFiles(BadRequest):
     code = "too_many_files"
 
 
+class UploadIdMismatch(BadRequest):
+    code = "upload_id_mismatch"
+
+
 class InvalidMeta(BadRequest):
     code = "invalid_meta"
 
@@ -154,6 +158,10 @@ class TaskNotFound(NotFound):
 
 class UploadNotFound(NotFound):
     code = "upload_not_found"
+
+
+class FolderNotFound(NotFound):
+    code = "folder_not_found"
 
 
 class UnknownScenario(NotFound):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 from datetime import datetime
 from pathlib import Path
@@ -13,22 +12,9 @@ import yaml
 from jsonschema import Draft4Validator, FormatChecker
 from openapi_schema_validator import OAS30Validator
 
-from sandbox import errors, spec as spec_module
-from sandbox.domain.model import (
-    APPROVED, DISAPPROVED, FINAL_STATUSES, ApiKey, Project, Task, Team, Upload, freeze,
-)
-from sandbox.domain.events import TYPES, Subscription, secret_problem
+from sandbox import errors, fixture_kinds as kinds, spec as spec_module
 from sandbox.domain.records import FIXTURE_KINDS, Records
 from sandbox.schemas import Compiled
-
-PUBLIC_SCHEMA = {"uploads": "Upload", "tasks": "Task"}
-TASK_SCHEMA = {"$ref": "#/components/schemas/Task"}      # module constants: validators are
-UPLOAD_SCHEMA = {"$ref": "#/components/schemas/Upload"}  # compiled once per schema object
-TASK_DEFAULTS = {"meta": [], "step_type": "EXTRACT", "approved": False, "exported_at": None,
-                 "export_failed_at": None, "last_opened_at": None, "pages": []}
-PROJECT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Project)}
-_SCHEMAS = yaml.safe_load((Path(__file__).parent / "fixture_schema.yaml").read_text())
-
 
 FORMATS = FormatChecker(formats=())
 
@@ -143,8 +129,13 @@ def _records(docs: list[tuple[str, Any]], checker: _Checker) -> Iterator[tuple[s
 
 
 def _load(docs, records: Records, checker: _Checker) -> Records:
+    defaults_added = False
     for kind, file, label, rec in _records(docs, checker):
-        _add(kind, file, label, dict(rec), records, checker)  # shallow: nested values are never changed in place
+        if not defaults_added and FIXTURE_KINDS.index(kind) > FIXTURE_KINDS.index("folders"):
+            defaults_added = kinds.add_default_folders(records)  # before the uploads that sit in them
+        kinds.add(kind, file, label, dict(rec), records, checker)  # shallow: nested values are never changed in place
+    if not defaults_added:
+        kinds.add_default_folders(records)
     return records
 
 
@@ -208,113 +199,8 @@ class _Base:
         found = self.tx.get(self.kind, key)
         return default if found is None else found
 
+    def values(self):
+        return self.tx.values(self.kind)
+
     def __bool__(self) -> bool:
         return True
-
-
-def _duplicate(table, ident: str, checker: _Checker, file: str, label: str, field: str) -> bool:
-    if ident in table:
-        first = checker.origins.get((id(table), ident))
-        checker.fail(file, label, field, f"duplicate {ident!r}, " + (
-            f"first defined at {first}" if first else "already in the world"))
-        return True
-    checker.origins[(id(table), ident)] = f"{file}: {label}"
-    return False
-
-
-def _add(kind: str, file: str, label: str, rec: dict, records: Records, checker: _Checker) -> None:
-    if kind in PUBLIC_SCHEMA:
-        extras_schema = _SCHEMAS[kind]
-        extras = {k: rec.pop(k) for k in list(rec) if k in extras_schema["properties"]}
-        if not checker.validate(extras_schema, extras, file, label, oas=False):
-            return
-        return (_add_upload if kind == "uploads" else _add_task)(file, label, rec, extras, records, checker)
-    if not checker.validate(_SCHEMAS[kind], rec, file, label, oas=False):
-        return
-    if kind == "teams":
-        if not _duplicate(records.teams, rec["id"], checker, file, label, "id"):
-            records.teams[rec["id"]] = Team(rec["id"], rec["name"])
-    elif kind == "projects":
-        if rec["team_id"] not in records.teams:
-            return checker.fail(file, label, "team_id", f"no team {rec['team_id']!r}")
-        if not _duplicate(records.projects, rec["id"], checker, file, label, "id"):
-            records.projects[rec["id"]] = _project(rec)
-    elif kind == "keys":
-        _add_key(file, label, rec, records, checker)
-    elif kind == "subscriptions":
-        if rec["project_id"] not in records.projects:
-            return checker.fail(file, label, "project_id", f"no project {rec['project_id']!r}")
-        if (problem := secret_problem(rec["secret"])) is not None:
-            return checker.fail(file, label, "secret", problem)
-        if not _duplicate(records.subscriptions, rec["id"], checker, file, label, "id"):
-            records.subscriptions[rec["id"]] = Subscription(
-                rec["id"], rec["project_id"], rec["url"], tuple(rec.get("events", TYPES)), rec["secret"],
-                rec.get("enabled", True), description=rec.get("description", ""))
-
-
-def _project(rec: dict) -> Project:
-    return Project(
-        rec["id"], rec["team_id"], rec["name"], steps=tuple(rec.get("steps", ["EXTRACT"])),
-        processing_delay=rec.get("processing_delay", PROJECT_DEFAULTS["processing_delay"]),
-        automation=rec.get("automation", PROJECT_DEFAULTS["automation"]),
-        required_entities=tuple(rec.get("required_entities", [])),
-        export_delay=rec.get("export_delay", PROJECT_DEFAULTS["export_delay"]),
-        export_fails=rec.get("export_connector", "ok") == "failing",
-        issue_tracker_fails=rec.get("issue_tracker", "ok") == "failing")
-
-
-def _add_key(file: str, label: str, rec: dict, records: Records, checker: _Checker) -> None:
-    if rec["team_id"] not in records.teams:
-        return checker.fail(file, label, "team_id", f"no team {rec['team_id']!r}")
-    for i, project_id in enumerate(rec.get("projects", [])):
-        project = records.projects.get(project_id)
-        if project is None or project.team_id != rec["team_id"]:
-            return checker.fail(file, label, f"projects[{i}]", f"no project {project_id!r} in team {rec['team_id']}")
-    for i, scope in enumerate(rec["scopes"]):
-        if scope not in checker.scopes:
-            return checker.fail(file, label, f"scopes[{i}]", f"unknown scope {scope!r}; known: {', '.join(sorted(checker.scopes))}")
-    if not _duplicate(records.keys, rec["key"], checker, file, label, "key"):
-        records.keys[rec["key"]] = ApiKey(rec["key"], rec["team_id"], frozenset(rec.get("projects", [])),
-                                          frozenset(rec["scopes"]), rec.get("label", ""))
-
-
-def _add_upload(file, label, rec, extras, records: Records, checker: _Checker) -> None:
-    if "status" in rec:
-        return checker.fail(file, label, "status", "is derived from the upload's tasks (B8); leave it out")
-    public = {"files": {}, "meta": [], "folder_id": None, **rec, "status": "PROCESSING"}
-    if not checker.validate(UPLOAD_SCHEMA, public, file, label, oas=True):
-        return
-    if extras["project_id"] not in records.projects:
-        return checker.fail(file, label, "project_id", f"no project {extras['project_id']!r}")
-    if not _duplicate(records.uploads, public["id"], checker, file, label, "id"):
-        records.uploads[public["id"]] = Upload(
-            public["id"], extras["project_id"], public["name"], freeze(public["files"]), freeze(public["meta"]),
-            public["folder_id"], public["created_at"], extras.get("fully_processed", False))
-
-
-def _add_task(file, label, rec, extras, records: Records, checker: _Checker) -> None:
-    upload_id = rec.get("upload_id")
-    upload = records.uploads.get(upload_id) if isinstance(upload_id, str) else None
-    if upload is None:  # checked first: the task's project_id default comes from its upload
-        return checker.fail(file, label, "upload_id", f"no upload {upload_id!r}")
-    public = {**TASK_DEFAULTS, "project_id": upload.project_id, **rec}
-    if not checker.validate(TASK_SCHEMA, public, file, label, oas=True):
-        return
-    if public["project_id"] != upload.project_id:
-        return checker.fail(file, label, "project_id", f"upload {upload.id} belongs to {upload.project_id}")
-    steps = records.projects.get(upload.project_id).steps
-    if public["step_type"] not in steps:
-        return checker.fail(file, label, "step_type",
-                            f"{public['step_type']} is not a step of {upload.project_id} ({', '.join(steps)})")
-    if upload.fully_processed and public["status"] not in FINAL_STATUSES:
-        return checker.fail(file, label, "status", f"upload {upload.id} is fully_processed, so its tasks "
-                                                   f"are final, not {public['status']} (B8)")
-    if public["approved"] and extras.get("disapproved"):
-        return checker.fail(file, label, "disapproved", "a task cannot be approved and disapproved")
-    approval = APPROVED if public["approved"] else (DISAPPROVED if extras.get("disapproved") else None)
-    if not _duplicate(records.tasks, public["id"], checker, file, label, "id"):
-        records.add_task(Task(
-            public["id"], public["name"], public["created_at"], freeze(public["meta"]), public["status"],
-            public["step_type"], public["upload_id"], public["project_id"], approval,
-            public["exported_at"], public["export_failed_at"], public["last_opened_at"], freeze(public["pages"]),
-            outcome=extras.get("outcome")))

@@ -71,3 +71,8 @@ class Handlers:
     async def get_upload(self, team_id, project_id, upload_id, token_info):
         return {"payload": await self.session.run(world.get_upload, token_info["api_key"], team_id, project_id,
                                                   upload_id)}, 200
+
+    async def move_upload(self, team_id, project_id, upload_id, folder_id, token_info, body=None):
+        named = (body or {}).get("upload_id")
+        return {"payload": await self.session.run(world.move_upload, token_info["api_key"], team_id, project_id,
+                                                  upload_id, folder_id, named)}, 200

@@ -67,6 +67,14 @@ class Sandbox:
     def task_path(self, task_id: str, team: str = TEAM, project: str = PROJECT) -> str:
         return f"/v2/{team}/project/{project}/task/{task_id}"
 
+    def upload_path(self, upload_id: str, team: str = TEAM, project: str = PROJECT) -> str:
+        """Where an upload is; add `/move/<folder id>` to move it."""
+        return f"/v2/{team}/project/{project}/upload/{upload_id}"
+
+    def folders(self, project_id: str | None = PROJECT) -> list[dict]:
+        """The project's folders (id, name, role: inbox, processed, reported, bin or custom)."""
+        return self._call("GET", "/folders", params={"project_id": project_id} if project_id else None)["payload"]
+
     def _call(self, method: str, path: str, **kwargs):
         response = self._control.request(method, path, **kwargs)
         if response.status_code >= 400:

@@ -47,6 +47,9 @@ def test_events_on_the_virtual_clock(task_sandbox):
     processed = task_sandbox.wait_for_event("upload.processed", upload_id=upload)
     assert processed["body"]["upload"]["status"] == "COMPLETED"
     assert [e["type"] for e in task_sandbox.events(upload_id=upload)] == ["upload.in_review", "upload.processed"]
+    bin_folder = next(f["id"] for f in task_sandbox.folders() if f["role"] == "bin")
+    moved = task_sandbox.client.post(task_sandbox.upload_path(upload) + f"/move/{bin_folder}")
+    assert moved.json()["payload"]["folder_id"] == bin_folder
     sub = task_sandbox.subscribe("http://127.0.0.1:9/never", events=["upload.processed"])
     assert sub["secret"].startswith("whsec_") and task_sandbox.deliveries() == []
 '''

@@ -74,7 +74,7 @@ def test_upstream_example_upload(client):
 
 def test_upload_without_folder_or_meta(client):
     payload = get_upload(client, "upl_archived01")
-    assert payload["folder_id"] is None
+    assert payload["folder_id"] == "folder_123457"  # filed by its status: final, so Processed (B15)
     assert payload["meta"] == []
 
 

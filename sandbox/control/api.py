@@ -10,7 +10,7 @@ from sandbox.control import faults, journal
 from sandbox.control.layers import decode
 from sandbox.control.notifications import NotificationHandlers
 from sandbox.control.sessions import Session, Sessions
-from sandbox.domain import world
+from sandbox.domain import folders, world
 from sandbox.domain.clock import format_timestamp, parse_timestamp
 from sandbox.spec import Contract
 
@@ -73,6 +73,9 @@ class ControlHandlers(NotificationHandlers):
             raise errors.BadRequest(f"The clock cannot do that: {exc}.",
                                     [{"location": "body", "message": str(exc)}]) from None
         return {"payload": clock_view(session)}, 200
+
+    async def list_folders(self, project_id=None, **_):
+        return {"payload": await self.session.run(folders.listed, project_id)}, 200
 
     async def force_task_status(self, task_id, body, **_):
         return {"payload": await self.session.run(world.force, task_id, body["status"], body.get("step_type"))}, 200

@@ -9,6 +9,7 @@ import bisect
 from dataclasses import dataclass, replace
 
 from sandbox.domain.clock import format_timestamp
+from sandbox.domain.folders import filed
 from sandbox.domain.model import FrozenDict, freeze, upload_status
 
 IN_REVIEW, PROCESSED = "upload.in_review", "upload.processed"
@@ -117,11 +118,13 @@ def fire(tx, upload_id: str, event_type: str, at: float) -> Event:
 
 
 def observe(tx, upload_id: str, at: float) -> None:
-    """After an upload's tasks changed: fire upload.in_review each time its status becomes IN_REVIEW."""
+    """After an upload's tasks changed: file it by its new status (B15), then fire
+    upload.in_review each time its status becomes IN_REVIEW, so the event shows where it is."""
     upload = tx.upload(upload_id)
     status = upload_status(tx.tasks_of(upload_id))
     if status == upload.notified_status:
         return
-    tx.put("uploads", upload_id, replace(upload, notified_status=status))
+    folders = [f for f in tx.values("folders") if f.project_id == upload.project_id]
+    tx.put("uploads", upload_id, filed(replace(upload, notified_status=status), status, folders))
     if status == "IN_REVIEW":
         fire(tx, upload_id, IN_REVIEW, at)

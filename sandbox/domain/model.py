@@ -69,6 +69,15 @@ class Project:
 
 
 @dataclass(frozen=True, slots=True)
+class Folder:
+    """One of a project's folders: a default one (its role names it) or a custom one."""
+    id: str
+    project_id: str
+    name: str
+    role: str = "custom"  # inbox | processed | reported | bin | custom
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     key: str
     team_id: str
@@ -139,6 +148,7 @@ class Upload:
     # upload that was final already: it is final since each session over the seed began.
     final_since: float | None = None
     notified_status: str | None = None  # the status its events last followed (B14: fired on each change)
+    pinned: bool = False                # moved by hand: the sandbox no longer files it by its status (B15)
 
     def public(self, tasks: list[Task]) -> dict[str, Any]:
         return {

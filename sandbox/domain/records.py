@@ -7,7 +7,7 @@ from typing import Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 EMPTY: Mapping = {}
-FIXTURE_KINDS = ("teams", "projects", "keys", "uploads", "tasks", "subscriptions")  # in reference order
+FIXTURE_KINDS = ("teams", "projects", "folders", "keys", "uploads", "tasks", "subscriptions")  # in reference order
 KINDS = (*FIXTURE_KINDS, "events", "deliveries")  # the last two only a session makes (notifications)
 
 
@@ -59,6 +59,7 @@ class Records:
         base = base or (lambda kind: EMPTY)
         self.teams: Table = Table(base("teams"))
         self.projects: Table = Table(base("projects"))
+        self.folders: Table = Table(base("folders"))
         self.keys: Table = Table(base("keys"))
         self.uploads: Table = Table(base("uploads"))
         self.tasks: Table = Table(base("tasks"))

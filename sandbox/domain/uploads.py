@@ -28,10 +28,11 @@ def file_type(file: File) -> str:
 
 
 def build(project: Project, files: list[File], name: str | None, meta: list[dict], now: float,
-          new_id) -> tuple[Upload, list[Task]]:
+          new_id, folder_id: str | None = None) -> tuple[Upload, list[Task]]:
+    """The upload (in `folder_id`, the project's Inbox) and its tasks."""
     stamp = format_timestamp(now)
     meta = freeze(meta)
-    upload = Upload(new_id("upl"), project.id, name or files[0].filename, freeze({}), meta, None, stamp,
+    upload = Upload(new_id("upl"), project.id, name or files[0].filename, freeze({}), meta, folder_id, stamp,
                     notified_status="PROCESSING")
     tasks = [Task(new_id("task"), f.filename, stamp, meta, PROCESSING, project.steps[0], upload.id,
                   project.id, None, None, None, None, ()) for f in files]

@@ -6,9 +6,11 @@ from dataclasses import replace
 from typing import Callable
 
 from sandbox import errors
-from sandbox.domain import lifecycle, listing, uploads
+from sandbox.domain import folders, lifecycle, listing, uploads
 from sandbox.domain.clock import format_timestamp
-from sandbox.domain.model import FINAL_STATUSES, PROCESSING, ApiKey, Project, Report, Task, freeze, upload_status
+from sandbox.domain.model import (
+    FINAL_STATUSES, PROCESSING, ApiKey, Project, Report, Task, Upload, freeze, upload_status,
+)
 from sandbox.domain.pipeline import Pipeline
 from sandbox.domain.records import FIXTURE_KINDS
 
@@ -58,13 +60,30 @@ def list_tasks(tx, key: ApiKey, team_id: str, project_id: str, *, limit: int, to
             "payload": [t.public() for t in page.tasks]}
 
 
-def get_upload(tx, key: ApiKey, team_id: str, project_id: str, upload_id: str) -> dict:
-    settle(tx)
+def _upload(tx, key: ApiKey, team_id: str, project_id: str, upload_id: str) -> Upload:
     _project(tx, key, team_id, project_id)
     upload = tx.upload(upload_id)
     if upload is None or upload.project_id != project_id:
         raise errors.UploadNotFound(f"Upload {upload_id} was not found in project {project_id}.")
+    return upload
+
+
+def get_upload(tx, key: ApiKey, team_id: str, project_id: str, upload_id: str) -> dict:
+    settle(tx)
+    upload = _upload(tx, key, team_id, project_id, upload_id)
     return upload.public(tx.tasks_of(upload.id))
+
+
+def move_upload(tx, key: ApiKey, team_id: str, project_id: str, upload_id: str, folder_id: str,
+                named: str | None = None) -> dict:
+    """B15: `named` is the upload_id a body may carry; it must be this upload's."""
+    settle(tx)
+    upload = _upload(tx, key, team_id, project_id, upload_id)
+    if named is not None and named != upload_id:
+        raise errors.UploadIdMismatch(
+            f"The body names upload {named}, the path {upload_id}; send no body, or the same id.",
+            [{"location": "body.upload_id", "message": f"not {upload_id}"}])
+    return folders.move(tx, upload, folder_id).public(tx.tasks_of(upload_id))
 
 
 # -- actions (B5-B10) --
@@ -100,7 +119,8 @@ def create_upload(tx, key: ApiKey, team_id: str, project_id: str, files: list[up
                   name: str | None, meta: list[dict]) -> dict:
     now = settle(tx)
     project = _project(tx, key, team_id, project_id)
-    upload, tasks = uploads.build(project, files, name, meta, now, tx.new_id)
+    inbox = folders.of_role(tx.values("folders"), project_id, folders.INBOX)
+    upload, tasks = uploads.build(project, files, name, meta, now, tx.new_id, inbox.id if inbox else None)
     tx.put("uploads", upload.id, upload)
     pipeline = Pipeline(tx)
     for task in tasks:
@@ -131,14 +151,16 @@ def load(tx, validate: Callable) -> dict[str, int]:
     now = settle(tx)
     layer = validate(tx)
     pipeline = Pipeline(tx)
-    for kind in ("teams", "projects", "keys", "uploads", "subscriptions"):
+    for kind in ("teams", "projects", "folders", "keys", "uploads", "subscriptions"):
         for ident, record in getattr(layer, kind).changed().items():
             tx.put(kind, ident, record)
     added = list(layer.tasks.changed().values())
     for task in added:
         tx.add_task(task)
     for upload_id, upload in layer.uploads.changed().items():  # as loaded: nothing to tell yet (B14)
-        tx.put("uploads", upload_id, replace(upload, notified_status=upload_status(tx.tasks_of(upload_id))))
+        status = upload_status(tx.tasks_of(upload_id))
+        project_folders = [f for f in tx.values("folders") if f.project_id == upload.project_id]
+        tx.put("uploads", upload_id, folders.filed(replace(upload, notified_status=status), status, project_folders))
     for task in added:
         if task.status == PROCESSING:
             pipeline.task_created(task, now)

@@ -10,7 +10,7 @@ import orjson
 from sandbox.control.faults import Rule
 from sandbox.domain.clock import Clock
 from sandbox.domain.events import Delivery, Event, Subscription
-from sandbox.domain.model import ApiKey, Project, Report, Task, Team, Upload, freeze
+from sandbox.domain.model import ApiKey, Folder, Project, Report, Task, Team, Upload, freeze
 from sandbox.store.state import Own, SessionState
 
 SEP = "\x1f"  # between a record's kind and its id in a Redis hash field
@@ -85,7 +85,7 @@ def _delivery(d: dict) -> Delivery:
 
 
 DECODERS = {"tasks": _task, "uploads": _upload, "projects": _project, "keys": _key,
-            "teams": lambda d: Team(**d), "subscriptions": _subscription, "events": _event,
+            "teams": lambda d: Team(**d), "folders": lambda d: Folder(**d), "subscriptions": _subscription, "events": _event,
             "deliveries": _delivery}
 
 

@@ -10,6 +10,7 @@ from typing import Iterator
 
 from sandbox.domain import listing
 from sandbox.domain.clock import Clock, derive_id, exact
+from sandbox.domain.folders import filed
 from sandbox.domain.model import PROCESSING, SESSION_START, all_final, upload_status
 from sandbox.domain.records import KINDS
 
@@ -28,7 +29,9 @@ class Seed:
         uploads = self.tables["uploads"]
         for upload in list(uploads.values()):
             tasks = [self.tables["tasks"][t] for t in self.by_upload.get(upload.id, ())]
-            upload = uploads[upload.id] = replace(upload, notified_status=upload_status(tasks))  # nothing to tell yet
+            status = upload_status(tasks)
+            folders = [f for f in self.tables["folders"].values() if f.project_id == upload.project_id]
+            upload = uploads[upload.id] = filed(replace(upload, notified_status=status), status, folders)  # nothing to tell yet
             if not upload.fully_processed and upload.final_since is None and all_final(tasks):
                 uploads[upload.id] = replace(upload, final_since=SESSION_START)  # final since each session began (B8)
         projects = self.tables["projects"]
