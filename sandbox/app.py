@@ -39,6 +39,7 @@ from sandbox.validation import BodyValidator, ParametersValidator
 DEFAULT_MAX_BODY = 1024 * 1024  # far above any report body; keeps a runaway client from filling memory
 # createUpload streams files without keeping them (sandbox/multipart.py): upstream's limits hold.
 UPLOAD_MAX_BODY = MAX_FILES * MAX_FILE_BYTES + DEFAULT_MAX_BODY
+INBOX_MAX_BODY = 64 * 1024  # an event is a few KiB; anyone may post to an inbox
 VALIDATORS = {
     "parameter": ParametersValidator,
     # validator_map is merged shallowly (notes #5): the whole media-type map is restated.
@@ -82,8 +83,10 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                    journal_size=journal_size, default_clock=clock, wake_at=outbox.wake_at)
     state = open_store(store, **options, **({"namespace": namespace} if namespace else {}))
     hosts = HostPolicy(webhook_hosts)
-    sender = Sender(state, document, timeout=webhook_timeout, hosts=hosts)
+    sender = Sender(state.sibling(), document, timeout=webhook_timeout, hosts=hosts)
     state.options.on_wake = sender.wake
+    if state.may_have_work():  # the fixtures subscribe already, or (Redis) deliveries wait from before
+        sender.wake()
     sessions = Sessions(state, scenarios)
     control_contract = spec.Contract(spec.load_control(), prefix="/_sandbox")
     # Every layer of a request, outermost first, in the order they run.
@@ -103,7 +106,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
         SecurityMiddleware,
         partial(auth.ScopeMiddleware, contract=contract),
         partial(edge.BodyLimitMiddleware, max_bytes=max_body_bytes,
-                per_operation={"createUpload": UPLOAD_MAX_BODY}),
+                per_operation={"createUpload": UPLOAD_MAX_BODY, "receiveInInbox": INBOX_MAX_BODY}),
         RequestValidation,
         LifespanMiddleware,
         ContextMiddleware,

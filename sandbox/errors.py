@@ -184,6 +184,11 @@ class ControlForbidden(Forbidden):
     code = "control_plane_forbidden"
 
 
+class DeliveryInFlight(SandboxError):
+    status = 409
+    code = "delivery_in_flight"
+
+
 class WithStatus(SandboxError):
     """An error whose status is only known when it is raised."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from sandbox.domain import folders as folder_rules
-from sandbox.domain.events import TYPES, Subscription, secret_problem
+from sandbox.domain.events import TYPES, Subscription, secret_problem, url_problem
 from sandbox.domain.model import (
     APPROVED, DISAPPROVED, FINAL_STATUSES, ApiKey, Folder, Project, Task, Team, Upload, freeze,
 )
@@ -90,6 +90,8 @@ def add(kind: str, file: str, label: str, rec: dict, records: Records, checker) 
             return checker.fail(file, label, "project_id", f"no project {rec['project_id']!r}")
         if (problem := secret_problem(rec["secret"])) is not None:
             return checker.fail(file, label, "secret", problem)
+        if (problem := url_problem(rec["url"])) is not None:
+            return checker.fail(file, label, "url", problem)
         if not _duplicate(records.subscriptions, rec["id"], checker, file, label, "id"):
             records.subscriptions[rec["id"]] = Subscription(
                 rec["id"], rec["project_id"], rec["url"], tuple(rec.get("events", TYPES)), rec["secret"],

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Receiver:
     """`answers` is the status of each request in turn (the last repeats); "hang" holds the
-    request until `release()`. Every request is kept: (headers, body bytes)."""
+    request until `release()`; "drip" answers a byte every 0.3 s until then. Every request is kept: (headers, body bytes)."""
 
     def __init__(self, *answers):
         self.answers = list(answers) or [200]
@@ -27,6 +27,16 @@ class Receiver:
                     receiver.hanging.set()
                     receiver._release.wait(30)
                     answer = 200
+                if answer == "drip":  # an answer that never ends, a byte at a time
+                    self.send_response(200)
+                    self.send_header("content-length", "100")
+                    self.end_headers()
+                    for _ in range(100):
+                        if receiver._release.wait(0.3):
+                            return
+                        self.wfile.write(b".")
+                        self.wfile.flush()
+                    return
                 self.send_response(answer)
                 self.send_header("content-length", "2")
                 self.end_headers()

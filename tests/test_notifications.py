@@ -51,6 +51,7 @@ def test_subscriptions_belong_to_their_session(client):
     ("POST", SUBS, {"project_id": "proj_123456", "url": "http://example.com/hook"}, 400, "invalid_subscription"),
     ("POST", SUBS, {"project_id": "proj_123456", "url": "ftp://127.0.0.1/hook"}, 400, "invalid_subscription"),
     ("POST", SUBS, {"project_id": "proj_123456", "url": "http://127.0.0.1:99999/"}, 400, "invalid_subscription"),
+    ("POST", SUBS, {"project_id": "proj_123456", "url": "http://127.0.0.1/a\nb"}, 400, "invalid_subscription"),
     ("POST", SUBS, {"project_id": "proj_123456", "url": HOOK, "secret": "whsec_" + "A" * 33}, 400, "invalid_subscription"),
     ("POST", SUBS, {"project_id": "proj_123456", "url": HOOK, "secret": "plain"}, 400, "invalid_request"),
     ("POST", SUBS, {"project_id": "proj_123456", "url": HOOK, "events": ["upload.deleted"]}, 400, "invalid_request"),
@@ -110,3 +111,12 @@ def test_the_inbox_takes_posts_without_the_admin_token_and_shows_them_only_with_
         got = client.get("/_sandbox/inbox/ci", headers={"X-Sandbox-Admin-Token": "T"}).json()
         assert got["count"] == 1 and got["payload"][0]["body"] == {"hello": 1}
         assert client.delete("/_sandbox/inbox/ci").status_code == 403
+
+
+def test_an_inbox_refuses_big_bodies_and_makes_no_session():
+    with create_app(admin_token="T").test_client() as client:
+        big = client.post("/_sandbox/inbox/ci", json={"pad": "x" * 70_000})
+        assert big.status_code == 413 and big.json()["code"] == "payload_too_large"
+        assert client.post("/_sandbox/inbox/ci", json={}, headers={"X-Sandbox-Session": "made-up"}).status_code == 204
+        names = client.get("/_sandbox/sessions", headers={"X-Sandbox-Admin-Token": "T"}).json()["payload"]
+        assert names == ["default"]

@@ -179,7 +179,7 @@ def test_the_inbox_receives_what_is_sent_to_it(app, receivers):
 def test_an_event_that_breaks_the_contract_is_never_sent(app, receivers):
     receiver = receivers(200)
     send = Send("default", "dlv_x", "evt_x", receiver.url, "whsec_" + "A" * 32,
-                {"id": "evt_x", "event": "DELETED"}, 1)
+                {"id": "evt_x", "event": "DELETED"}, 1, "token")
     outcome = asyncio.run(_attempt(app.sender, send))
     assert outcome["status"] is None and "does not conform to UploadEvent" in outcome["error"]
     time.sleep(0.2)
@@ -221,3 +221,90 @@ def test_on_a_running_clock_events_go_out_with_nobody_calling(client, receivers)
     assert loaded.status_code == 201, loaded.text
     headers, body = receiver.wait_for(1, timeout=15)[0]  # no call moves anything meanwhile
     assert b'"IN_REVIEW"' in body and b"upl_quick" in body
+
+
+def served_app(store, **options):
+    extra = {} if store is None else {"store": store[0], "namespace": store[1]}
+    return create_app(**extra, **options)
+
+
+def fire(client, upload: str = "upl_123456789") -> dict:
+    answer = client.post("/_sandbox/events", json={"upload_id": upload, "type": "upload.in_review"})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["payload"]
+
+
+def test_an_attempt_from_before_a_reset_never_counts_for_a_delivery_after_it(store, receivers):
+    app = served_app(store, webhook_timeout=10)
+    old, new = receivers("hang"), receivers(500, 200)
+    with app.test_client() as client:
+        client.post("/_sandbox/clock", json={"freeze": True})
+        subscribe(client, old.url)
+        fire(client)
+        assert old.hanging.wait(10)
+        pending = client.get("/_sandbox/deliveries").json()["payload"][0]
+        resend = client.post(f"/_sandbox/deliveries/{pending['id']}/resend")
+        assert resend.status_code == 409 and resend.json()["code"] == "delivery_in_flight"
+        assert client.post("/_sandbox/reset").status_code == 200
+        subscribe(client, new.url)  # the same ids again after the reset
+        fire(client)
+        new.wait_for(1)
+        after_reset = delivery(client, attempts(1))
+        assert after_reset["id"] == pending["id"]
+        old.release()  # the old attempt now answers 200
+        time.sleep(1)
+        found = client.get("/_sandbox/deliveries").json()["payload"][0]
+        assert found["status"] == "pending" and [a["status"] for a in found["attempts"]] == [500]
+    app.sender.stop()
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_timeout(store, receivers):
+    app = served_app(store, webhook_timeout=1)
+    with app.test_client() as client:
+        client.post("/_sandbox/clock", json={"freeze": True})
+        receiver = receivers("drip")
+        subscribe(client, receiver.url)
+        fire(client)
+        done = delivery(client, attempts(1), timeout=8)
+        assert done["attempts"][0]["error"] == "no answer within 1 s"
+        receiver.release()
+    app.sender.stop()
+
+
+def test_fixture_subscriptions_send_from_start_up_with_nobody_calling(tmp_path, store, receivers):
+    import shutil
+
+    import yaml
+
+    from sandbox.fixtures import default_dir
+
+    receiver = receivers(200)
+    directory = tmp_path / "fixtures"
+    shutil.copytree(default_dir(), directory)
+    (directory / "quick.yaml").write_text(yaml.safe_dump({
+        "projects": [{"id": "proj_quick", "team_id": "team_123456", "name": "Quick", "processing_delay": 1}],
+        "uploads": [{"id": "upl_quick", "project_id": "proj_quick", "name": "q.pdf",
+                     "created_at": "2025-01-01T00:00:00Z"}],
+        "tasks": [{"id": "task_quick", "name": "q.pdf", "created_at": "2025-01-01T00:00:00Z",
+                   "status": "PROCESSING", "upload_id": "upl_quick"}],
+        "subscriptions": [{"id": "sub_quick", "project_id": "proj_quick", "url": receiver.url,
+                           "secret": "whsec_" + "A" * 32}]}))
+    app = served_app(store, fixtures_dir=directory)  # the default session's clock runs
+    try:
+        _, body = receiver.wait_for(1, timeout=15)[0]  # no request at all
+        assert b"upl_quick" in body and b'"IN_REVIEW"' in body
+    finally:
+        app.sender.stop()
+
+
+def test_answers_stay_right_while_the_sender_works_beside_them(client, receivers):
+    subscribe(client, receivers(200).url)
+    statuses = []
+    for _ in range(40):
+        statuses.append(client.post("/_sandbox/events", json={"upload_id": "upl_123456789",
+                                                               "type": "upload.in_review"}).status_code)
+        statuses.append(client.get(f"{BASE}/upload/upl_123456789", headers=auth()).status_code)
+    assert set(statuses) == {200, 201}
+    done = delivery(client, lambda d: all(x["status"] == "delivered" for x in client.get(
+        "/_sandbox/deliveries").json()["payload"]), timeout=20)
+    assert done["status"] == "delivered"

@@ -84,7 +84,9 @@ class SessionOpener:
         self.sessions = sessions
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope.get("path", "").startswith(("/v2/", CONTROL_PREFIX)):
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        # An inbox belongs to no session: a post there must not make one (anyone may post).
+        if path.startswith(("/v2/", CONTROL_PREFIX)) and not path.startswith(INBOX_PREFIX):
             await self.sessions.open(scope)
         await self.app(scope, receive, send)
 

@@ -73,19 +73,19 @@ class NotificationHandlers:
         return {"payload": (await self.session.run(outbox.delivery, delivery_id)).public()}, 200
 
     async def resend_delivery(self, delivery_id, **_):
-        return {"payload": await self.session.run(outbox.resend, delivery_id)}, 202
+        return {"payload": await self.session.run(outbox.resend, delivery_id, time.time())}, 202
 
     async def receive_in_inbox(self, name, body=None, **_):
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in context.scope["headers"]
                    if k.decode("latin-1") in INBOX_HEADERS}
-        await self.session.store.inbox_append(name, {"received_at": format_timestamp(time.time()),
+        await self.sessions.store.inbox_append(name, {"received_at": format_timestamp(time.time()),
                                                      "headers": headers, "body": body})
         return None, 204
 
     async def read_inbox(self, name, **_):
-        found = await self.session.store.inbox_read(name)
+        found = await self.sessions.store.inbox_read(name)
         return {"count": len(found), "payload": found}, 200
 
     async def clear_inbox(self, name, **_):
-        await self.session.store.inbox_clear(name)
+        await self.sessions.store.inbox_clear(name)
         return None, 204

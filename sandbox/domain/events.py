@@ -7,6 +7,7 @@ import base64
 import binascii
 import bisect
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from sandbox.domain.clock import format_timestamp
 from sandbox.domain.folders import filed
@@ -68,6 +69,7 @@ class Delivery:
     attempts: tuple = ()
     next_at: float | None = None
     lease_until: float = 0.0
+    lease_token: str = ""  # the claim the lease belongs to: only that claim's outcome is recorded
     round_start: int = 0  # attempts before the last resend: the retry budget counts from here
 
     def public(self) -> dict:
@@ -85,6 +87,20 @@ def secret_problem(secret: str) -> str | None:
     except (binascii.Error, ValueError):
         return "must be whsec_ and base64 (with its padding)"
     return None if 24 <= len(raw) <= 64 else f"must hold 24 to 64 bytes, not {len(raw)}"
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a subscriber's address (whoever the host), or None."""
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return "must not hold spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:
+        return f"is not a URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http:// or https:// URL"
+    return None
 
 
 def schedule(tx, delivery_id: str, due: float) -> None:

@@ -27,6 +27,7 @@ class Send:
     secret: str
     body: dict
     attempt: int
+    token: str  # the claim's: an outcome counts only for the claim that made it
 
 
 # -- subscriptions (over the control plane; fixtures add them too) --
@@ -111,17 +112,22 @@ def deliveries(tx, subscription_id: str | None = None, event_id: str | None = No
             and status in (None, d.status)]
 
 
-def resend(tx, delivery_id: str) -> dict:
-    """Send a delivery again now, with a fresh budget of retries; the event (and its id) stays."""
+def resend(tx, delivery_id: str, real_now: float) -> dict:
+    """Send a delivery again now, with a fresh budget of retries; the event (and its id) stays.
+    Refused while an attempt is on its way: its outcome is still to come."""
     now = settle(tx)
     found = delivery(tx, delivery_id)
-    found = replace(found, status=PENDING, next_at=now, lease_until=0.0, round_start=len(found.attempts))
+    if found.lease_until > real_now:
+        raise errors.DeliveryInFlight(f"Delivery {delivery_id} is being sent right now; resend it once "
+                                      "the attempt is recorded.")
+    found = replace(found, status=PENDING, next_at=now, lease_until=0.0, lease_token="",
+                    round_start=len(found.attempts))
     tx.put("deliveries", found.id, found)
     events.schedule(tx, found.id, now)
     return found.public()
 
 
-def claim(tx, real_now: float, lease: float) -> list[Send]:
+def claim(tx, real_now: float, lease: float, token: str) -> list[Send]:
     """The deliveries due by the session's clock that no process holds, each held for `lease`
     seconds of the host's clock; one whose subscription is gone fails without a send."""
     now = settle(tx)
@@ -138,21 +144,22 @@ def claim(tx, real_now: float, lease: float) -> list[Send]:
             reason = "the subscription was deleted" if sub is None or sub.deleted else "the subscription is disabled"
             _attempt(tx, found, {"status": None, "latency_ms": 0, "response": "", "error": reason}, now, final=True)
             continue
-        tx.put("deliveries", delivery_id, replace(found, lease_until=real_now + lease))
+        mine = f"{token}/{delivery_id}"
+        tx.put("deliveries", delivery_id, replace(found, lease_until=real_now + lease, lease_token=mine))
         body = tx.get("events", found.event_id).body
         sends.append(Send(tx.session, delivery_id, found.event_id, sub.url, sub.secret, body,
-                          len(found.attempts) - found.round_start + 1))
+                          len(found.attempts) - found.round_start + 1, mine))
     return sends
 
 
-def record(tx, delivery_id: str, outcome: dict) -> None:
+def record(tx, delivery_id: str, token: str, outcome: dict) -> None:
     """What one attempt gave (`outcome`: status, latency_ms, response, error): delivered on a
     2xx; on 410 the subscription is disabled; otherwise retried after the next backoff, until
-    the attempts run out. A session reset meanwhile has no such delivery: nothing to record."""
+    the attempts run out."""
     now = settle(tx)
     found = tx.get("deliveries", delivery_id)
-    if found is None or found.status != PENDING:
-        return
+    if found is None or found.status != PENDING or found.lease_token != token:
+        return  # a reset, a delete or a lease that ran out came between: another claim owns it now
     status = outcome.get("status")
     if status == 410:
         sub = tx.get("subscriptions", found.subscription_id)
@@ -167,11 +174,12 @@ def _attempt(tx, found: Delivery, outcome: dict, now: float, final: bool) -> Non
     ok = outcome.get("status") is not None and 200 <= outcome["status"] < 300
     made = len(attempts) - found.round_start
     if ok or final or made >= ATTEMPTS:
-        found = replace(found, status=DELIVERED if ok else FAILED, attempts=attempts, next_at=None, lease_until=0.0)
+        found = replace(found, status=DELIVERED if ok else FAILED, attempts=attempts, next_at=None,
+                        lease_until=0.0, lease_token="")
         events.unschedule(tx, found.id)
     else:
         due = now + BACKOFF[made - 1]
-        found = replace(found, attempts=attempts, next_at=due, lease_until=0.0)
+        found = replace(found, attempts=attempts, next_at=due, lease_until=0.0, lease_token="")
         events.schedule(tx, found.id, due)
     tx.put("deliveries", found.id, found)
 

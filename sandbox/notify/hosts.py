@@ -4,6 +4,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from sandbox.domain.events import url_problem
+
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
@@ -34,13 +36,7 @@ class HostPolicy:
 
     def problem(self, url: str) -> str | None:
         """Why `url` cannot be a subscriber's address, or None."""
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises on a port out of range
-        except ValueError as exc:
-            return f"not a URL: {exc}"
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return "must be an absolute http:// or https:// URL"
-        if not self.allows(parts.hostname):
-            return self.refusal(parts.hostname)
-        return None
+        found = url_problem(url)
+        if found is None and not self.allows(urlsplit(url).hostname):
+            return self.refusal(urlsplit(url).hostname)
+        return found

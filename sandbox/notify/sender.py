@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -41,7 +42,9 @@ class Sender:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        self._pending = False  # a wake() the thread has not looked at yet (under _lock)
         self._stopping = False
+        self._failing = False  # the store stopped answering: said once, not every look
         self.listeners: list = []  # called with (send, outcome) after each attempt, on the sender's thread
 
     def wake(self) -> None:
@@ -49,6 +52,7 @@ class Sender:
         with self._lock:
             if self._stopping:
                 return
+            self._pending = True
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="task-sandbox-sender", daemon=True)
                 self._loop = self._event = None
@@ -66,31 +70,38 @@ class Sender:
             thread.join(wait)
 
     def _run(self) -> None:
-        asyncio.run(self._main())
+        try:
+            asyncio.run(self._main())
+        finally:
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
 
     async def _main(self) -> None:
         self._loop, self._event = asyncio.get_running_loop(), asyncio.Event()
         inflight: set[asyncio.Task] = set()
         idle_since = None
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False) as client:
+            try:
+                await self.store.prepare()
+            except Exception as exc:
+                self._failed(exc)
             while not self._stopping:
                 self._event.clear()
-                try:
-                    for send in await self._claim():
-                        task = asyncio.create_task(self._deliver(client, send))
-                        inflight.add(task)
-                        task.add_done_callback(inflight.discard)
-                    upcoming = await self.store.next_wake()
-                except Exception:  # the store is down: try again shortly, never die
-                    log.warning("notifications: the store did not answer; trying again", exc_info=True)
-                    upcoming = time.time() + 1
+                with self._lock:
+                    self._pending = False
+                for send in await self._claim():
+                    task = asyncio.create_task(self._deliver(client, send))
+                    inflight.add(task)
+                    task.add_done_callback(inflight.discard)
+                upcoming = await self._upcoming()
                 if upcoming is None and not inflight:
                     idle_since = idle_since or time.monotonic()
                     if time.monotonic() - idle_since > IDLE_EXIT:
-                        with self._lock:  # a wake() from now on starts a new thread
-                            if not self._event.is_set():
+                        with self._lock:  # a wake() after this starts a new thread; one before, another look
+                            if not self._pending:
                                 self._thread = None
-                                return
+                                break
                 else:
                     idle_since = None
                 pause = MAX_WAIT if upcoming is None else min(MAX_WAIT, max(0.0, upcoming - time.time()))
@@ -100,18 +111,44 @@ class Sender:
                     pass
             for task in inflight:
                 task.cancel()
+        await self.store.release()  # this loop's connections end with it
+
+    async def _upcoming(self) -> float | None:
+        try:
+            found = await self.store.next_wake()
+        except Exception:  # the store is down: look again shortly
+            return time.time() + 1
+        return found
 
     async def _claim(self) -> list[outbox.Send]:
-        now = time.time()
+        """Due deliveries of every session that needs a look; a session whose claim fails
+        (the store is down or busy) is looked at again next time, the others go on."""
+        now, token = time.time(), uuid.uuid4().hex
         sends = []
-        for sid in await self.store.woken(now):
-            sends += await self.store.run_existing(sid, outbox.claim, now, self.lease) or []
+        try:
+            woken = await self.store.woken(now)
+        except Exception as exc:
+            return self._failed(exc)
+        for sid in woken:
+            try:
+                sends += await self.store.run_existing(sid, outbox.claim, now, self.lease, token) or []
+            except Exception as exc:
+                self._failed(exc)
+        if self._failing and woken:
+            self._failing = False
+            log.warning("notifications: the store answers again")
         return sends
+
+    def _failed(self, exc: Exception) -> list:
+        if not self._failing:
+            self._failing = True
+            log.warning("notifications: the store did not answer (%s); trying again", exc)
+        return []
 
     async def _deliver(self, client: httpx.AsyncClient, send: outbox.Send) -> None:
         outcome = await self.attempt(client, send)
         try:
-            await self.store.run_existing(send.session, outbox.record, send.delivery_id, outcome)
+            await self.store.run_existing(send.session, outbox.record, send.delivery_id, send.token, outcome)
         except Exception:  # its lease runs out and another attempt follows: at least once, as promised
             log.warning("notifications: could not record an attempt of %s", send.delivery_id, exc_info=True)
         for listener in self.listeners:
@@ -134,18 +171,19 @@ class Sender:
                    "webhook-signature": Webhook(send.secret).sign(send.event_id, stamp, body.decode())}
         started = time.monotonic()
         try:
-            async with client.stream("POST", send.url, content=body, headers=headers) as answer:
-                head = b""
-                async for chunk in answer.aiter_bytes():
-                    head += chunk
-                    if len(head) >= RESPONSE_BYTES:
-                        break
-                return _outcome(answer.status_code, started, head[:RESPONSE_BYTES].decode("utf-8", "replace"))
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self.timeout):  # the whole exchange: a receiver that drips bytes too
+                async with client.stream("POST", send.url, content=body, headers=headers) as answer:
+                    head = b""
+                    async for chunk in answer.aiter_bytes():
+                        head += chunk
+                        if len(head) >= RESPONSE_BYTES:
+                            break
+                    return _outcome(answer.status_code, started, head[:RESPONSE_BYTES].decode("utf-8", "replace"))
+        except (httpx.TimeoutException, TimeoutError):
             return _outcome(started=started, error=f"no answer within {self.timeout:g} s")
         except httpx.ConnectError as exc:
             return _outcome(started=started, error=f"could not connect: {exc or 'connection refused'}")
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # whatever it was, the attempt is recorded and retried, never lost
             return _outcome(started=started, error=f"{type(exc).__name__}: {exc}")
 
 

@@ -27,12 +27,13 @@ class Options:
 
 
 def wake_of(options: Options, tx, now: float) -> float | None:
-    if options.wake_at is None:
-        return None
-    found = options.wake_at(tx, now)
-    if found is not None and options.on_wake is not None:
+    return None if options.wake_at is None else options.wake_at(tx, now)
+
+
+def tell(options: Options, wake: float | None) -> None:
+    """After a commit that left a session something to send or settle: wake the sender."""
+    if wake is not None and options.on_wake is not None:
         options.on_wake()
-    return found
 
 
 def fresh(options: Options, sid: str, scenario: str | None = None, clock: Clock | None = None,

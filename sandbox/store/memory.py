@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict, deque
 
 from sandbox.control.journal import Journal
-from sandbox.store.base import DEFAULT, Options, fresh, wake_of
+from sandbox.store.base import DEFAULT, Options, fresh, tell, wake_of
 from sandbox.store.state import SessionState, Tx
 
 
@@ -39,6 +39,7 @@ class MemoryStore:
             state = self._states[sid] = fresh(self.options, sid, owner=owner)
             self._journals[sid] = Journal(self.options.journal_size)
             self._evict(now)
+            self._set_wake(sid, Tx(state, sid, self.options.id_seed))  # its fixtures may subscribe already
         if sid != DEFAULT:
             self._states.move_to_end(sid)
         self._used[sid] = now
@@ -85,6 +86,14 @@ class MemoryStore:
             self._wake.pop(sid, None)
         else:
             self._wake[sid] = found
+        tell(self.options, found)
+
+    def sibling(self) -> "MemoryStore":
+        """The store a sender thread uses: this one (its units run under the lock)."""
+        return self
+
+    def may_have_work(self) -> bool:
+        return bool(self._wake)
 
     async def run_existing(self, sid: str, fn, *args):
         """fn(tx, ...) on a session that exists (a sender's work never makes one); None if it does not."""
@@ -162,6 +171,12 @@ class MemoryStore:
 
     async def ping(self) -> None:
         """The memory store is always there."""
+
+    async def prepare(self) -> None:
+        """The default session is made with the store."""
+
+    async def release(self) -> None:
+        """Nothing is held per event loop."""
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -4,6 +4,7 @@ compare-and-set on that version (a Lua script), and retries on a conflict."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -17,93 +18,18 @@ from redis.retry import Retry
 
 from sandbox import errors
 from sandbox.store import codec
-from sandbox.store.base import DEFAULT, Options, fresh, wake_of
+from sandbox.store.scripts import APPEND, COMMIT, CREATE, RESET
+from sandbox.store.base import DEFAULT, Options, fresh, tell, wake_of
 from sandbox.store.state import Own, SessionState, Tx
 
 log = logging.getLogger("sandbox")
 TIMEOUT = 1.0       # seconds a Redis call may take before the request answers 503
 MAX_ATTEMPTS = 64   # conflicting commits of one unit of work before it gives up (503 store_busy)
 TOUCH_EVERY = 1.0   # seconds between one process's marks of a session as used
+INBOX_TTL = 86400   # seconds an inbox nobody posts to is kept, when sessions never idle out
 
-# Over the count, drop the least recently used sessions (from the index of last use by sid),
-# in the step that made the new one, so that many processes creating sessions at once do not
-# all delete the same ones.
-EVICTION = """
-local function evict(index, kept, prefix, cutoff)
-  if cutoff ~= '' then redis.call('ZREMRANGEBYSCORE', index, '-inf', cutoff) end
-  local n = redis.call('ZCARD', index)
-  if redis.call('ZSCORE', index, 'default') then n = n - 1 end
-  local excess, gone = n - tonumber(kept), {}
-  if excess <= 0 then return gone end
-  for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess)) do
-    if sid ~= 'default' and #gone < excess then
-      local base = prefix .. 's:' .. sid .. ':'
-      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn')
-      redis.call('ZREM', index, sid)
-      redis.call('ZREM', prefix .. 'wake', sid)
-      table.insert(gone, sid)
-    end
-  end
-  return gone
-end
-"""
-# A session's meta hash: v (its version: commits so far), b (its incarnation: a new token each
-# time the session is created, so a process never mistakes a recreated session's version for
-# the one it remembers), rv (the version at which its records last changed) and d (the rest).
-# KEYS: meta, records, the senders' wake-up index. ARGV: expected version, incarnation, new meta,
-# ttl (0: none), 1 if the records change, the session's id, when a sender should look at it
-# ('': not until it changes), then field, value pairs.
-COMMIT = """
-local m = redis.call('HMGET', KEYS[1], 'v', 'b')
-if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
-local v = tonumber(ARGV[1]) + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
-if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'rv', v) end
-if ARGV[7] == '' then redis.call('ZREM', KEYS[3], ARGV[6]) else redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
-for i = 8, #ARGV, 1000 do
-  redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-end
-if tonumber(ARGV[4]) > 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[4]); redis.call('EXPIRE', KEYS[2], ARGV[4])
-end
-return 1
-"""
-# KEYS: meta, the sessions index, records, journal, its counter. ARGV: meta of a new session, ttl, incarnation, then
-# eviction's sessions kept, prefix and idle cutoff, then the session's id and the time. Unless another process made the session
-# first, makes it and evicts over the count, in the same step. Returns its fields and the
-# sessions evicted.
-CREATE = EVICTION + """
-local gone = {}
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])  -- what a late write left of an earlier incarnation
-  redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[3], 'rv', 0, 'd', ARGV[1])
-  if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-  redis.call('ZADD', KEYS[2], ARGV[8], ARGV[7])
-  gone = evict(KEYS[2], ARGV[4], ARGV[5], ARGV[6])
-end
-return {redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
-"""
-# KEYS: meta, records, journal, wake-up index. ARGV: meta of the reset session, expected version
-# and incarnation, the session's id and wake-up time (as COMMIT). The version goes on; nothing
-# happens if either moved since they were read.
-RESET = """
-local m = redis.call('HMGET', KEYS[1], 'v', 'b')
-if m[1] ~= ARGV[2] or m[2] ~= ARGV[3] then return 0 end
-local v = tonumber(ARGV[2]) + 1
-redis.call('HSET', KEYS[1], 'v', v, 'rv', v, 'd', ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3])
-if ARGV[5] == '' then redis.call('ZREM', KEYS[4], ARGV[4]) else redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4]) end
-return v
-"""
-# KEYS: journal, its counter. ARGV: entry, entries kept, ttl (0: none).
-APPEND = """
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-redis.call('INCR', KEYS[2])
-if tonumber(ARGV[3]) > 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[3]); redis.call('EXPIRE', KEYS[2], ARGV[3])
-end
-"""
+def _score(wake: float | None) -> str:
+    return "" if wake is None else repr(wake)
 
 
 def unavailable(exc: Exception) -> errors.StoreUnavailable:
@@ -166,6 +92,12 @@ class RedisStore:
     async def ping(self) -> None:
         await self._call(lambda r: r.ping())
 
+    async def release(self) -> None:
+        """Close the client of the running event loop, which is ending (a sender thread's)."""
+        client = self._clients.pop(id(asyncio.get_running_loop()), None)
+        if client is not None:
+            await client.aclose()
+
     async def close(self) -> None:
         for client in self._clients.values():
             await client.aclose()
@@ -210,6 +142,10 @@ class RedisStore:
                 keys=[meta, self.prefix + "sessions", records, journal, count], client=r,
                 args=[codec.state_meta(new), ttl, uuid.uuid4().hex, *self._eviction(), sid, now]))
             self._forget(gone)
+            wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), now)
+            if wake is not None:  # its fixtures subscribe already: a hint, so a race only looks once more
+                await self._call(lambda r: r.zadd(self._wake_key, {sid: wake}))
+                tell(self.options, wake)
         else:
             found = await self._call(lambda r: r.hmget(meta, "v", "b", "rv", "d"))
             if found[0] is None:  # gone meanwhile (expired, deleted): start it again
@@ -271,12 +207,14 @@ class RedisStore:
             if not tx.dirty:
                 return result
             changed = any(tx.writes.values()) or bool(tx.by_upload)
-            argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed), sid, self._wake_arg(tx)]
+            wake = wake_of(self.options, tx, time.time())
+            argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed), sid, _score(wake)]
             for name, value in codec.record_fields(tx).items():
                 argv += [name, value]
             committed = await self._call(lambda r: self._scripts["commit"](
                 keys=[meta, records, self._wake_key], args=argv, client=r), changes=True)
             if committed:
+                tell(self.options, wake)
                 known = self._cache.get(sid)
                 if known is not None and known[2] == born and known[0].version == base:
                     tx.commit_into(known[0])  # the state it ran on, or the same version read again
@@ -295,12 +233,13 @@ class RedisStore:
             old = await self.open(sid)
             born = self._cache[sid][2]
             new = fresh(self.options, sid, scenario, clock=old.clock, owner=old.owner)
-            wake = self._wake_arg(Tx(new, sid, self.options.id_seed))
+            wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), time.time())
             done = await self._call(lambda r: self._scripts["reset"](
                 keys=[meta, records, journal, self._wake_key],
-                args=[codec.state_meta(new), old.version, born, sid, wake], client=r), changes=True)
+                args=[codec.state_meta(new), old.version, born, sid, _score(wake)], client=r), changes=True)
             self._cache.pop(sid, None)
             if done:
+                tell(self.options, wake)
                 return await self.open(sid)
         raise errors.StoreBusy()
 
@@ -316,9 +255,17 @@ class RedisStore:
     def _wake_key(self) -> str:
         return self.prefix + "wake"
 
-    def _wake_arg(self, tx: Tx) -> str:
-        found = wake_of(self.options, tx, time.time())
-        return "" if found is None else repr(found)
+    def sibling(self) -> "RedisStore":
+        """A store of its own for a sender thread: the same Redis, its own clients and cache,
+        since this one's cache is changed in place by the API's event loop."""
+        return RedisStore(self.url, **{f.name: getattr(self.options, f.name) for f in dataclasses.fields(Options)})
+
+    def may_have_work(self) -> bool:
+        return True  # another process, or this one before a restart, may have left deliveries: look
+
+    async def prepare(self) -> None:
+        """Make the default session if no process has yet: its fixtures may subscribe already."""
+        await self.open(DEFAULT)
 
     async def woken(self, now: float) -> list[str]:
         return [s.decode() for s in await self._call(lambda r: r.zrangebyscore(self._wake_key, "-inf", now))]
@@ -343,8 +290,7 @@ class RedisStore:
             async with r.pipeline(transaction=True) as pipe:
                 pipe.rpush(self._inbox(name), codec.dumps(entry))
                 pipe.ltrim(self._inbox(name), -self.options.journal_size, -1)
-                if self._ttl:
-                    pipe.expire(self._inbox(name), self._ttl)
+                pipe.expire(self._inbox(name), self._ttl or INBOX_TTL)  # no one else ever deletes it
                 await pipe.execute()
         await self._call(append, changes=True)
 

@@ -1,0 +1,82 @@
+"""The Redis store's Lua scripts: each change of a session is one script, so it applies whole."""
+from __future__ import annotations
+
+# Over the count, drop the least recently used sessions (from the index of last use by sid),
+# in the step that made the new one, so that many processes creating sessions at once do not
+# all delete the same ones.
+EVICTION = """
+local function evict(index, kept, prefix, cutoff)
+  if cutoff ~= '' then redis.call('ZREMRANGEBYSCORE', index, '-inf', cutoff) end
+  local n = redis.call('ZCARD', index)
+  if redis.call('ZSCORE', index, 'default') then n = n - 1 end
+  local excess, gone = n - tonumber(kept), {}
+  if excess <= 0 then return gone end
+  for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess)) do
+    if sid ~= 'default' and #gone < excess then
+      local base = prefix .. 's:' .. sid .. ':'
+      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn')
+      redis.call('ZREM', index, sid)
+      redis.call('ZREM', prefix .. 'wake', sid)
+      table.insert(gone, sid)
+    end
+  end
+  return gone
+end
+"""
+# A session's meta hash: v (its version: commits so far), b (its incarnation: a new token each
+# time the session is created, so a process never mistakes a recreated session's version for
+# the one it remembers), rv (the version at which its records last changed) and d (the rest).
+# KEYS: meta, records, the senders' wake-up index. ARGV: expected version, incarnation, new meta,
+# ttl (0: none), 1 if the records change, the session's id, when a sender should look at it
+# ('': not until it changes), then field, value pairs.
+COMMIT = """
+local m = redis.call('HMGET', KEYS[1], 'v', 'b')
+if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
+local v = tonumber(ARGV[1]) + 1
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
+if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'rv', v) end
+if ARGV[7] == '' then redis.call('ZREM', KEYS[3], ARGV[6]) else redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
+for i = 8, #ARGV, 1000 do
+  redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if tonumber(ARGV[4]) > 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[4]); redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+return 1
+"""
+# KEYS: meta, the sessions index, records, journal, its counter. ARGV: meta of a new session, ttl, incarnation, then
+# eviction's sessions kept, prefix and idle cutoff, then the session's id and the time. Unless another process made the session
+# first, makes it and evicts over the count, in the same step. Returns its fields and the
+# sessions evicted.
+CREATE = EVICTION + """
+local gone = {}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])  -- what a late write left of an earlier incarnation
+  redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[3], 'rv', 0, 'd', ARGV[1])
+  if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+  redis.call('ZADD', KEYS[2], ARGV[8], ARGV[7])
+  gone = evict(KEYS[2], ARGV[4], ARGV[5], ARGV[6])
+end
+return {redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
+"""
+# KEYS: meta, records, journal, wake-up index. ARGV: meta of the reset session, expected version
+# and incarnation, the session's id and wake-up time (as COMMIT). The version goes on; nothing
+# happens if either moved since they were read.
+RESET = """
+local m = redis.call('HMGET', KEYS[1], 'v', 'b')
+if m[1] ~= ARGV[2] or m[2] ~= ARGV[3] then return 0 end
+local v = tonumber(ARGV[2]) + 1
+redis.call('HSET', KEYS[1], 'v', v, 'rv', v, 'd', ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3])
+if ARGV[5] == '' then redis.call('ZREM', KEYS[4], ARGV[4]) else redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4]) end
+return v
+"""
+# KEYS: journal, its counter. ARGV: entry, entries kept, ttl (0: none).
+APPEND = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call('INCR', KEYS[2])
+if tonumber(ARGV[3]) > 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[3]); redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+"""
