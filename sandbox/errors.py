@@ -98,12 +98,15 @@ class ValidationFailed(StateRuleRefused):
     code = "validation_failed"
 
 
+class UploadIdMismatch(StateRuleRefused):
+    """A move's body names another upload than its path (B15)."""
+    code = "upload_id_mismatch"
+
+
 class TooManyFiles(BadRequest):
     code = "too_many_files"
 
 
-class UploadIdMismatch(BadRequest):
-    code = "upload_id_mismatch"
 
 
 class InvalidMeta(BadRequest):

@@ -33,7 +33,7 @@ def _folders_of(records: Records, project_id: str) -> list[Folder]:
 def add_default_folders(records: Records) -> bool:
     for project_id in records.projects.changed():
         named = {f.role: f for f in _folders_of(records, project_id)}
-        for folder in folder_rules.defaults_for(project_id, named):
+        for folder in folder_rules.defaults_for(project_id, named, lambda ident: ident in records.folders):
             records.folders[folder.id] = folder
     return True
 
@@ -45,6 +45,8 @@ def _add_folder(file: str, label: str, rec: dict, records: Records, checker) -> 
     name = rec.get("name") or folder_rules.DEFAULTS.get(role)
     if name is None:
         return checker.fail(file, label, "name", "a custom folder needs a name (2-15 characters)")
+    if role == folder_rules.CUSTOM and name.casefold() in {n.casefold() for n in folder_rules.DEFAULTS.values()}:
+        return checker.fail(file, label, "name", f"{name!r} is a default folder's name; give its role instead")
     for other in _folders_of(records, project_id):
         if role != folder_rules.CUSTOM and other.role == role:
             return checker.fail(file, label, "role", f"{project_id} has its {role} folder already ({other.id})")
@@ -135,7 +137,7 @@ def _add_upload(file, label, rec, extras, records: Records, checker) -> None:
     folder = records.folders.get(public["folder_id"]) if public["folder_id"] is not None else None
     if public["folder_id"] is not None and (folder is None or folder.project_id != extras["project_id"]):
         return checker.fail(file, label, "folder_id", f"no folder {public['folder_id']!r} in {extras['project_id']} "
-                                                      "(leave it out to file the upload by its status)")
+                                                      "(leave it out, and the upload is filed by its status)")
     if not _duplicate(records.uploads, public["id"], checker, file, label, "id"):
         records.uploads[public["id"]] = Upload(
             public["id"], extras["project_id"], public["name"], freeze(public["files"]), freeze(public["meta"]),

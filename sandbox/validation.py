@@ -127,7 +127,6 @@ class BodyValidator(JSONRequestBodyValidator):
             # the handler gets the very object that was validated, parsed once
             body = scope.setdefault("extensions", {})[BODY] = json.loads(
                 raw.decode(self._encoding), parse_constant=no_constants, parse_float=finite)
-            return body
         except UnicodeDecodeError:
             raise errors.InvalidJson(f"The request body is not valid {self._encoding} text.",
                                      [{"location": "body", "message": "not valid UTF-8"}]) from None
@@ -137,6 +136,10 @@ class BodyValidator(JSONRequestBodyValidator):
         except json.JSONDecodeError as exc:
             raise errors.InvalidJson(f"The request body is not valid JSON: {exc}.",
                                      [{"location": "body", "message": str(exc)}]) from None
+        if body is None and not self._nullable:  # `null` is a body, and not an object: not a body left out
+            raise errors.BadRequest("The request body is JSON null; send a JSON object, or no body where none is needed.",
+                                    [{"location": "body", "message": "None is not of type 'object'"}])
+        return body
 
     def _validate(self, body: t.Any) -> None:
         if body is None and not self._required:

@@ -180,6 +180,8 @@ BROKEN = [  # (mutation, file, record label or None for file-level errors, field
                  "zz_more.yaml", "folders[0] (folder_x)", "name", "too short", id="folder-name-too-short"),
     pytest.param(write("zz_more.yaml", "folders: [{id: folder_x, project_id: proj_123456, name: Sixteen chars ok}]\n"),
                  "zz_more.yaml", "folders[0] (folder_x)", "name", "too long", id="folder-name-too-long"),
+    pytest.param(write("zz_more.yaml", "folders: [{id: folder_x, project_id: proj_123456, name: bin}]\n"),
+                 "zz_more.yaml", "folders[0] (folder_x)", "name", "a default folder's name", id="custom-folder-named-bin"),
     pytest.param(write("zz_more.yaml", "folders: [{id: folder_x, project_id: proj_123456, role: inbox}]\n"),
                  "zz_more.yaml", "folders[0] (folder_x)", "role", "inbox folder already", id="second-inbox"),
     pytest.param(write("zz_more.yaml", "folders: [{id: folder_x, project_id: proj_123456, name: finance}]\n"),

@@ -35,6 +35,9 @@ def test_a_body_is_optional_and_may_name_the_upload(client, kwargs):
 
 @pytest.mark.parametrize("call, status, code", [
     (dict(json={"upload_id": "upl_email0001"}), 400, "upload_id_mismatch"),
+    (dict(json={"upload_id": "upl_email0001"}, folder="folder_nope"), 404, "folder_not_found"),  # 404 first
+    (dict(content=b"null", headers={"Content-Type": "application/json"}), 400, "invalid_request"),
+    (dict(json=[]), 400, "invalid_request"),
     (dict(json={"upload_id": UPLOAD, "folder": "x"}), 400, "invalid_request"),
     (dict(content=b"{", headers={"Content-Type": "application/json"}), 400, "invalid_json"),
     (dict(folder="folder_nope"), 404, "folder_not_found"),
@@ -108,3 +111,17 @@ def test_the_control_plane_lists_each_projects_folders(client):
         (BIN, "Bin", "bin"), (FINANCE, "Finance", "custom")]
     every = client.get("/_sandbox/folders").json()["payload"]
     assert {f["project_id"] for f in every} >= {"proj_123456", "proj_234567", "proj_654321"}
+
+
+def test_a_default_folders_id_never_replaces_a_folder_that_holds_it(client):
+    """A custom folder may hold the id a later project's default folder would get."""
+    first = client.post("/_sandbox/fixtures", json={
+        "folders": [{"id": "folder_bbb_inbox", "project_id": "proj_123456", "name": "Hijack"}]})
+    assert first.status_code == 201, first.text
+    later = client.post("/_sandbox/fixtures", json={
+        "projects": [{"id": "proj_bbb", "team_id": "team_123456", "name": "Later"}]})
+    assert later.status_code == 201, later.text
+    mine = client.get("/_sandbox/folders", params={"project_id": "proj_123456"}).json()["payload"]
+    assert {"id": "folder_bbb_inbox", "project_id": "proj_123456", "name": "Hijack", "role": "custom"} in mine
+    theirs = client.get("/_sandbox/folders", params={"project_id": "proj_bbb"}).json()["payload"]
+    assert [(f["id"], f["role"]) for f in theirs][0] == ("folder_bbb_inbox_2", "inbox")

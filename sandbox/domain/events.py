@@ -140,7 +140,7 @@ def observe(tx, upload_id: str, at: float) -> None:
     status = upload_status(tx.tasks_of(upload_id))
     if status == upload.notified_status:
         return
-    folders = [f for f in tx.values("folders") if f.project_id == upload.project_id]
-    tx.put("uploads", upload_id, filed(replace(upload, notified_status=status), status, folders))
+    tx.put("uploads", upload_id, filed(replace(upload, notified_status=status), status,
+                                        tx.folders_of(upload.project_id)))
     if status == "IN_REVIEW":
         fire(tx, upload_id, IN_REVIEW, at)

@@ -20,10 +20,19 @@ def default_id(project_id: str, role: str) -> str:
     return f"folder_{project_id.removeprefix('proj_')}_{role}"
 
 
-def defaults_for(project_id: str, named: dict[str, Folder]) -> list[Folder]:
-    """The default folders a project lacks, given those it has by role."""
-    return [Folder(default_id(project_id, role), project_id, name, role)
-            for role, name in DEFAULTS.items() if role not in named]
+def defaults_for(project_id: str, named: dict[str, Folder], taken) -> list[Folder]:
+    """The default folders a project lacks, given those it has by role; an id some other
+    folder holds already (`taken(id)`) gets a suffix instead of replacing it."""
+    made = []
+    for role, name in DEFAULTS.items():
+        if role in named:
+            continue
+        ident, n = default_id(project_id, role), 1
+        while taken(ident):
+            n += 1
+            ident = f"{default_id(project_id, role)}_{n}"
+        made.append(Folder(ident, project_id, name, role))
+    return made
 
 
 def of_role(folders, project_id: str, role: str) -> Folder | None:
@@ -51,11 +60,15 @@ def listed(tx, project_id: str | None = None) -> list[dict]:
     return [{"id": f.id, "project_id": f.project_id, "name": f.name, "role": f.role} for f in found]
 
 
-def move(tx, upload: Upload, folder_id: str) -> Upload:
-    """Move by hand: the upload stays where it is put (pinned) until moved again."""
+def find(tx, upload: Upload, folder_id: str) -> Folder:
     folder = tx.get("folders", folder_id)
     if folder is None or folder.project_id != upload.project_id:
         raise errors.FolderNotFound(f"Folder {folder_id} was not found in project {upload.project_id}.")
+    return folder
+
+
+def move(tx, upload: Upload, folder: Folder) -> Upload:
+    """Move by hand: the upload stays where it is put (pinned) until moved again."""
     moved = replace(upload, folder_id=folder.id, pinned=True)
     tx.put("uploads", upload.id, moved)
     return moved

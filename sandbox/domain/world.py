@@ -79,11 +79,12 @@ def move_upload(tx, key: ApiKey, team_id: str, project_id: str, upload_id: str, 
     """B15: `named` is the upload_id a body may carry; it must be this upload's."""
     settle(tx)
     upload = _upload(tx, key, team_id, project_id, upload_id)
+    folder = folders.find(tx, upload, folder_id)  # what is not there is a 404 before anything else
     if named is not None and named != upload_id:
         raise errors.UploadIdMismatch(
             f"The body names upload {named}, the path {upload_id}; send no body, or the same id.",
             [{"location": "body.upload_id", "message": f"not {upload_id}"}])
-    return folders.move(tx, upload, folder_id).public(tx.tasks_of(upload_id))
+    return folders.move(tx, upload, folder).public(tx.tasks_of(upload_id))
 
 
 # -- actions (B5-B10) --
@@ -119,7 +120,7 @@ def create_upload(tx, key: ApiKey, team_id: str, project_id: str, files: list[up
                   name: str | None, meta: list[dict]) -> dict:
     now = settle(tx)
     project = _project(tx, key, team_id, project_id)
-    inbox = folders.of_role(tx.values("folders"), project_id, folders.INBOX)
+    inbox = folders.of_role(tx.folders_of(project_id), project_id, folders.INBOX)
     upload, tasks = uploads.build(project, files, name, meta, now, tx.new_id, inbox.id if inbox else None)
     tx.put("uploads", upload.id, upload)
     pipeline = Pipeline(tx)
@@ -159,8 +160,8 @@ def load(tx, validate: Callable) -> dict[str, int]:
         tx.add_task(task)
     for upload_id, upload in layer.uploads.changed().items():  # as loaded: nothing to tell yet (B14)
         status = upload_status(tx.tasks_of(upload_id))
-        project_folders = [f for f in tx.values("folders") if f.project_id == upload.project_id]
-        tx.put("uploads", upload_id, folders.filed(replace(upload, notified_status=status), status, project_folders))
+        tx.put("uploads", upload_id, folders.filed(replace(upload, notified_status=status), status,
+                                                   tx.folders_of(upload.project_id)))
     for task in added:
         if task.status == PROCESSING:
             pipeline.task_created(task, now)
@@ -191,3 +192,15 @@ def force(tx, task_id: str, status: str, step_type: str | None = None) -> dict:
         pipeline.task_created(task, now)
     pipeline.upload_changed(upload.id, now)
     return task.public()
+
+
+def describe(tx) -> dict:
+    """The session's teams, projects and keys, sorted by id (the control plane's GET /world)."""
+    teams = sorted(tx.values("teams"), key=lambda t: t.id)
+    projects = sorted(tx.values("projects"), key=lambda p: p.id)
+    keys = sorted(tx.values("keys"), key=lambda k: (k.team_id, k.key))
+    return {"teams": [{"id": t.id, "name": t.name} for t in teams],
+            "projects": [{"id": p.id, "team_id": p.team_id, "name": p.name, "steps": list(p.steps),
+                          "automation": p.automation} for p in projects],
+            "keys": [{"key": k.key, "label": k.label, "team_id": k.team_id, "projects": sorted(k.projects),
+                      "scopes": sorted(k.scopes)} for k in keys]}

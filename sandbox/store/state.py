@@ -27,10 +27,13 @@ class Seed:
         self.tables: dict[str, dict] = {kind: getattr(records, kind).flattened() for kind in KINDS}
         self.by_upload: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in records.by_upload.items()}
         uploads = self.tables["uploads"]
+        self.folders_by_project: dict[str, list] = {}
+        for folder in self.tables["folders"].values():
+            self.folders_by_project.setdefault(folder.project_id, []).append(folder)
         for upload in list(uploads.values()):
             tasks = [self.tables["tasks"][t] for t in self.by_upload.get(upload.id, ())]
             status = upload_status(tasks)
-            folders = [f for f in self.tables["folders"].values() if f.project_id == upload.project_id]
+            folders = self.folders_by_project.get(upload.project_id, ())
             upload = uploads[upload.id] = filed(replace(upload, notified_status=status), status, folders)  # nothing to tell yet
             if not upload.fully_processed and upload.final_since is None and all_final(tasks):
                 uploads[upload.id] = replace(upload, final_since=SESSION_START)  # final since each session began (B8)
@@ -94,6 +97,12 @@ class SessionState:
         found = self.own.by_upload.get(upload_id)
         return found if found is not None else self.seed.by_upload.get(upload_id, ())
 
+    def folders_of(self, project_id: str) -> list:
+        """A project's folders: the seed's, by an index, and the few this session added."""
+        own = [f for f in self.own.tables["folders"].values() if f.project_id == project_id]
+        return [*self.seed.folders_by_project.get(project_id, ()), *own] if own else \
+            self.seed.folders_by_project.get(project_id, [])
+
     def tasks(self) -> "TaskView":
         return TaskView(self.seed.tables["tasks"], self.seed.index, self.own.tables["tasks"], self.own.task_keys)
 
@@ -154,6 +163,10 @@ class Tx:
     def task_ids_of(self, upload_id: str) -> tuple[str, ...]:
         found = self.by_upload.get(upload_id)
         return found if found is not None else self.state.task_ids_of(upload_id)
+
+    def folders_of(self, project_id: str) -> list:
+        added = [f for f in self.writes["folders"].values() if f.project_id == project_id]
+        return [*self.state.folders_of(project_id), *added] if added else self.state.folders_of(project_id)
 
     def tasks_of(self, upload_id: str) -> list:
         return [self.task(i) for i in self.task_ids_of(upload_id)]
