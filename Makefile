@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .PHONY: run test test-redis venv clean
-.PHONY: bench
+.PHONY: bench screenshots
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ test-redis: $(STAMP)
 # `make bench` (BENCH_ARGS="--quick" or "--no-prism"): wrk load, start-up and memory figures; see bench/README.md.
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+# The README's screenshots, made by the dashboard's browser tests (Debian's chromium needed).
+screenshots: $(STAMP)
+	TASK_SANDBOX_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/test_dashboard.py -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info

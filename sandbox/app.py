@@ -23,6 +23,7 @@ from sandbox.control import layers as control
 from sandbox.control.api import ControlHandlers
 from sandbox.control.scenarios import Scenarios
 from sandbox.control.sessions import Sessions
+from sandbox.dashboard.pages import Pages
 from sandbox.domain import outbox
 from sandbox.notify.hosts import HostPolicy
 from sandbox.notify.sender import Sender
@@ -97,6 +98,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                 expose_headers=["WWW-Authenticate", "Allow"], max_age=600),
         partial(control.JournalRecorder, sessions=sessions, contract=contract),  # sees every answer
         ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)
+        partial(Pages, token=admin_token),  # /, the dashboard, Swagger UI with a session of its own
         partial(control.SessionOpener, sessions=sessions),
         SwaggerUI,
         partial(edge.RequestGuardMiddleware, contracts=[contract, control_contract]),

@@ -74,6 +74,9 @@ class ControlHandlers(NotificationHandlers):
                                     [{"location": "body", "message": str(exc)}]) from None
         return {"payload": clock_view(session)}, 200
 
+    async def get_world(self, **_):
+        return {"payload": await self.session.run(world.describe)}, 200
+
     async def list_folders(self, project_id=None, **_):
         return {"payload": await self.session.run(folders.listed, project_id)}, 200
 

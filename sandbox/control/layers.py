@@ -17,6 +17,8 @@ from sandbox.validation import no_constants
 log = logging.getLogger("sandbox")
 CONTROL_PREFIX = "/_sandbox/"
 INBOX_PREFIX = CONTROL_PREFIX + "inbox/"
+# x-sandbox-client: a tool naming itself (the dashboard does), so its own calls can be told apart
+JOURNALLED_HEADERS = ("content-type", "prefer", "x-sandbox-client")
 TOKEN_HEADER = "x-sandbox-admin-token"
 MAX_BODY = 64 * 1024
 FORCE_TRACKER_FAILURE = "sandbox.force_tracker_failure"
@@ -182,7 +184,7 @@ class JournalRecorder(_SessionLayer):
         await session.store.journal_append(session.sid, {
             "time": session.state.clock.now_iso(), "operation": operation, "method": scope["method"],
             "path": scope["path"], "task_id": params.get("task_id"), "status": status,
-            "request": {"headers": {k: v for k in ("content-type", "prefer") if (v := _header(scope, k))},
+            "request": {"headers": {k: v for k in JOURNALLED_HEADERS if (v := _header(scope, k))},
                         "body": (f"<multipart body, {len(request)} bytes recorded>"
                                  if content_type.startswith("multipart/") and request
                                  else request.decode("utf-8", "replace") or None)},

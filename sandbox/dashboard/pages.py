@@ -1,0 +1,53 @@
+"""An ASGI layer serving the sandbox's static pages from the package: no build step, no network."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sandbox import errors
+from sandbox.control.layers import is_local
+
+STATIC = Path(__file__).parent / "static"
+TYPES = {".html": b"text/html; charset=utf-8", ".js": b"text/javascript; charset=utf-8",
+         ".css": b"text/css; charset=utf-8", ".png": b"image/png"}
+# The dashboard's own page runs only its own script: data shown as HTML could run nothing.
+STRICT = b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'"
+
+
+def _read(name: str, **replace: str) -> bytes:
+    text = (STATIC / name).read_text(encoding="utf-8")
+    for key, value in replace.items():
+        text = text.replace(key, value)
+    return text.encode()
+
+
+class Pages:
+    """GET / (what this is), /_sandbox/ (the dashboard: the control plane's guard applies, and
+    with --admin-token its data needs the token, typed into the page), /_sandbox/assets/*, and
+    the index of both Swagger UIs, whose "Try it out" sends X-Sandbox-Session."""
+
+    def __init__(self, app, token: str | None = None):
+        self.app = app
+        self.token = token
+        self.pages = {
+            "/": (_read("landing.html"), TYPES[".html"], None),
+            "/_sandbox/": (_read("index.html"), TYPES[".html"], STRICT),
+            "/ui/": (_read("swagger.html", SPEC_URL="/openapi.json"), TYPES[".html"], None),
+            "/_sandbox/ui/": (_read("swagger.html", SPEC_URL="/_sandbox/openapi.json"), TYPES[".html"], None),
+        }
+        for name in ("app.js", "app.css"):
+            self.pages[f"/_sandbox/assets/{name}"] = (_read(name), TYPES[Path(name).suffix], None)
+
+    async def __call__(self, scope, receive, send):
+        found = self.pages.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if found is None or scope["method"] not in ("GET", "HEAD"):
+            return await self.app(scope, receive, send)
+        if scope["path"] == "/_sandbox/" and not self.token and not is_local((scope.get("client") or (None,))[0]):
+            raise errors.ControlForbidden(
+                "The dashboard answers only on loopback; start the sandbox with --admin-token to open it.")
+        body, kind, policy = found
+        headers = [(b"content-type", kind), (b"content-length", b"%d" % len(body)),
+                   (b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-cache")]
+        if policy:
+            headers.append((b"content-security-policy", policy))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

@@ -1,0 +1,356 @@
+// The sandbox's dashboard: plain JavaScript over the control plane's and the public API's own
+// JSON. Every value from the sandbox is shown with textContent, never parsed as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const STATUSES = ["PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"];
+const CLIENT = "dashboard"; // X-Sandbox-Client: the journal marks the dashboard's own calls
+const state = {
+  session: localStorage.getItem("sandbox.session") || "default",
+  key: localStorage.getItem("sandbox.key") || "YOUR_API_KEY",
+  project: localStorage.getItem("sandbox.project") || "",
+  token: sessionStorage.getItem("sandbox.token") || "",
+  world: { teams: [], projects: [], keys: [] },
+  tasks: [],
+  folders: [],
+  selected: null,
+  journalSeq: -1,
+};
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function say(text, error = false) {
+  const status = $("status");
+  status.textContent = text;
+  status.className = error ? "error" : "";
+}
+
+function headers(extra = {}) {
+  const found = { "X-Sandbox-Session": state.session, "X-Sandbox-Client": CLIENT, ...extra };
+  if (state.key) found.Authorization = `Bearer ${state.key}`;
+  if (state.token) found["X-Sandbox-Admin-Token"] = state.token;
+  return found;
+}
+
+async function call(method, url, body) {
+  const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const answer = await fetch(url, init);
+  const text = await answer.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
+  return { status: answer.status, data };
+}
+
+async function control(method, path, body) {
+  const answer = await call(method, `/_sandbox${path}`, body);
+  if (answer.status >= 400) {
+    const message = answer.data && answer.data.error ? answer.data.error : `HTTP ${answer.status}`;
+    throw new Error(`${method} /_sandbox${path}: ${message}`);
+  }
+  return answer.data;
+}
+
+function project() {
+  return state.world.projects.find((p) => p.id === state.project) || state.world.projects[0];
+}
+
+function base() {
+  const p = project();
+  return p ? `/v2/${p.team_id}/project/${p.id}` : "";
+}
+
+function fill(select, options, chosen) {
+  select.replaceChildren(...options.map(([value, label]) => {
+    const option = el("option", { value }, label);
+    if (value === chosen) option.selected = true;
+    return option;
+  }));
+}
+
+// -- session, key and project --
+async function loadSessions() {
+  const names = (await control("GET", "/sessions")).payload;
+  if (!names.includes(state.session)) names.push(state.session); // made on first use
+  fill($("session"), names.map((n) => [n, n]), state.session);
+  const scenarios = (await control("GET", "/scenarios")).payload;
+  fill($("scenario"), scenarios.map((s) => [s.name, s.name]), "default");
+}
+
+async function loadWorld() {
+  state.world = (await control("GET", "/world")).payload;
+  fill($("key"), state.world.keys.map((k) => [k.key, `${k.key} (${k.label || k.team_id})`]), state.key);
+  if (!state.world.projects.some((p) => p.id === state.project)) {
+    const key = state.world.keys.find((k) => k.key === state.key);
+    state.project = (key && key.projects[0]) || (state.world.projects[0] || {}).id || "";
+  }
+  fill($("project"), state.world.projects.map((p) => [p.id, `${p.id} ${p.name}`]), state.project);
+}
+
+function remember() {
+  localStorage.setItem("sandbox.session", state.session);
+  localStorage.setItem("sandbox.key", state.key);
+  localStorage.setItem("sandbox.project", state.project);
+}
+
+async function useSession(name) {
+  state.session = name;
+  state.selected = null;
+  state.journalSeq = -1;
+  remember();
+  await refreshAll();
+}
+
+// -- tasks --
+async function fetchTasks() {
+  const found = [];
+  let token = null;
+  do {
+    const query = new URLSearchParams({ limit: "100" });
+    if (token) query.set("token", token);
+    const filter = $("status-filter").value;
+    if (filter) query.set("status", filter);
+    const answer = await call("GET", `${base()}/task?${query}`);
+    if (answer.status !== 200) throw new Error(`listing tasks as ${state.key}: ${(answer.data || {}).error || answer.status}`);
+    found.push(...answer.data.payload);
+    token = answer.data.more ? answer.data.paginationToken : null;
+  } while (token && found.length < 1000);
+  return found;
+}
+
+async function loadTasks() {
+  state.tasks = await fetchTasks();
+  const rows = state.tasks.map((task) => {
+    const row = el("tr", { tabindex: "0", "data-task": task.id },
+      el("td", {}, task.id), el("td", {}, task.name),
+      el("td", { class: `status-${task.status}` }, task.status), el("td", {}, task.step_type), el("td", {}, task.upload_id));
+    if (task.id === state.selected) row.classList.add("selected");
+    row.addEventListener("click", () => selectTask(task.id));
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); selectTask(task.id); } });
+    return row;
+  });
+  $("tasks").tBodies[0].replaceChildren(...rows);
+  if (state.selected) await showTask(state.selected);
+}
+
+async function selectTask(id) {
+  state.selected = id;
+  for (const row of $("tasks").tBodies[0].rows) row.classList.toggle("selected", row.dataset.task === id);
+  $("action-result").textContent = "";
+  await showTask(id);
+}
+
+async function showTask(id) {
+  const answer = await call("GET", `${base()}/task/${encodeURIComponent(id)}`);
+  $("task-detail").hidden = false;
+  $("task-id").textContent = id;
+  $("task-json").textContent = JSON.stringify(answer.data, null, 2);
+  if (answer.data && answer.data.payload) $("force-status").value = answer.data.payload.status;
+}
+
+async function act(action) {
+  const answer = await call("POST", `${base()}/task/${encodeURIComponent(state.selected)}/${action}`);
+  const result = $("action-result");
+  result.textContent = answer.status < 300
+    ? `${action}: ${answer.status} ${answer.data.message || answer.data.payload.status}`
+    : `${action}: ${answer.status} ${answer.data.code}: ${answer.data.error}`;
+  result.className = answer.status < 300 ? "" : "error";
+  await refreshState();
+}
+
+// -- uploads and folders --
+async function loadUploads() {
+  const p = project();
+  state.folders = p ? (await control("GET", `/folders?project_id=${encodeURIComponent(p.id)}`)).payload : [];
+  const ids = [...new Set(state.tasks.map((t) => t.upload_id))];
+  const uploads = [];
+  for (const id of ids) {
+    const answer = await call("GET", `${base()}/upload/${encodeURIComponent(id)}`);
+    if (answer.status === 200) uploads.push(answer.data.payload);
+  }
+  const name = (id) => (state.folders.find((f) => f.id === id) || { name: id || "none" }).name;
+  $("uploads").tBodies[0].replaceChildren(...uploads.map((u) => {
+    const select = el("select", { "aria-label": `Move ${u.id} to` },
+      ...state.folders.map((f) => el("option", { value: f.id }, `${f.name} (${f.role})`)));
+    select.value = u.folder_id || "";
+    const move = el("button", { type: "button", onclick: () => moveUpload(u.id, select.value) }, "Move");
+    return el("tr", {}, el("td", {}, u.id), el("td", {}, u.name), el("td", { class: `status-${u.status}` }, u.status),
+      el("td", {}, name(u.folder_id)), el("td", {}, select, " ", move));
+  }));
+}
+
+async function moveUpload(id, folder) {
+  const answer = await call("POST", `${base()}/upload/${encodeURIComponent(id)}/move/${encodeURIComponent(folder)}`);
+  say(answer.status === 200 ? `moved ${id}` : `move: ${answer.status} ${answer.data.error}`, answer.status !== 200);
+  await loadUploads();
+}
+
+// -- clock --
+async function loadClock() {
+  const clock = (await control("GET", "/clock")).payload;
+  $("clock-now").textContent = clock.now;
+  $("clock-frozen").textContent = clock.frozen ? "(frozen)" : "(running)";
+}
+
+async function moveClock(body) {
+  const before = new Map(state.tasks.map((t) => [t.id, t.status]));
+  const events = (await control("GET", "/events")).count;
+  await control("POST", "/clock", body);
+  await refreshState();
+  const changed = state.tasks.filter((t) => before.has(t.id) && before.get(t.id) !== t.status);
+  const fired = (await control("GET", "/events")).payload.slice(events);
+  $("fell-due").replaceChildren(
+    ...changed.map((t) => el("li", {}, `${t.id}: ${before.get(t.id)} → ${t.status}`)),
+    ...fired.map((e) => el("li", {}, `${e.type} for ${e.upload_id}`)));
+  if (!changed.length && !fired.length) $("fell-due").replaceChildren(el("li", {}, "nothing fell due"));
+}
+
+// -- journal --
+async function loadJournal() {
+  const entries = (await control("GET", "/journal?limit=200")).payload;
+  const last = entries.length ? entries[entries.length - 1].seq : 0;
+  if (last === state.journalSeq && !loadJournal.force) return;
+  loadJournal.force = false;
+  state.journalSeq = last;
+  const hide = $("hide-own").checked;
+  const shown = entries.filter((e) => !(hide && e.request.headers["x-sandbox-client"] === CLIENT)).reverse();
+  $("journal").replaceChildren(...shown.map((e) => {
+    const item = el("li", { class: e.status >= 400 ? "refused" : "" },
+      el("span", { class: "line" }, `${e.time} ${e.method} ${e.path} → ${e.status} ${e.operation || ""}`));
+    if (e.problems && e.problems.length) {
+      item.append(el("ul", { class: "problems" }, ...e.problems.map((p) => el("li", {}, `${p.location}: ${p.message}`))));
+    }
+    item.append(el("details", {}, el("summary", {}, "bodies"),
+      el("pre", {}, `request: ${JSON.stringify(e.request.body, null, 2)}\nresponse: ${JSON.stringify(e.response.body, null, 2)}`)));
+    return item;
+  }));
+}
+
+// -- faults --
+async function loadFaults() {
+  const rules = (await control("GET", "/faults")).payload;
+  $("faults").replaceChildren(...rules.map((r) => el("li", {},
+    `${r.id}: ${r.operation}${r.task_id ? ` on ${r.task_id}` : ""} → ${r.status || "latency"} `,
+    el("button", { type: "button", "aria-label": `Remove fault ${r.id}`, onclick: async () => {
+      await control("DELETE", `/faults/${encodeURIComponent(r.id)}`); await loadFaults();
+    } }, "Remove"))));
+}
+
+async function loadOperations() {
+  const spec = await (await fetch("/openapi.json")).json();
+  const ids = [];
+  for (const item of Object.values(spec.paths)) {
+    for (const operation of Object.values(item)) if (operation && operation.operationId) ids.push(operation.operationId);
+  }
+  fill($("fault-operation"), ids.sort().map((id) => [id, id]), "getTask");
+}
+
+// -- notifications --
+async function loadNotifications() {
+  const subs = (await control("GET", "/subscriptions")).payload;
+  $("subscriptions").replaceChildren(...subs.map((s) => el("li", {},
+    `${s.id} ${s.project_id} → ${s.url} [${s.events.join(", ")}] ${s.enabled ? "enabled" : `disabled: ${s.disabled_reason}`} `,
+    el("button", { type: "button", "aria-label": `Delete subscription ${s.id}`, onclick: async () => {
+      await control("DELETE", `/subscriptions/${encodeURIComponent(s.id)}`); await loadNotifications();
+    } }, "Delete"))));
+  const deliveries = (await control("GET", "/deliveries")).payload;
+  $("deliveries").replaceChildren(...deliveries.map((d) => {
+    const last = d.attempts[d.attempts.length - 1];
+    return el("li", {}, `${d.id} ${d.event_id} → ${d.subscription_id}: ${d.status}, ${d.attempts.length} attempt(s)` +
+      (last ? `, last ${last.status ?? last.error}` : "") + " ",
+    el("button", { type: "button", "aria-label": `Resend ${d.id}`, onclick: async () => {
+      try { await control("POST", `/deliveries/${encodeURIComponent(d.id)}/resend`); } catch (e) { say(e.message, true); }
+      await loadNotifications();
+    } }, "Resend"));
+  }));
+}
+
+// -- wiring --
+async function refreshState() {
+  await Promise.all([loadClock(), loadTasks()]);
+  await Promise.all([loadUploads(), loadNotifications()]);
+}
+
+async function refreshAll() {
+  try {
+    await loadSessions();
+    await loadWorld();
+    await Promise.all([refreshState(), loadFaults()]);
+    loadJournal.force = true;
+    await loadJournal();
+    say(`session ${state.session}, as ${state.key}`);
+  } catch (e) {
+    say(e.message, true);
+  }
+}
+
+function guard(fn) {
+  return async (event) => {
+    if (event) event.preventDefault();
+    try { await fn(event); } catch (e) { say(e.message, true); }
+  };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.get("token")) { state.token = hash.get("token"); sessionStorage.setItem("sandbox.token", state.token); history.replaceState(null, "", location.pathname); }
+  $("token").value = state.token;
+  $("session-form").addEventListener("submit", guard(() => {
+    const name = $("new-session").value.trim();
+    if (!name) throw new Error("type a session name first");
+    $("new-session").value = "";
+    return useSession(name);
+  }));
+  $("session").addEventListener("change", guard(() => useSession($("session").value)));
+  $("reset-session").addEventListener("click", guard(async () => {
+    await control("POST", "/reset", { scenario: $("scenario").value });
+    await refreshAll();
+  }));
+  $("delete-session").addEventListener("click", guard(async () => {
+    await control("DELETE", "/session");
+    await useSession("default");
+  }));
+  $("key").addEventListener("change", guard(() => { state.key = $("key").value; remember(); return refreshAll(); }));
+  $("project").addEventListener("change", guard(() => { state.project = $("project").value; state.selected = null; remember(); return refreshState(); }));
+  $("token").addEventListener("change", guard(() => { state.token = $("token").value; sessionStorage.setItem("sandbox.token", state.token); return refreshAll(); }));
+  $("status-filter").addEventListener("change", guard(loadTasks));
+  $("refresh-tasks").addEventListener("click", guard(refreshState));
+  $("force").addEventListener("click", guard(async () => {
+    await control("PUT", `/tasks/${encodeURIComponent(state.selected)}/status`, { status: $("force-status").value });
+    $("action-result").textContent = `forced ${$("force-status").value}`;
+    await refreshState();
+  }));
+  for (const button of document.querySelectorAll("[data-action]")) {
+    button.addEventListener("click", guard(() => act(button.dataset.action)));
+  }
+  $("freeze").addEventListener("click", guard(() => moveClock({ freeze: true })));
+  $("unfreeze").addEventListener("click", guard(() => moveClock({ freeze: false })));
+  $("advance").addEventListener("click", guard(() => moveClock({ advance_seconds: Number($("step").value) })));
+  $("hide-own").addEventListener("change", guard(() => { loadJournal.force = true; return loadJournal(); }));
+  $("clear-journal").addEventListener("click", guard(async () => { await control("DELETE", "/journal"); loadJournal.force = true; await loadJournal(); }));
+  $("fault-form").addEventListener("submit", guard(async () => {
+    const rule = { operation: $("fault-operation").value };
+    if ($("fault-status").value) rule.status = Number($("fault-status").value);
+    if ($("fault-times").value) rule.times = Number($("fault-times").value);
+    if ($("fault-latency").value) rule.latency_ms = Number($("fault-latency").value);
+    await control("POST", "/faults", rule);
+    await loadFaults();
+  }));
+  $("subscription-form").addEventListener("submit", guard(async () => {
+    const made = (await control("POST", "/subscriptions", { project_id: project().id, url: $("subscription-url").value })).payload;
+    $("new-secret").textContent = `${made.id}: signing secret ${made.secret} (shown this once)`;
+    await loadNotifications();
+  }));
+  loadOperations().catch((e) => say(e.message, true));
+  refreshAll();
+  setInterval(() => loadJournal().catch(() => {}), 1000);
+});

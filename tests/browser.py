@@ -1,0 +1,31 @@
+"""A real browser for the dashboard's tests: Playwright for Python driving Debian's Chromium."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+HOW = ("the browser tests need Debian's Chromium: `sudo apt-get install chromium` (or set "
+       "TASK_SANDBOX_CHROMIUM to a Chromium executable); Playwright's own download is not used")
+
+
+def executable() -> str | None:
+    given = os.environ.get("TASK_SANDBOX_CHROMIUM")
+    if given:
+        return given
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def required() -> bool:
+    """In CI (`.ci/run` installs Chromium) a missing browser fails the tests instead of skipping them."""
+    return os.environ.get("CI", "").lower() in ("1", "true") or bool(os.environ.get("TASK_SANDBOX_REQUIRE_BROWSER"))
+
+
+def find() -> str:
+    path = executable()
+    if path is None:
+        if required():
+            pytest.fail(f"no Chromium found: {HOW}", pytrace=False)
+        pytest.skip(f"SKIPPED browser tests: {HOW}")
+    return path

@@ -1,0 +1,194 @@
+"""The landing page, the dashboard and Swagger UI's session, through clicks and typing in a real
+browser (Chromium, driven by Playwright). TASK_SANDBOX_SCREENSHOTS=<dir> also saves the README's
+screenshots (`make screenshots`)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import browser as chromium
+from tests.conftest import BASE, auth
+
+TASK = "task_abcdef123456"
+SHOTS = os.environ.get("TASK_SANDBOX_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium.find()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("SKIPPED browser tests: Playwright for Python is missing (`make test` installs it)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, live):
+    # Playwright's waits evaluate strings, which the dashboard's CSP forbids: the tests prove the
+    # page renders text as text without it (and that the header is sent, below).
+    context = browser.new_context(base_url=live.url, viewport={"width": 1400, "height": 1000}, bypass_csp=True)
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    yield opened
+    context.close()
+    assert problems == [], problems  # the page's own script never failed
+
+
+def shot(page, name: str, selector: str | None = None) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        target = page.locator(selector) if selector else page
+        target.screenshot(path=str(Path(SHOTS) / f"{name}.png"), **({} if selector else {"full_page": True}))
+
+
+def open_session(page, name: str) -> None:
+    page.goto("/_sandbox/")
+    page.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
+    page.get_by_label("New session").fill(name)
+    page.get_by_role("button", name="Use", exact=True).click()
+    page.wait_for_function("name => document.getElementById('status').textContent.startsWith('session ' + name)", arg=name)
+    page.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
+
+
+def row_status(page, task: str) -> str:
+    return page.locator(f"#tasks tbody tr[data-task='{task}'] td").nth(2).text_content()
+
+
+def wait_row(page, task: str, status: str) -> None:
+    page.wait_for_function(
+        "([task, status]) => { const row = document.querySelector(`#tasks tbody tr[data-task='${task}']`);"
+        " return row && row.cells[2].textContent === status; }", arg=[task, status])
+
+
+def session_get(live, session: str, path: str, **kwargs):
+    return httpx.get(live.url + path, headers={**auth(), "X-Sandbox-Session": session}, **kwargs)
+
+
+def test_the_landing_page_says_what_this_is_and_links_everything(page):
+    page.goto("/")
+    assert page.get_by_role("heading", name="Task API Sandbox").is_visible()
+    assert "YOUR_API_KEY" in page.text_content("table")
+    for name in ("Dashboard", "Swagger UI of the API", "Swagger UI of the control plane", "openapi.yaml"):
+        assert page.get_by_role("link", name=name).first.is_visible()
+    shot(page, "landing")
+    page.get_by_role("link", name="Dashboard").click()
+    page.wait_for_selector("#tasks tbody tr")
+    assert page.title().startswith("Dashboard")
+
+
+def test_a_session_is_picked_and_a_forced_status_shows(page, live):
+    open_session(page, "ui-force")
+    page.locator(f"#tasks tbody tr[data-task='{TASK}']").click()
+    page.wait_for_selector("#task-detail:not([hidden])")
+    assert '"status": "REVIEWING"' in page.text_content("#task-json")  # the task as the API answers it
+    page.get_by_label("Force status").select_option("FAILED")
+    page.get_by_role("button", name="Force", exact=True).click()
+    wait_row(page, TASK, "FAILED")
+    shot(page, "dashboard")
+    assert session_get(live, "ui-force", f"{BASE}/task/{TASK}").json()["payload"]["status"] == "FAILED"
+    assert httpx.get(f"{live.url}{BASE}/task/{TASK}", headers=auth()).json()["payload"]["status"] == "REVIEWING"
+    assert "ui-force" in [o.text_content() for o in page.locator("#session option").all()]
+
+
+def test_advancing_the_clock_settles_a_processing_task(page):
+    open_session(page, "ui-clock")
+    page.get_by_role("button", name="Freeze", exact=True).click()
+    page.wait_for_function("document.getElementById('clock-frozen').textContent === '(frozen)'")
+    page.locator(f"#tasks tbody tr[data-task='{TASK}']").click()
+    page.get_by_role("button", name="Complete", exact=True).click()
+    page.wait_for_function("document.getElementById('action-result').textContent.includes('Task processing started')")
+    wait_row(page, TASK, "PROCESSING")
+    page.get_by_label("Advance by (seconds)").fill("30")
+    page.get_by_role("button", name="Advance", exact=True).click()
+    wait_row(page, TASK, "COMPLETED")
+    page.wait_for_selector(f"#fell-due li:has-text('{TASK}: PROCESSING → COMPLETED')")
+    shot(page, "clock", "#clock-section")
+
+
+def test_a_request_from_another_tab_appears_in_the_live_journal(page, live):
+    open_session(page, "ui-journal")
+    other = page.context.new_page()
+    other.goto("/")
+    for path in (f"{BASE}/task/{TASK}", f"{BASE}/task?limit=0"):
+        other.evaluate("([path, session]) => fetch(path, {headers: {Authorization: 'Bearer YOUR_API_KEY',"
+                       " 'X-Sandbox-Session': session}})", [path, "ui-journal"])
+    page.wait_for_selector(f"#journal li:has-text('GET {BASE}/task/{TASK} → 200')")
+    refused = page.locator("#journal li.refused", has_text="→ 400")
+    refused.wait_for()
+    assert "query.limit" in refused.text_content()  # its validation problem, marked
+    shot(page, "journal", "#journal-section")
+
+
+def test_a_fault_rule_added_in_the_page_takes_effect(page, live):
+    open_session(page, "ui-faults")
+    page.get_by_label("Fault on operation").select_option("getTask")
+    page.get_by_label("Fault status").fill("503")
+    page.get_by_label("Fault times").fill("1")
+    page.get_by_role("button", name="Add fault", exact=True).click()
+    page.wait_for_selector("#faults li:has-text('getTask')")
+    assert session_get(live, "ui-faults", f"{BASE}/task/{TASK}").status_code == 503
+    assert session_get(live, "ui-faults", f"{BASE}/task/{TASK}").status_code == 200
+    page.get_by_label("Fault status").fill("500")
+    page.get_by_label("Fault times").fill("")
+    page.get_by_role("button", name="Add fault", exact=True).click()
+    page.wait_for_selector("#faults li:has-text('500')")
+    assert session_get(live, "ui-faults", f"{BASE}/task/{TASK}").status_code == 500
+    page.get_by_role("button", name="Remove fault", exact=False).first.click()
+    page.wait_for_function("document.querySelectorAll('#faults li').length === 0")
+    assert session_get(live, "ui-faults", f"{BASE}/task/{TASK}").status_code == 200
+
+
+def test_hostile_text_is_shown_as_text(page, live):
+    hostile = '<img src=x onerror="window.__xss = 1">'
+    loaded = httpx.post(f"{live.url}/_sandbox/fixtures", headers={"X-Sandbox-Session": "ui-xss", **auth()}, json={
+        "tasks": [{"id": "task_hostile0001", "name": hostile, "created_at": "2099-01-01T00:00:00Z",
+                   "status": "REVIEWING", "upload_id": "upl_123456789"}]})
+    assert loaded.status_code == 201, loaded.text
+    httpx.post(f"{live.url}{BASE}/task/{TASK}/report", headers={**auth(), "X-Sandbox-Session": "ui-xss"},
+               json={"message": hostile, "issues": [{"label": hostile, "value": "poor_quality"}]})
+    open_session(page, "ui-xss")
+    page.locator("#tasks tbody tr[data-task='task_hostile0001']").click()
+    page.wait_for_selector("#task-detail:not([hidden])")
+    page.wait_for_selector("#journal li:has-text('/report')")
+    page.locator("#journal details").first.click()
+    assert page.locator("#tasks tbody tr[data-task='task_hostile0001'] td").nth(1).text_content() == hostile
+    assert hostile.replace('"', '\\"') in page.text_content("#task-json")
+    assert page.locator("#journal img, #tasks img, #task-json img").count() == 0
+    assert page.evaluate("window.__xss") is None
+
+
+def test_try_it_out_runs_in_its_own_session(page, live):
+    page.goto("/ui/")
+    session = page.get_by_label('"Try it out" runs in the session').input_value()
+    assert session.startswith("swagger-")
+    page.locator("#operations-tasks-getTask .opblock-summary").click()
+    page.get_by_role("button", name="Try it out", exact=True).click()
+    page.get_by_role("button", name="Execute", exact=True).click()
+    page.wait_for_selector("#operations-tasks-getTask .live-responses-table")
+    shot(page, "swagger", "#operations-tasks-getTask")
+    mine = httpx.get(f"{live.url}/_sandbox/journal", headers={"X-Sandbox-Session": session}).json()["payload"]
+    assert [e["operation"] for e in mine] == ["getTask"]
+    assert httpx.get(f"{live.url}/_sandbox/journal").json()["payload"] == []  # the default session saw nothing
+
+
+def test_the_dashboard_is_behind_the_control_planes_guard():
+    from sandbox.app import create_app
+
+    with create_app().test_client() as client:  # the test client names no address: loopback
+        assert client.get("/_sandbox/").status_code == 200
+        csp = client.get("/_sandbox/").headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    from starlette.testclient import TestClient
+
+    remote = TestClient(create_app(), client=("203.0.113.7", 5000))
+    answer = remote.get("/_sandbox/")
+    assert answer.status_code == 403 and answer.json()["code"] == "control_plane_forbidden"
+    assert remote.get("/").status_code == 200  # the landing page holds nothing private
