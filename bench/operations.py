@@ -50,6 +50,7 @@ OPS = [
     Op("approveTask", "POST", TASK + "/approve", 200, writes=True),
     Op("disapproveTask", "POST", TASK + "/disapprove", 200, writes=True),
     Op("reportTask", "POST", TASK + "/report", 201, REPORT, "application/json", writes=True),
+    Op("moveUpload", "POST", PROJECT + "/upload/upl_123456789/move/folder_789012", 200, writes=True),
     Op("getTask, no key (401)", "GET", TASK, 401, auth=False),
     Op("listTasks, limit=0 (400)", "GET", PROJECT + "/task?limit=0", 400),
 ]

@@ -22,7 +22,10 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("SKIPPED browser tests: Playwright for Python is missing (`make test` installs it)")
+        how = "Playwright for Python is missing (`make test` installs it)"
+        if chromium.required():
+            pytest.fail(how, pytrace=False)
+        pytest.skip(f"SKIPPED browser tests: {how}")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
         yield launched
@@ -192,3 +195,68 @@ def test_the_dashboard_is_behind_the_control_planes_guard():
     answer = remote.get("/_sandbox/")
     assert answer.status_code == 403 and answer.json()["code"] == "control_plane_forbidden"
     assert remote.get("/").status_code == 200  # the landing page holds nothing private
+
+
+def test_under_its_own_content_security_policy_the_page_works(browser, live):
+    context = browser.new_context(base_url=live.url)  # no bypass: the CSP the page is sent applies
+    page = context.new_page()
+    complaints: list[str] = []
+    page.on("console", lambda message: complaints.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on("pageerror", lambda error: complaints.append(str(error)))
+    page.goto("/_sandbox/")
+    page.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
+    page.wait_for_selector("#faults-section select option[value='getTask']", state="attached")
+    context.close()
+    assert complaints == []
+
+
+def test_an_existing_session_is_picked_from_the_list(page, live):
+    httpx.put(f"{live.url}/_sandbox/tasks/{TASK}/status", json={"status": "DISCARDED"},
+              headers={"X-Sandbox-Session": "picked", **auth()})
+    page.goto("/_sandbox/")
+    page.wait_for_selector("#session option[value='picked']", state="attached")
+    page.get_by_label("Session", exact=True).select_option("picked")
+    wait_row(page, TASK, "DISCARDED")
+    assert page.get_by_label("Session", exact=True).input_value() == "picked"
+
+
+def test_a_key_without_task_read_shows_the_apis_refusal(page):
+    open_session(page, "ui-scopes")
+    page.get_by_label("Key").select_option("key_task_edit_only")
+    page.wait_for_selector("#tasks tbody td.problems")
+    assert "insufficient_scope" in page.text_content("#status") or "task.read" in page.text_content("#tasks tbody")
+    assert page.locator(f"#tasks tbody tr[data-task='{TASK}']").count() == 0  # no rows left from the other key
+    page.get_by_label("Key").select_option("YOUR_API_KEY")
+    page.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
+
+
+def test_the_dashboards_own_reads_never_spend_fault_rules(page, live):
+    open_session(page, "ui-spare")
+    headers = {"X-Sandbox-Session": "ui-spare", **auth()}
+    rule = httpx.post(f"{live.url}/_sandbox/faults", headers=headers,
+                      json={"operation": "listTasks", "status": 503, "times": 1})
+    assert rule.status_code == 201
+    page.get_by_role("button", name="Refresh", exact=True).click()
+    page.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
+    assert httpx.get(f"{live.url}{BASE}/task", headers=headers).status_code == 503  # still there for the app
+
+
+def test_with_an_admin_token_the_page_asks_for_it(browser):
+    from sandbox.app import create_app
+    from sandbox.server import ServerThread
+
+    with ServerThread(create_app(admin_token="T0k")) as server:
+        context = browser.new_context(base_url=server.url, bypass_csp=True)
+        page = context.new_page()
+        page.goto("/_sandbox/")
+        page.wait_for_selector("#status.error")
+        assert "X-Sandbox-Admin-Token" in page.text_content("#status")
+        page.get_by_label("Admin token").fill("T0k")
+        page.get_by_label("Admin token").press("Enter")
+        page.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
+        assert page.url.endswith("/_sandbox/")  # Enter applied the token, and did not reload
+        fresh = context.new_page()
+        fresh.goto("/_sandbox/#token=T0k")  # or given once in the address, kept out of history
+        fresh.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
+        assert "#token" not in fresh.url
+        context.close()

@@ -34,6 +34,8 @@ class Pages:
             "/ui/": (_read("swagger.html", SPEC_URL="/openapi.json"), TYPES[".html"], None),
             "/_sandbox/ui/": (_read("swagger.html", SPEC_URL="/_sandbox/openapi.json"), TYPES[".html"], None),
         }
+        self.pages["/ui/index.html"] = self.pages["/ui/"]
+        self.pages["/_sandbox/ui/index.html"] = self.pages["/_sandbox/ui/"]
         for name in ("app.js", "app.css"):
             self.pages[f"/_sandbox/assets/{name}"] = (_read(name), TYPES[Path(name).suffix], None)
 

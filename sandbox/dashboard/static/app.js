@@ -15,7 +15,11 @@ const state = {
   folders: [],
   selected: null,
   journalSeq: -1,
+  generation: 0,   // bumped on every switch of session, key or project: older answers are dropped
+  paused: false,   // no polling while the session is being deleted (a poll would make it again)
 };
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+if (!NAME.test(state.session)) state.session = "default";
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -79,21 +83,33 @@ function fill(select, options, chosen) {
 
 // -- session, key and project --
 async function loadSessions() {
-  const names = (await control("GET", "/sessions")).payload;
-  if (!names.includes(state.session)) names.push(state.session); // made on first use
-  fill($("session"), names.map((n) => [n, n]), state.session);
+  let names = [];
+  try {
+    // name@team is another team's own session of a name: reached with that team's key, not by name
+    names = (await control("GET", "/sessions")).payload.filter((n) => !n.includes("@"));
+  } finally {
+    if (!names.includes(state.session)) names.push(state.session); // made on first use
+    fill($("session"), names.map((n) => [n, n]), state.session);
+  }
   const scenarios = (await control("GET", "/scenarios")).payload;
   fill($("scenario"), scenarios.map((s) => [s.name, s.name]), "default");
 }
 
 async function loadWorld() {
   state.world = (await control("GET", "/world")).payload;
+  let key = state.world.keys.find((k) => k.key === state.key);
+  if (!key && state.world.keys.length) {  // a saved key this session's world does not have
+    key = state.world.keys[0];
+    state.key = key.key;
+  }
   fill($("key"), state.world.keys.map((k) => [k.key, `${k.key} (${k.label || k.team_id})`]), state.key);
-  if (!state.world.projects.some((p) => p.id === state.project)) {
-    const key = state.world.keys.find((k) => k.key === state.key);
-    state.project = (key && key.projects[0]) || (state.world.projects[0] || {}).id || "";
+  const granted = key ? state.world.projects.filter((p) => key.projects.includes(p.id)) : [];
+  if (!granted.some((p) => p.id === state.project)) {
+    state.project = (granted[0] || state.world.projects.find((p) => key && p.team_id === key.team_id)
+                     || state.world.projects[0] || {}).id || "";
   }
   fill($("project"), state.world.projects.map((p) => [p.id, `${p.id} ${p.name}`]), state.project);
+  remember();
 }
 
 function remember() {
@@ -103,21 +119,28 @@ function remember() {
 }
 
 async function useSession(name) {
+  if (!NAME.test(name)) throw new Error("a session name is 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
   state.session = name;
-  state.selected = null;
-  state.journalSeq = -1;
+  unselect();
   remember();
   await refreshAll();
 }
 
+function unselect() {
+  state.selected = null;
+  $("task-detail").hidden = true;
+  $("task-json").textContent = "";
+  $("action-result").textContent = "";
+}
+
 // -- tasks --
-async function fetchTasks() {
+async function fetchTasks(filtered = true) {
   const found = [];
   let token = null;
   do {
     const query = new URLSearchParams({ limit: "100" });
     if (token) query.set("token", token);
-    const filter = $("status-filter").value;
+    const filter = filtered ? $("status-filter").value : "";
     if (filter) query.set("status", filter);
     const answer = await call("GET", `${base()}/task?${query}`);
     if (answer.status !== 200) throw new Error(`listing tasks as ${state.key}: ${(answer.data || {}).error || answer.status}`);
@@ -128,14 +151,28 @@ async function fetchTasks() {
 }
 
 async function loadTasks() {
-  state.tasks = await fetchTasks();
+  const generation = state.generation;
+  let tasks;
+  try {
+    tasks = await fetchTasks();
+  } catch (e) {
+    if (generation !== state.generation) return;
+    state.tasks = [];
+    $("tasks").tBodies[0].replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "problems" }, e.message)));
+    unselect();
+    throw e;
+  }
+  if (generation !== state.generation) return;
+  state.tasks = tasks;
+  if (state.selected && !tasks.some((t) => t.id === state.selected)) unselect();
   const rows = state.tasks.map((task) => {
-    const row = el("tr", { tabindex: "0", "data-task": task.id },
+    const row = el("tr", { tabindex: "0", "data-task": task.id, "aria-selected": String(task.id === state.selected) },
       el("td", {}, task.id), el("td", {}, task.name),
       el("td", { class: `status-${task.status}` }, task.status), el("td", {}, task.step_type), el("td", {}, task.upload_id));
     if (task.id === state.selected) row.classList.add("selected");
-    row.addEventListener("click", () => selectTask(task.id));
-    row.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); selectTask(task.id); } });
+    row.setAttribute("aria-label", `task ${task.id}, ${task.status}; Enter shows it`);
+    row.addEventListener("click", guard(() => selectTask(task.id)));
+    row.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") guard(() => selectTask(task.id))(e); });
     return row;
   });
   $("tasks").tBodies[0].replaceChildren(...rows);
@@ -144,7 +181,10 @@ async function loadTasks() {
 
 async function selectTask(id) {
   state.selected = id;
-  for (const row of $("tasks").tBodies[0].rows) row.classList.toggle("selected", row.dataset.task === id);
+  for (const row of $("tasks").tBodies[0].rows) {
+    row.classList.toggle("selected", row.dataset.task === id);
+    row.setAttribute("aria-selected", String(row.dataset.task === id));
+  }
   $("action-result").textContent = "";
   await showTask(id);
 }
@@ -169,6 +209,7 @@ async function act(action) {
 
 // -- uploads and folders --
 async function loadUploads() {
+  const generation = state.generation;
   const p = project();
   state.folders = p ? (await control("GET", `/folders?project_id=${encodeURIComponent(p.id)}`)).payload : [];
   const ids = [...new Set(state.tasks.map((t) => t.upload_id))];
@@ -177,12 +218,17 @@ async function loadUploads() {
     const answer = await call("GET", `${base()}/upload/${encodeURIComponent(id)}`);
     if (answer.status === 200) uploads.push(answer.data.payload);
   }
+  if (generation !== state.generation) return;
   const name = (id) => (state.folders.find((f) => f.id === id) || { name: id || "none" }).name;
   $("uploads").tBodies[0].replaceChildren(...uploads.map((u) => {
     const select = el("select", { "aria-label": `Move ${u.id} to` },
+      ...(u.folder_id ? [] : [el("option", { value: "" }, "(choose a folder)")]),
       ...state.folders.map((f) => el("option", { value: f.id }, `${f.name} (${f.role})`)));
     select.value = u.folder_id || "";
-    const move = el("button", { type: "button", onclick: () => moveUpload(u.id, select.value) }, "Move");
+    const move = el("button", { type: "button", "aria-label": `Move ${u.id}`, onclick: guard(() => {
+      if (!select.value) throw new Error(`choose a folder for ${u.id} first`);
+      return moveUpload(u.id, select.value);
+    }) }, "Move");
     return el("tr", {}, el("td", {}, u.id), el("td", {}, u.name), el("td", { class: `status-${u.status}` }, u.status),
       el("td", {}, name(u.folder_id)), el("td", {}, select, " ", move));
   }));
@@ -202,11 +248,12 @@ async function loadClock() {
 }
 
 async function moveClock(body) {
-  const before = new Map(state.tasks.map((t) => [t.id, t.status]));
+  // what fell due is read from the whole project, whatever the table's filter shows
+  const before = new Map((await fetchTasks(false)).map((t) => [t.id, t.status]));
   const events = (await control("GET", "/events")).count;
   await control("POST", "/clock", body);
   await refreshState();
-  const changed = state.tasks.filter((t) => before.has(t.id) && before.get(t.id) !== t.status);
+  const changed = (await fetchTasks(false)).filter((t) => before.has(t.id) && before.get(t.id) !== t.status);
   const fired = (await control("GET", "/events")).payload.slice(events);
   $("fell-due").replaceChildren(
     ...changed.map((t) => el("li", {}, `${t.id}: ${before.get(t.id)} → ${t.status}`)),
@@ -215,24 +262,31 @@ async function moveClock(body) {
 }
 
 // -- journal --
-async function loadJournal() {
-  const entries = (await control("GET", "/journal?limit=200")).payload;
-  const last = entries.length ? entries[entries.length - 1].seq : 0;
-  if (last === state.journalSeq && !loadJournal.force) return;
-  loadJournal.force = false;
-  state.journalSeq = last;
+async function loadJournal(rebuild = false) {
+  if (state.paused) return;
+  const generation = state.generation;
+  const entries = (await control("GET", "/journal?limit=100")).payload;
+  if (generation !== state.generation) return;
+  const list = $("journal");
+  if (rebuild || !entries.length || entries[entries.length - 1].seq < state.journalSeq) {
+    list.replaceChildren();  // a new session, a cleared journal, or the filter changed
+    state.journalSeq = -1;
+  }
   const hide = $("hide-own").checked;
-  const shown = entries.filter((e) => !(hide && e.request.headers["x-sandbox-client"] === CLIENT)).reverse();
-  $("journal").replaceChildren(...shown.map((e) => {
-    const item = el("li", { class: e.status >= 400 ? "refused" : "" },
+  const fresh = entries.filter((e) => e.seq > state.journalSeq);
+  if (entries.length) state.journalSeq = Math.max(state.journalSeq, entries[entries.length - 1].seq);
+  // Newest first; entries already shown stay as they are (an opened body stays open).
+  for (const e of fresh.filter((e) => !(hide && e.request.headers["x-sandbox-client"] === CLIENT))) {
+    const item = el("li", { class: e.status >= 400 ? "refused" : "", "data-seq": e.seq },
       el("span", { class: "line" }, `${e.time} ${e.method} ${e.path} → ${e.status} ${e.operation || ""}`));
     if (e.problems && e.problems.length) {
       item.append(el("ul", { class: "problems" }, ...e.problems.map((p) => el("li", {}, `${p.location}: ${p.message}`))));
     }
-    item.append(el("details", {}, el("summary", {}, "bodies"),
+    item.append(el("details", {}, el("summary", {}, `bodies of #${e.seq}`),
       el("pre", {}, `request: ${JSON.stringify(e.request.body, null, 2)}\nresponse: ${JSON.stringify(e.response.body, null, 2)}`)));
-    return item;
-  }));
+    list.prepend(item);
+  }
+  while (list.children.length > 200) list.lastElementChild.remove();
 }
 
 // -- faults --
@@ -240,9 +294,9 @@ async function loadFaults() {
   const rules = (await control("GET", "/faults")).payload;
   $("faults").replaceChildren(...rules.map((r) => el("li", {},
     `${r.id}: ${r.operation}${r.task_id ? ` on ${r.task_id}` : ""} → ${r.status || "latency"} `,
-    el("button", { type: "button", "aria-label": `Remove fault ${r.id}`, onclick: async () => {
+    el("button", { type: "button", "aria-label": `Remove fault ${r.id}`, onclick: guard(async () => {
       await control("DELETE", `/faults/${encodeURIComponent(r.id)}`); await loadFaults();
-    } }, "Remove"))));
+    }) }, "Remove"))));
 }
 
 async function loadOperations() {
@@ -259,43 +313,46 @@ async function loadNotifications() {
   const subs = (await control("GET", "/subscriptions")).payload;
   $("subscriptions").replaceChildren(...subs.map((s) => el("li", {},
     `${s.id} ${s.project_id} → ${s.url} [${s.events.join(", ")}] ${s.enabled ? "enabled" : `disabled: ${s.disabled_reason}`} `,
-    el("button", { type: "button", "aria-label": `Delete subscription ${s.id}`, onclick: async () => {
+    el("button", { type: "button", "aria-label": `Delete subscription ${s.id}`, onclick: guard(async () => {
       await control("DELETE", `/subscriptions/${encodeURIComponent(s.id)}`); await loadNotifications();
-    } }, "Delete"))));
+    }) }, "Delete"))));
   const deliveries = (await control("GET", "/deliveries")).payload;
   $("deliveries").replaceChildren(...deliveries.map((d) => {
     const last = d.attempts[d.attempts.length - 1];
     return el("li", {}, `${d.id} ${d.event_id} → ${d.subscription_id}: ${d.status}, ${d.attempts.length} attempt(s)` +
       (last ? `, last ${last.status ?? last.error}` : "") + " ",
-    el("button", { type: "button", "aria-label": `Resend ${d.id}`, onclick: async () => {
-      try { await control("POST", `/deliveries/${encodeURIComponent(d.id)}/resend`); } catch (e) { say(e.message, true); }
+    el("button", { type: "button", "aria-label": `Resend ${d.id}`, onclick: guard(async () => {
+      await control("POST", `/deliveries/${encodeURIComponent(d.id)}/resend`);
       await loadNotifications();
-    } }, "Resend"));
+    }) }, "Resend"));
   }));
 }
 
 // -- wiring --
+async function settled(...loads) {
+  // each section loads on its own: one refused (a key without task.read) leaves the others shown
+  const failed = (await Promise.allSettled(loads)).filter((r) => r.status === "rejected");
+  if (failed.length) throw failed[0].reason;
+}
+
 async function refreshState() {
-  await Promise.all([loadClock(), loadTasks()]);
-  await Promise.all([loadUploads(), loadNotifications()]);
+  await settled(loadClock(), loadTasks().then(loadUploads), loadNotifications());
 }
 
 async function refreshAll() {
+  const generation = ++state.generation;
   try {
-    await loadSessions();
-    await loadWorld();
-    await Promise.all([refreshState(), loadFaults()]);
-    loadJournal.force = true;
-    await loadJournal();
-    say(`session ${state.session}, as ${state.key}`);
+    await settled(loadSessions(), loadWorld());
+    await settled(refreshState(), loadFaults(), loadJournal(true));
+    if (generation === state.generation) say(`session ${state.session}, as ${state.key} on ${state.project}`);
   } catch (e) {
-    say(e.message, true);
+    if (generation === state.generation) say(e.message, true);
   }
 }
 
 function guard(fn) {
   return async (event) => {
-    if (event) event.preventDefault();
+    if (event && event.preventDefault) event.preventDefault();
     try { await fn(event); } catch (e) { say(e.message, true); }
   };
 }
@@ -316,27 +373,36 @@ document.addEventListener("DOMContentLoaded", () => {
     await refreshAll();
   }));
   $("delete-session").addEventListener("click", guard(async () => {
-    await control("DELETE", "/session");
+    state.paused = true;
+    try { await control("DELETE", "/session"); } finally { state.paused = false; }
     await useSession("default");
   }));
-  $("key").addEventListener("change", guard(() => { state.key = $("key").value; remember(); return refreshAll(); }));
-  $("project").addEventListener("change", guard(() => { state.project = $("project").value; state.selected = null; remember(); return refreshState(); }));
-  $("token").addEventListener("change", guard(() => { state.token = $("token").value; sessionStorage.setItem("sandbox.token", state.token); return refreshAll(); }));
+  $("key").addEventListener("change", guard(() => { state.key = $("key").value; unselect(); remember(); return refreshAll(); }));
+  $("project").addEventListener("change", guard(() => {
+    state.project = $("project").value; state.generation++; unselect(); remember(); return refreshState();
+  }));
+  const useToken = guard(() => { state.token = $("token").value; sessionStorage.setItem("sandbox.token", state.token); return refreshAll(); });
+  $("token").addEventListener("change", useToken);
+  $("as-form").addEventListener("submit", useToken);
   $("status-filter").addEventListener("change", guard(loadTasks));
   $("refresh-tasks").addEventListener("click", guard(refreshState));
   $("force").addEventListener("click", guard(async () => {
+    if (!state.selected) throw new Error("pick a task first");
     await control("PUT", `/tasks/${encodeURIComponent(state.selected)}/status`, { status: $("force-status").value });
     $("action-result").textContent = `forced ${$("force-status").value}`;
     await refreshState();
   }));
   for (const button of document.querySelectorAll("[data-action]")) {
-    button.addEventListener("click", guard(() => act(button.dataset.action)));
+    button.addEventListener("click", guard(() => {
+      if (!state.selected) throw new Error("pick a task first");
+      return act(button.dataset.action);
+    }));
   }
   $("freeze").addEventListener("click", guard(() => moveClock({ freeze: true })));
   $("unfreeze").addEventListener("click", guard(() => moveClock({ freeze: false })));
   $("advance").addEventListener("click", guard(() => moveClock({ advance_seconds: Number($("step").value) })));
-  $("hide-own").addEventListener("change", guard(() => { loadJournal.force = true; return loadJournal(); }));
-  $("clear-journal").addEventListener("click", guard(async () => { await control("DELETE", "/journal"); loadJournal.force = true; await loadJournal(); }));
+  $("hide-own").addEventListener("change", guard(() => loadJournal(true)));
+  $("clear-journal").addEventListener("click", guard(async () => { await control("DELETE", "/journal"); await loadJournal(true); }));
   $("fault-form").addEventListener("submit", guard(async () => {
     const rule = { operation: $("fault-operation").value };
     if ($("fault-status").value) rule.status = Number($("fault-status").value);
