@@ -1,4 +1,4 @@
-"""The `task-sandbox` command line: `serve` runs the sandbox; `check`, `verify` and `listen` help around it."""
+"""The `task-sandbox` command line: `serve` runs the sandbox; `check`, `verify`, `listen` and `generate` help around it."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from sandbox import __version__, errors
+from sandbox import generate
 from sandbox.notify import listen as listen_command
 from sandbox.verify import PHASES
 
@@ -125,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--max-time", type=_positive, metavar="SECONDS", help="time budget of the whole run")
     verify.add_argument("--session", help="X-Sandbox-Session to send (against a sandbox)")
     listen_command.add_parser(commands)
+    generate.add_parser(commands)
     parser.commands = commands.choices  # name -> its parser, for errors in its own usage
     return parser
 
@@ -244,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         command.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve":
         return serve(args)
+    if args.command == "generate":
+        return generate.run(args)
     if args.command == "listen":
         return listen_command.run(args)
     if args.command == "check":
