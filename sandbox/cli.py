@@ -120,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--base-url", required=True, metavar="URL", help="the server to check")
     verify.add_argument("--api-key", default="YOUR_API_KEY", help="bearer key to send (default: %(default)s)")
     verify.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report for CI")
+    verify.add_argument("--json", metavar="FILE", dest="json_path",
+                        help="also write a JSON summary: verdict, exit status, session, and each case's failures")
     verify.add_argument("--phases", default=",".join(PHASES),
                         help="comma-separated phases to run (default: %(default)s)")
     verify.add_argument("--max-examples", type=_positive, help="cases per operation (default: from the config)")
@@ -262,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown phase(s): {', '.join(unknown)}; known: {', '.join(PHASES)}")
         return verify.run(args.base_url, args.api_key, args.junit_xml, phases, args.max_examples,
-                          args.session, args.max_time)
+                          args.session, args.max_time, args.json_path)
     parser.print_help()
     return 2
 

@@ -1,6 +1,7 @@
 """`task-sandbox verify`: the contract gate's checks, pointed at any running server."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -39,7 +40,7 @@ def command(base_url: str, api_key: str, junit_xml: str | None, phases: list[str
 
 def run(base_url: str, api_key: str = "YOUR_API_KEY", junit_xml: str | None = None,
         phases: list[str] | None = None, max_examples: int | None = None, session: str | None = None,
-        max_time: int | None = None) -> int:
+        max_time: int | None = None, json_path: str | None = None) -> int:
     """Exit status: 0 clean, 1 violations found, 2 nothing could be checked (the server did not
     answer, or the run itself failed). Without `session`, a sandbox is checked in a fresh
     session of its own, deleted afterwards, so that the fuzzed data never reaches the
@@ -60,11 +61,42 @@ def run(base_url: str, api_key: str = "YOUR_API_KEY", junit_xml: str | None = No
         with tempfile.TemporaryDirectory() as scratch:
             report = junit_xml or str(Path(scratch) / "report.xml")
             cmd = command(base_url, api_key, report, phases or list(PHASES), max_examples, session, max_time)
-            status = subprocess.call(cmd, env=env)
-            return 2 if status == 1 and _only_errors(Path(report)) else status
+            status = _run(cmd, env, hide=None if junit_xml else scratch)
+            status = 2 if status == 1 and _only_errors(Path(report)) else status
+            if json_path:
+                summary = {"base_url": base_url, "session": session, "phases": phases or list(PHASES),
+                           "exit_status": status, "verdict": VERDICTS.get(status, "run failed"),
+                           "operations": _cases(Path(report))}
+                Path(json_path).write_text(json.dumps(summary, indent=2) + "\n")
+            return status
     finally:
         if own:
             _forget(base_url, session)
+
+
+VERDICTS = {0: "clean", 1: "violations", 2: "nothing checked"}
+
+
+def _run(cmd: list[str], env: dict, hide: str | None) -> int:
+    """Schemathesis's output, as it comes, but for the line naming a report in `hide` (the
+    scratch directory, gone when the run ends): a path nobody can open is no help."""
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, bufsize=1) as process:
+        for line in process.stdout:
+            if hide is None or hide not in line:
+                sys.stdout.write(line)
+        return process.wait()
+
+
+def _cases(report: Path) -> list[dict]:
+    """Each test case of the JUnit report: its name, and the message of each failure or error."""
+    try:
+        root = ElementTree.parse(report).getroot()
+    except (OSError, ElementTree.ParseError):
+        return []
+    return [{"name": case.get("name"),
+             "failures": [(f.get("message") or f.text or "").strip() for f in case.iter("failure")],
+             "errors": [(e.get("message") or e.text or "").strip() for e in case.iter("error")]}
+            for case in root.iter("testcase")]
 
 
 def unreachable(base_url: str) -> str | None:

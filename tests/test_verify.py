@@ -1,6 +1,7 @@
 """`task-sandbox verify` against a server that breaks the contract on purpose."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -53,13 +54,15 @@ def broken():
 
 @pytest.fixture(scope="module")
 def broken_run(broken, tmp_path_factory):
-    report = tmp_path_factory.mktemp("verify") / "report.xml"
-    out = verify(broken, "--phases", "examples,fuzzing", "--max-examples", "5", "--junit-xml", str(report))
-    return out, report
+    folder = tmp_path_factory.mktemp("verify")
+    report, summary = folder / "report.xml", folder / "summary.json"
+    out = verify(broken, "--phases", "examples,fuzzing", "--max-examples", "5", "--junit-xml", str(report),
+                 "--json", str(summary))
+    return out, report, summary
 
 
 def test_violations_fail_the_run(broken_run):
-    out, _ = broken_run
+    out, _, _ = broken_run
     assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-2000:]
 
 
@@ -68,7 +71,7 @@ def test_violations_fail_the_run(broken_run):
     ("GET /v2/{team_id}/project/{project_id}/upload/{upload_id}", ["Response violates schema"]),
 ])
 def test_each_violation_is_reported_with_its_operation_check_and_curl(broken_run, operation, evidence):
-    out, _ = broken_run
+    out, _, _ = broken_run
     section = out.stdout.split(operation, 1)
     assert len(section) == 2, out.stdout[-4000:]
     after = section[1][:4000]
@@ -77,12 +80,44 @@ def test_each_violation_is_reported_with_its_operation_check_and_curl(broken_run
 
 
 def test_the_junit_report_names_the_failing_operations(broken_run):
-    _, report = broken_run
+    _, report, _ = broken_run
     root = ElementTree.parse(report).getroot()
     failing = {case.get("name") for case in root.iter("testcase")
                if case.find("failure") is not None or case.find("error") is not None}
     assert any("/task" in name and "{task_id}" not in name for name in failing), failing
     assert any("/upload/{upload_id}" in name for name in failing), failing
+
+
+def test_the_json_summary_says_the_verdict_and_each_failure(broken_run):
+    out, report, summary = broken_run
+    found = json.loads(summary.read_text())
+    assert (found["verdict"], found["exit_status"]) == ("violations", 1)
+    failing = {case["name"]: case["failures"] for case in found["operations"] if case["failures"]}
+    assert any("/upload/{upload_id}" in name for name in failing), failing
+    assert all(messages and all(messages) for messages in failing.values())
+    assert str(report) in out.stdout  # the report asked for is named; a temporary one never is
+
+
+def test_the_output_names_no_file_that_will_not_exist_and_keeps_the_session_for_replay(tmp_path):
+    app = create_app()
+    with ServerThread(app) as server:
+        out = verify(server.url, "--phases", "examples", "--max-examples", "2", "--json", str(tmp_path / "s.json"))
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert "report.xml" not in out.stdout and "/tmp" not in out.stdout.replace(str(tmp_path), "")
+    assert "Schema validation mismatch" not in out.stdout
+    assert json.loads((tmp_path / "s.json").read_text())["verdict"] == "clean"
+
+
+def test_replayed_requests_keep_their_session_and_hide_the_key():
+    import schemathesis
+
+    from sandbox.verify import CONFIG
+
+    sanitization = schemathesis.Config.from_path(CONFIG).output.sanitization
+    from schemathesis.core.output.sanitization import is_sensitive_key
+
+    sensitive = lambda key: is_sensitive_key(key, sanitization.keys_to_sanitize, sanitization.sensitive_markers)  # noqa: E731
+    assert not sensitive("X-Sandbox-Session") and sensitive("Authorization") and sensitive("X-Sandbox-Admin-Token")
 
 
 def test_verify_explains_itself():
