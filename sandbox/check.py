@@ -116,7 +116,8 @@ def check_examples(path: Path, document: dict, problems: list[str]) -> int:
     return count
 
 
-def run(public: Path | None = None, control: Path | None = None, fixtures_dir: Path | None = None) -> int:
+def run(public: Path | None = None, control: Path | None = None, fixtures_dir=None) -> int:
+    """`fixtures_dir`: a folder, or several layered (sandbox/fixtures.py)."""
     public = Path(public or spec.resource_path("openapi.yaml"))
     control = Path(control or spec.PACKAGE_DIR / "control" / "openapi.yaml")
     problems: list[str] = []
@@ -127,14 +128,14 @@ def run(public: Path | None = None, control: Path | None = None, fixtures_dir: P
         try:
             scenarios = len(Scenarios(fixtures_dir, documents[0][1]).names())
         except errors.FixtureError as exc:
-            problems.append(str(exc))
+            problems += exc.problems  # one per problem: the count says how many
         except KeyError as exc:  # the fixtures read scopes and schemas out of the contract
             problems.append(f"{public}: fixtures cannot be checked: the contract lacks {exc} "
                             "(components.securitySchemes.bearerAuth.x-scopes, components.schemas.Task, ...)")
     for problem in problems:
         print(problem)
     if problems:
-        print(f"task-sandbox check: problems found in {len(problems)} place(s)")
+        print(f"task-sandbox check: {len(problems)} problem(s) found")
         return 1
     print(f"task-sandbox check: clean: {public}, {control} ({examples_seen} examples), "
           f"fixtures and {scenarios} scenario(s)")

@@ -68,8 +68,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     serve.add_argument("--port", type=_port, default=4010, help="port to listen on (default: %(default)s)")
-    serve.add_argument("--fixtures", metavar="DIR", default=None,
-                       help="directory of fixture YAML files (default: the shipped fixtures)")
+    serve.add_argument("--fixtures", metavar="DIR", action="append", default=None,
+                       help="folder of fixture YAML files (default: the shipped ones); repeat to layer folders, "
+                            "a later one adding files or replacing same-named ones; 'shipped' names the "
+                            "packaged fixtures (--fixtures shipped --fixtures mine)")
     serve.add_argument("--cors-origin", metavar="ORIGIN", action="append", dest="cors_origins",
                        help="allow browser calls from this origin only; repeat for several "
                             "(default: any origin)")
@@ -108,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
                     "pre-commit hook.")
     check.add_argument("--spec", type=Path, help="the public contract (default: the shipped openapi.yaml)")
     check.add_argument("--control-spec", type=Path, help="the control plane's spec (default: the shipped one)")
-    check.add_argument("--fixtures", type=Path, metavar="DIR", help="fixtures to check (default: the shipped ones)")
+    check.add_argument("--fixtures", metavar="DIR", action="append",
+                       help="fixtures to check (default: the shipped ones); repeat to layer folders, as serve does")
     verify = commands.add_parser(
         "verify", help="run the contract checks against any running server",
         description="Run schemathesis's contract checks (every default check, positive and negative "

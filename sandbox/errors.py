@@ -249,3 +249,7 @@ class StoreBusy(StoreUnavailable):
 
 class FixtureError(Exception):
     """A fixture record is invalid; the message names file, record and field (B13)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems or [message]  # one line each, for counting

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,8 +39,34 @@ def _parse(text: str):
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+SHIPPED = "shipped"  # as a --fixtures folder: the packaged fixtures, to layer folders of one's own over
+
+
 def default_dir() -> Path:
     return spec_module.resource_path("fixtures")
+
+
+def layers(given) -> list[Path]:
+    """The fixture folders, in order: None means the shipped ones, as does the word `shipped`;
+    a list gives several, each later one adding files to, or replacing same-named files of,
+    the ones before. A folder that is missing or a file fails with a clear line."""
+    folders = [default_dir() if g in (None, SHIPPED) else Path(g)
+               for g in (given if isinstance(given, (list, tuple)) else [given])] or [default_dir()]
+    for folder in folders:
+        if not folder.exists():
+            raise errors.FixtureError(f"{folder}: no such folder; --fixtures names a folder of *.yaml fixture files")
+        if not folder.is_dir():
+            raise errors.FixtureError(f"{folder}: a file, not a folder; to add one file to the shipped fixtures, put it "
+                                      f"in a folder and give --fixtures shipped --fixtures <that folder>")
+    return folders
+
+
+def layered_files(folders: list[Path]) -> dict[str, Path]:
+    """Each fixture file by name: a later folder's file replaces an earlier one of the same name."""
+    found: dict[str, Path] = {}
+    for folder in folders:
+        found.update((p.name, p) for p in fixture_files(folder))
+    return dict(sorted(found.items()))
 
 
 def _where(path) -> str:
@@ -54,17 +81,21 @@ class _Checker:
         self.components = {"components": openapi["components"]}
         self.scopes = set(openapi["components"]["securitySchemes"]["bearerAuth"]["x-scopes"])
         self.problems: list[str] = []
+        self.located: list[tuple[str, str, str]] = []  # (file, record label, field) of each problem, or ""s
+        self.paths: dict[str, Path] = {}
         self.details: list[dict] = []  # the same problems, located for an HTTP answer
         self.origins: dict[tuple[int, str], str] = {}
         self._compiled: dict[tuple[int, bool], Compiled] = {}
 
     def fail(self, file: str, record: str, field: str, message: str) -> None:
         self.problems.append(f"{file}: {record}: field {field}: {message}")
+        self.located.append((file, record, field))
         where = record.split(" ")[0] + ("" if field == "(record)" else f".{field}")
         self.details.append({"location": f"body.{where}", "message": message})
 
     def fail_document(self, file: str, message: str) -> None:
         self.problems.append(f"{file}: {message}")
+        self.located.append(("", "", ""))
         self.details.append({"location": "body", "message": message})
 
     def _validator(self, schema: dict, oas: bool) -> Compiled:
@@ -94,12 +125,16 @@ class _Checker:
 def _documents(files: list[Path], checker: _Checker) -> list[tuple[str, Any]]:
     docs = []
     for path in files:
+        checker.paths[path.name] = path
         try:
             docs.append((path.name, _parse(path.read_text(encoding="utf-8")) or {}))
         except UnicodeDecodeError as exc:
             checker.fail_document(path.name, f"not UTF-8 text: {exc}")
         except yaml.YAMLError as exc:
-            checker.fail_document(path.name, f"not valid YAML: {exc}")
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path.name}:{mark.line + 1}" if mark else path.name
+            what = "; ".join(filter(None, [getattr(exc, "context", None), getattr(exc, "problem", None)])) or str(exc)
+            checker.fail_document(where, f"not valid YAML: {what}")
     return docs
 
 
@@ -157,20 +192,61 @@ def fixture_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.yaml"))
 
 
-def load_records(directory: Path | str | None = None, openapi: dict | None = None,
-                 files: list[Path] | None = None) -> Records:
-    """Build records from every `*.yaml` in `directory` (or from `files`); raise FixtureError
-    naming each bad record's file, record and field."""
-    directory = Path(directory) if directory else default_dir()
-    files = fixture_files(directory) if files is None else files
+def load_records(directory=None, openapi: dict | None = None, files: list[Path] | None = None) -> Records:
+    """Build records from every `*.yaml` of the folder(s) `directory` (see `layers`), or from
+    `files`; raise FixtureError naming each bad record's file, line, record and field."""
+    folders = layers(directory)
+    files = list(layered_files(folders).values()) if files is None else files
+    where = " + ".join(map(str, folders))
     if not files:
-        raise errors.FixtureError(f"{directory}: no fixture files (*.yaml) found")
+        raise errors.FixtureError(f"{where}: no fixture files (*.yaml) found")
     checker = _Checker(openapi or spec_module.load_public())
     with _collector_paused():
         records = _load(_documents(files, checker), Records(), checker)
     if checker.problems:
-        raise errors.FixtureError("invalid fixtures in %s:\n  %s" % (directory, "\n  ".join(checker.problems)))
+        problems = _with_lines(checker)
+        raise errors.FixtureError("invalid fixtures in %s:\n  %s" % (where, "\n  ".join(problems)), problems)
     return records
+
+
+def _with_lines(checker: _Checker) -> list[str]:
+    """Each problem with the line of the field (or record) it names, read from its file's YAML."""
+    trees: dict[str, Any] = {}
+    out = []
+    for text, (file, record, field) in zip(checker.problems, checker.located):
+        path = checker.paths.get(file)
+        found = re.match(r"(\w+)\[(\d+)\]", record) if path else None
+        if found is None:
+            out.append(text)
+            continue
+        if file not in trees:
+            try:
+                trees[file] = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+            except (yaml.YAMLError, UnicodeDecodeError):
+                trees[file] = None
+        parts = [found.group(1), int(found.group(2))]
+        if field != "(record)":
+            parts += [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", field)]
+        line = _line(trees[file], parts)
+        out.append(text if line is None else f"{file}:{line}: {text[len(file) + 2:]}")
+    return out
+
+
+def _line(node, parts: list) -> int | None:
+    """The line of the deepest node along `parts` (keys and list indexes)."""
+    if node is None:
+        return None
+    for part in parts:
+        if isinstance(node, yaml.MappingNode):
+            following = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            following = node.value[part]
+        else:
+            following = None
+        if following is None:
+            break
+        node = following
+    return node.start_mark.line + 1
 
 
 def load_into(tx, document: Any, openapi: dict | None = None) -> Records:

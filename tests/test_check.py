@@ -1,6 +1,7 @@
 """`task-sandbox check`: clean on the shipped files, each planted problem reported with its place."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -67,11 +68,11 @@ def test_a_broken_control_spec_is_reported(tmp_path):
 
 @pytest.mark.parametrize("target,change,expected", [
     ("tasks.yaml", lambda d: d["tasks"][0]["pages"][0].update(width=-1),
-     "tasks.yaml: tasks[0] (task_abcdef123456): field pages[0].width"),
+     "tasks.yaml:{line}: tasks[0] (task_abcdef123456): field pages[0].width"),
     ("world.yaml", lambda d: d["keys"][0]["scopes"].append("task.fly"),
-     "world.yaml: keys[0] (YOUR_API_KEY): field scopes[6]"),
+     "world.yaml:{line}: keys[0] (YOUR_API_KEY): field scopes[6]"),
     ("scenarios/busy-review/batch.yaml", lambda d: d["tasks"][0].update(status="NOPE"),
-     "batch.yaml: tasks[0] (task_batch000001): field status"),
+     "batch.yaml:{line}: tasks[0] (task_batch000001): field status"),
 ], ids=["fixture-task", "fixture-key", "scenario-task"])
 def test_a_broken_fixture_is_reported_with_file_record_and_field(tmp_path, target, change, expected):
     directory = tmp_path / "fixtures"
@@ -82,7 +83,12 @@ def test_a_broken_fixture_is_reported_with_file_record_and_field(tmp_path, targe
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     out = check("--fixtures", str(directory))
     assert out.returncode == 1
-    assert expected in out.stdout, out.stdout
+    found = re.search(re.escape(expected).replace(re.escape("{line}"), r"(\d+)"), out.stdout)
+    assert found, out.stdout
+    on_line = {"tasks.yaml": "width: -1", "world.yaml": "task.fly", "scenarios/busy-review/batch.yaml": "NOPE"}[target]
+    assert on_line in path.read_text().splitlines()[int(found.group(1)) - 1]  # the line holds the bad value
+    problems = [line for line in out.stdout.splitlines() if not line.startswith("task-sandbox check:")]
+    assert f"{len(problems)} problem(s) found" in out.stdout  # each problem counted once
 
 
 def test_every_problem_is_listed_not_just_the_first(tmp_path):

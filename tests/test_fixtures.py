@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from sandbox import errors, spec
 from sandbox.app import create_app
 from sandbox.domain.model import TASK_STATUSES
 from sandbox.fixtures import default_dir, load_records
+from tests.conftest import auth
 
 REPO = Path(__file__).resolve().parents[1]
 UPSTREAM = Path(__file__).resolve().parent / "upstream_examples"  # copied from shared/reference
@@ -228,18 +230,67 @@ def broken_copy(tmp_path: Path, mutate) -> Path:
 
 
 def expected_line(file, record, field):
-    return f"{file}: {record}: field {field}: " if record else f"{file}: "
+    """file:LINE: record: field F: (the line where the field, or the record, is), or file[:LINE]: for a file."""
+    if record:
+        return re.escape(file) + r":\d+: " + re.escape(f"{record}: field {field}: ")
+    return re.escape(file) + r"(:\d+)?: "
 
 
 @pytest.mark.parametrize("mutate, file, record, field, text", BROKEN)
-def test_broken_fixture_names_file_record_and_field(tmp_path, mutate, file, record, field, text):
+def test_broken_fixture_names_file_line_record_and_field(tmp_path, mutate, file, record, field, text):
     directory = broken_copy(tmp_path, mutate)
     with pytest.raises(errors.FixtureError) as caught:
         load_records(directory)
     prefix = expected_line(file, record, field)
     lines = str(caught.value).splitlines()
-    assert any(line.strip().startswith(prefix) and text in line for line in lines), \
+    assert any(re.match(prefix, line.strip()) and text in line for line in lines), \
         f"no line starting {prefix!r} mentioning {text!r} in:\n{caught.value}"
+
+
+def test_the_line_is_the_fields_own(tmp_path):
+    directory = broken_copy(tmp_path, NEGATIVE_WIDTH)
+    with pytest.raises(errors.FixtureError) as caught:
+        load_records(directory)
+    [problem] = caught.value.problems
+    line = int(problem.split(":")[1])
+    assert "width" in (directory / "tasks.yaml").read_text().splitlines()[line - 1]
+
+
+def test_a_yaml_error_names_its_file_and_line(tmp_path):
+    directory = broken_copy(tmp_path, write("zz.yaml", "teams: []\ntasks: [unclosed\n"))
+    with pytest.raises(errors.FixtureError) as caught:
+        load_records(directory)
+    assert any(p.startswith("zz.yaml:3: not valid YAML") or p.startswith("zz.yaml:2: not valid YAML")
+               for p in caught.value.problems), caught.value.problems
+    assert "<unicode string>" not in str(caught.value)
+
+
+LAYER = {"tasks": [{"id": "task_mine0000001", "name": "Mine", "created_at": "2024-03-01T00:00:00Z",
+                    "status": "REVIEWING", "upload_id": "upl_123456789"}]}
+
+
+def test_folders_layer_a_later_one_adding_files_and_replacing_same_named_ones(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "extra.yaml").write_text(yaml.safe_dump(LAYER))
+    records = load_records(["shipped", mine])
+    assert "task_mine0000001" in records.tasks and "task_abcdef123456" in records.tasks
+    (mine / "world.yaml").write_text((default_dir() / "world.yaml").read_text().replace("Acme Corp", "Acme Layered"))
+    assert load_records(["shipped", mine]).teams["team_123456"].name == "Acme Layered"  # replaced, not doubled
+    with create_app([str(default_dir()), str(mine)]).test_client() as client:
+        answer = client.get("/v2/team_123456/project/proj_123456/task/task_mine0000001", headers=auth())
+        assert answer.status_code == 200
+        assert [s["name"] for s in client.get("/_sandbox/scenarios").json()["payload"]][0] == "default"
+
+
+@pytest.mark.parametrize("given, says", [
+    ("nope", "no such folder"), ("world.yaml", "a file, not a folder; to add one file to the shipped fixtures"),
+])
+def test_a_fixtures_path_that_is_no_folder_says_so(tmp_path, given, says):
+    (tmp_path / "world.yaml").write_text("teams: []\n")
+    done = subprocess.run([sys.executable, "-m", "sandbox", "check", "--fixtures", str(tmp_path / given)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and says in done.stdout and "1 problem(s) found" in done.stdout
 
 
 @pytest.mark.parametrize("content", [{}, {"world.yml": "teams: []\n"}], ids=["empty", "only-yml"])
@@ -256,7 +307,7 @@ def test_serve_with_broken_fixtures_exits_2_naming_the_problem(tmp_path):
     done = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--fixtures", str(directory),
                            "--port", "0"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
-    assert f"tasks.yaml: {T0}: field pages[0].width: " in done.stderr
+    assert re.search(re.escape("tasks.yaml:") + r"\d+: " + re.escape(f"{T0}: field pages[0].width: "), done.stderr)
     assert "Traceback" not in done.stderr
 
 
@@ -298,5 +349,5 @@ def test_a_fixture_file_may_be_written_as_json(tmp_path):
     bad = json.loads(path.read_text())
     bad["tasks"][0]["status"] = "DONE"
     path.write_text(json.dumps(bad))
-    with pytest.raises(errors.FixtureError, match=r"tasks.yaml: tasks\[0\] \(task_abcdef123456\): field status"):
+    with pytest.raises(errors.FixtureError, match=r"tasks.yaml:\d+: tasks\[0\] \(task_abcdef123456\): field status"):
         load_records(directory)

@@ -16,28 +16,32 @@ SCENARIO_FILE = "scenario.yaml"
 _LOADED: dict[tuple, tuple[dict, dict]] = {}
 
 
-def _fingerprint(directory: Path) -> tuple:
+def _fingerprint(directories: list[Path]) -> tuple:
     """Every fixture file's path, size and time: a changed file loads afresh."""
-    files = sorted(directory.glob("*.yaml")) + sorted((directory / "scenarios").glob("*/*.yaml"))
-    return (str(directory.resolve()),) + tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    files = [p for d in directories for p in sorted(d.glob("*.yaml")) + sorted((d / "scenarios").glob("*/*.yaml"))]
+    return tuple(str(d.resolve()) for d in directories) + tuple(
+        (str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
 
 
 class Scenarios:
     """All loaded and validated at start-up, so a bad scenario stops the sandbox like a bad
     fixture does; each is an immutable seed that sessions layer over."""
 
-    def __init__(self, directory: Path | str | None, openapi: dict, default: Records | None = None):
-        self.directory = Path(directory) if directory else fixtures.default_dir()
-        key = _fingerprint(self.directory)
+    def __init__(self, directory, openapi: dict, default: Records | None = None):
+        """`directory`: a fixtures folder, or several layered (sandbox/fixtures.py, `layers`)."""
+        self.directories = fixtures.layers(directory)
+        key = _fingerprint(self.directories)
         if default is None and key in _LOADED:  # seeds are never written: apps may share them
             self._seeds, self._descriptions = _LOADED[key]
             return
         self._seeds: dict[str, Seed] = {}
         self._descriptions: dict[str, str] = {}
-        self._seeds[DEFAULT] = Seed(DEFAULT, default or fixtures.load_records(self.directory, openapi))
+        self._seeds[DEFAULT] = Seed(DEFAULT, default or fixtures.load_records(self.directories, openapi))
         self._descriptions[DEFAULT] = "The default fixtures."
-        for folder in sorted((self.directory / "scenarios").glob(f"*/{SCENARIO_FILE}")):
-            self._load(folder.parent, openapi)
+        found = {f.parent.name: f.parent for d in self.directories
+                 for f in sorted((d / "scenarios").glob(f"*/{SCENARIO_FILE}"))}  # a later layer's replaces
+        for folder in sorted(found.values(), key=lambda f: f.name):
+            self._load(folder, openapi)
         if default is None:
             _LOADED[key] = (self._seeds, self._descriptions)
 
@@ -48,7 +52,7 @@ class Scenarios:
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise errors.FixtureError(f"{where}: not valid YAML: {exc}") from None
         include = meta.get("include", []) if isinstance(meta, dict) else None
-        defaults = {p.name: p for p in fixtures.fixture_files(self.directory)}
+        defaults = fixtures.layered_files(self.directories)
         if include == "all":
             include = sorted(defaults)
         if not isinstance(include, list) or any(name not in defaults for name in include):
