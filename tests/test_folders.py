@@ -38,6 +38,7 @@ def test_a_body_is_optional_and_may_name_the_upload(client, kwargs):
     (dict(json={"upload_id": "upl_email0001"}, folder="folder_nope"), 404, "folder_not_found"),  # 404 first
     (dict(content=b"null", headers={"Content-Type": "application/json"}), 400, "invalid_request"),
     (dict(json=[]), 400, "invalid_request"),
+    (dict(content=b"x", headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type"),
     (dict(json={"upload_id": UPLOAD, "folder": "x"}), 400, "invalid_request"),
     (dict(content=b"{", headers={"Content-Type": "application/json"}), 400, "invalid_json"),
     (dict(folder="folder_nope"), 404, "folder_not_found"),
