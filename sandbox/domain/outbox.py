@@ -152,6 +152,21 @@ def claim(tx, real_now: float, lease: float, token: str) -> list[Send]:
     return sends
 
 
+def held(tx, token: str, real_now: float) -> list[Send]:
+    """The deliveries a claim with `token` holds: after a claim whose confirmation was lost
+    (it may or may not have landed), the sender sends what it holds instead of waiting out
+    the lease."""
+    sends = []
+    for _, delivery_id in tx.outbox:
+        found = tx.get("deliveries", delivery_id)
+        sub = tx.get("subscriptions", found.subscription_id)
+        if found.lease_token.startswith(f"{token}/") and found.lease_until > real_now and sub is not None:
+            sends.append(Send(tx.session, delivery_id, found.event_id, sub.url, sub.secret,
+                              tx.get("events", found.event_id).body,
+                              len(found.attempts) - found.round_start + 1, found.lease_token))
+    return sends
+
+
 def record(tx, delivery_id: str, token: str, outcome: dict) -> None:
     """What one attempt gave (`outcome`: status, latency_ms, response, error): delivered on a
     2xx; on 410 the subscription is disabled; otherwise retried after the next backoff, until

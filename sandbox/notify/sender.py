@@ -15,6 +15,7 @@ import orjson
 from openapi_schema_validator import OAS30Validator
 from standardwebhooks import Webhook
 
+from sandbox import errors
 from sandbox.domain import outbox
 from sandbox.notify.hosts import HostPolicy
 from sandbox.stack import serialise
@@ -132,6 +133,11 @@ class Sender:
         for sid in woken:
             try:
                 sends += await self.store.run_existing(sid, outbox.claim, now, self.lease, token) or []
+            except errors.StoreUncertain:  # the claim may have landed: send what it holds, if anything
+                try:
+                    sends += await self.store.run_existing(sid, outbox.held, token, now) or []
+                except Exception as exc:
+                    self._failed(exc)
             except Exception as exc:
                 self._failed(exc)
         if self._failing and woken:
