@@ -66,3 +66,15 @@ def test_reads_inside_a_unit_see_its_own_puts_before_the_commit(world):
 
     assert world.change(put_then_read) == ("DISCARDED", "REVIEWING")
     assert world.records.tasks[TASK].status == "DISCARDED"
+
+
+def test_evolve_is_replace_for_records():
+    from dataclasses import replace
+
+    from sandbox.domain.model import Task, evolve
+
+    task = Task("t", "n", "2024-01-01T00:00:00Z", (), "REVIEWING", "EXTRACT", "u", "p", None, None, None, None, ())
+    assert evolve(task, status="PROCESSING", version=3) == replace(task, status="PROCESSING", version=3)
+    assert evolve(task) == task and evolve(task) is not task
+    with pytest.raises(TypeError, match="no field colour"):
+        evolve(task, colour="red")

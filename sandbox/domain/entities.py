@@ -1,9 +1,8 @@
 """A task's extracted entities: validation on complete (B7) and predictions (B6 automation)."""
 from __future__ import annotations
 
-from dataclasses import replace
 
-from sandbox.domain.model import Project, Task, freeze
+from sandbox.domain.model import Project, Task, evolve, freeze
 
 EXTRACT = "EXTRACT"
 BLANK_PAGE = {"width": 2480, "height": 3508}  # A4 at 300 dpi, as the upstream example
@@ -46,4 +45,4 @@ def predict(task: Task, project: Project, new_id) -> Task:
              for i, entity in enumerate(e for e in project.required_entities if e not in found)]
     if added:
         pages = ({**page, "annotations": [*page["annotations"], *added]}, *pages[1:])
-    return replace(task, pages=freeze(pages)) if pages is not task.pages else task
+    return evolve(task, pages=freeze(pages)) if pages is not task.pages else task

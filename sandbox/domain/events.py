@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sandbox.domain.clock import format_timestamp
-from sandbox.domain.folders import filed
-from sandbox.domain.model import FrozenDict, freeze, upload_status
+from sandbox.domain.folders import filed_in
+from sandbox.domain.model import FrozenDict, evolve, freeze, upload_status
 
 IN_REVIEW, PROCESSED = "upload.in_review", "upload.processed"
 TYPES = {IN_REVIEW: "IN_REVIEW", PROCESSED: "PROCESSED"}  # subscription name -> the body's `event`
@@ -140,7 +140,7 @@ def observe(tx, upload_id: str, at: float) -> None:
     status = upload_status(tx.tasks_of(upload_id))
     if status == upload.notified_status:
         return
-    tx.put("uploads", upload_id, filed(replace(upload, notified_status=status), status,
-                                        tx.folders_of(upload.project_id)))
+    folder_id = filed_in(upload, status, tx.folders_of(upload.project_id))
+    tx.put("uploads", upload_id, evolve(upload, notified_status=status, folder_id=folder_id))
     if status == "IN_REVIEW":
         fire(tx, upload_id, IN_REVIEW, at)

@@ -39,16 +39,22 @@ def of_role(folders, project_id: str, role: str) -> Folder | None:
     return next((f for f in folders if f.project_id == project_id and f.role == role), None)
 
 
-def filed(upload: Upload, status: str, folders) -> Upload:
-    """The upload in the default folder its status calls for, while it sits in Inbox or
-    Processed and nobody moved it by hand; unchanged otherwise."""
+def filed_in(upload: Upload, status: str, folders) -> str | None:
+    """The folder the upload belongs in: the default folder its status calls for, while it
+    sits in Inbox or Processed and nobody moved it by hand; where it is otherwise."""
     if upload.pinned:
-        return upload
+        return upload.folder_id
     current = next((f for f in folders if f.id == upload.folder_id), None)
     if upload.folder_id is not None and (current is None or current.role not in (INBOX, PROCESSED)):
-        return upload
+        return upload.folder_id
     target = of_role(folders, upload.project_id, BY_STATUS[status])
-    return upload if target is None or target.id == upload.folder_id else replace(upload, folder_id=target.id)
+    return upload.folder_id if target is None else target.id
+
+
+def filed(upload: Upload, status: str, folders) -> Upload:
+    """The upload, in the folder `filed_in` gives."""
+    folder_id = filed_in(upload, status, folders)
+    return upload if folder_id == upload.folder_id else replace(upload, folder_id=folder_id)
 
 
 ORDER = (INBOX, PROCESSED, REPORTED, BIN, CUSTOM)

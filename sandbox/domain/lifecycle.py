@@ -1,14 +1,14 @@
 """The task lifecycle as one transition table (B5): which action moves which status where."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from sandbox import errors
 from sandbox.domain import entities
 from sandbox.domain.model import (
     APPROVED, COMPLETED, DISAPPROVED, DISCARDED, FILTERED, PROCESSING, REVIEWING,
-    TASK_STATUSES, Project, Task, Upload,
+    TASK_STATUSES, Project, Task, Upload, evolve,
 )
 
 Guard = Callable[[Task, Upload, Project], Optional[errors.SandboxError]]
@@ -106,4 +106,4 @@ def move(task: Task, status: str, **changes) -> Task:
     """Every status change goes through here, so events scheduled for the old status go stale."""
     if task.status != status:
         changes.update(status=status, version=task.version + 1)
-    return replace(task, **changes) if changes else task
+    return evolve(task, **changes) if changes else task

@@ -203,6 +203,9 @@ def wake_at(tx, real_now: float) -> float | None:
     """When, on the host's clock, a sender should next look at this session: a delivery falls
     due or its lease ends, or (with a subscription to notify) the pipeline moves on. None: not
     before something else changes it (a frozen clock waits for a control call)."""
+    subscribed = _subscribed(tx)
+    if not tx.outbox and not subscribed:  # the common case, on every commit: nothing to send
+        return None
     clock = tx.clock
     now = clock.now()
 
@@ -215,9 +218,15 @@ def wake_at(tx, real_now: float) -> float | None:
     for due, delivery_id in tx.outbox:
         lease = tx.get("deliveries", delivery_id).lease_until
         times.append(lease if lease > real_now else real(due))
-    if any(s.enabled and not s.deleted for s in tx.values("subscriptions")):
+    if subscribed and any(s.enabled and not s.deleted for s in tx.values("subscriptions")):
         due = tx.next_due()
         if due is not None:
             times.append(real(due))
     times = [t for t in times if t is not None]
     return min(times) if times else None
+
+
+def _subscribed(tx) -> bool:
+    """Whether the session holds any subscription at all (enabled or not), without reading one."""
+    return bool(tx.writes["subscriptions"] or tx.state.own.tables["subscriptions"]
+                or tx.state.seed.tables["subscriptions"])

@@ -1,12 +1,11 @@
 """Processing over time: due transitions, applied in time order as the clock passes them (B6, B8, B9)."""
 from __future__ import annotations
 
-from dataclasses import replace
 
 from sandbox import errors
 from sandbox.domain import entities, events, lifecycle
 from sandbox.domain.clock import exact, format_timestamp
-from sandbox.domain.model import COMPLETED, PROCESSING, REVIEWING, Task, all_final
+from sandbox.domain.model import COMPLETED, PROCESSING, REVIEWING, Task, all_final, evolve
 
 # A task PROCESSING after an upload is being read at its step: it settles REVIEWING there.
 # A task PROCESSING after a complete moves on: next step, or COMPLETED at the last (B6).
@@ -42,11 +41,11 @@ class Pipeline:
         upload = tx.upload(upload_id)
         if all_final(tx.tasks_of(upload_id)):
             if upload.final_since is None and not upload.fully_processed:
-                tx.put("uploads", upload_id, replace(upload, final_since=at))
+                tx.put("uploads", upload_id, evolve(upload, final_since=at))
                 delay = tx.project(upload.project_id).export_delay
                 tx.push(exact(at + delay), EXPORT, upload_id, at)
         elif upload.final_since is not None:
-            tx.put("uploads", upload_id, replace(upload, final_since=None))
+            tx.put("uploads", upload_id, evolve(upload, final_since=None))
         events.observe(tx, upload_id, at)
 
     # -- events --
@@ -87,10 +86,10 @@ class Pipeline:
         upload = tx.upload(upload_id)
         if upload is None or upload.fully_processed or upload.final_since != version:
             return
-        tx.put("uploads", upload_id, replace(upload, fully_processed=True))
+        tx.put("uploads", upload_id, evolve(upload, fully_processed=True))
         fails = tx.project(upload.project_id).export_fails
         stamp = format_timestamp(due)
         for task in tx.tasks_of(upload_id):
             if task.status == COMPLETED and task.exported_at is None:
-                tx.put("tasks", task.id, replace(task, **{"export_failed_at" if fails else "exported_at": stamp}))
+                tx.put("tasks", task.id, evolve(task, **{"export_failed_at" if fails else "exported_at": stamp}))
         events.fire(tx, upload_id, events.PROCESSED, due)

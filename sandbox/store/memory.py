@@ -39,7 +39,8 @@ class MemoryStore:
             state = self._states[sid] = fresh(self.options, sid, owner=owner)
             self._journals[sid] = Journal(self.options.journal_size)
             self._evict(now)
-            self._set_wake(sid, Tx(state, sid, self.options.id_seed))  # its fixtures may subscribe already
+            if state.seed.tables["subscriptions"]:  # its fixtures subscribe already: maybe something to send
+                self._set_wake(sid, Tx(state, sid, self.options.id_seed))
         if sid != DEFAULT:
             self._states.move_to_end(sid)
         self._used[sid] = now

@@ -142,7 +142,8 @@ class RedisStore:
                 keys=[meta, self.prefix + "sessions", records, journal, count], client=r,
                 args=[codec.state_meta(new), ttl, uuid.uuid4().hex, *self._eviction(), sid, now]))
             self._forget(gone)
-            wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), now)
+            wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), now) \
+                if new.seed.tables["subscriptions"] else None
             if wake is not None:  # its fixtures subscribe already: a hint, so a race only looks once more
                 await self._call(lambda r: r.zadd(self._wake_key, {sid: wake}))
                 tell(self.options, wake)
