@@ -23,6 +23,7 @@ from sandbox.stack import serialise
 log = logging.getLogger("sandbox.notify")
 IDLE_EXIT = 2.0       # seconds with nothing to wait for before the thread ends (it starts again on demand)
 MAX_WAIT = 0.5        # seconds between looks at the store: other processes' sessions wake here too
+MIN_WAIT = 0.02       # seconds at least between two looks
 RESPONSE_BYTES = 200  # of a receiver's answer kept with each attempt
 USER_AGENT = "task-sandbox-webhooks/1"
 
@@ -105,7 +106,8 @@ class Sender:
                                 break
                 else:
                     idle_since = None
-                pause = MAX_WAIT if upcoming is None else min(MAX_WAIT, max(0.0, upcoming - time.time()))
+                # never below MIN_WAIT: a session whose claim keeps failing must not spin the thread
+                pause = MAX_WAIT if upcoming is None else min(MAX_WAIT, max(MIN_WAIT, upcoming - time.time()))
                 try:
                     await asyncio.wait_for(self._event.wait(), pause)
                 except asyncio.TimeoutError:
