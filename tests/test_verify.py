@@ -103,7 +103,7 @@ def test_the_output_names_no_file_that_will_not_exist_and_keeps_the_session_for_
     with ServerThread(app) as server:
         out = verify(server.url, "--phases", "examples", "--max-examples", "2", "--json", str(tmp_path / "s.json"))
     assert out.returncode == 0, out.stdout[-2000:]
-    assert "report.xml" not in out.stdout and "/tmp" not in out.stdout.replace(str(tmp_path), "")
+    assert "JUnit" not in out.stdout and "report.xml" not in out.stdout  # no path to a report that is gone
     assert "Schema validation mismatch" not in out.stdout
     assert json.loads((tmp_path / "s.json").read_text())["verdict"] == "clean"
 

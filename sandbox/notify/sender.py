@@ -47,6 +47,7 @@ class Sender:
         self._pending = False  # a wake() the thread has not looked at yet (under _lock)
         self._stopping = False
         self._failing = False  # the store stopped answering: said once, not every look
+        self._outages = 0      # looks in a row that found the store down
         self.listeners: list = []  # called with (send, outcome) after each attempt, on the sender's thread
 
     def wake(self) -> None:
@@ -107,7 +108,8 @@ class Sender:
                 else:
                     idle_since = None
                 # never below MIN_WAIT: a session whose claim keeps failing must not spin the thread
-                pause = MAX_WAIT if upcoming is None else min(MAX_WAIT, max(MIN_WAIT, upcoming - time.time()))
+                longest = MAX_WAIT if not self._outages else 5.0
+                pause = MAX_WAIT if upcoming is None else min(longest, max(MIN_WAIT, upcoming - time.time()))
                 try:
                     await asyncio.wait_for(self._event.wait(), pause)
                 except asyncio.TimeoutError:
@@ -119,8 +121,10 @@ class Sender:
     async def _upcoming(self) -> float | None:
         try:
             found = await self.store.next_wake()
-        except Exception:  # the store is down: look again shortly
-            return time.time() + 1
+        except Exception:  # the store is down: look again, less and less often, up to every 5 s
+            self._outages += 1
+            return time.time() + min(5.0, 0.5 * 2 ** min(self._outages, 4))
+        self._outages = 0
         return found
 
     async def _claim(self) -> list[outbox.Send]:

@@ -39,6 +39,7 @@ def unavailable(exc: Exception) -> errors.StoreUnavailable:
 
 class RedisStore:
     kind = "redis"
+    quiet = False
 
     def __init__(self, url: str, **options):
         self.url = url
@@ -75,7 +76,9 @@ class RedisStore:
                 if type(exc) is ResponseError:  # a bug of ours (a script's error), not an outage
                     raise
                 if changes or attempt == 2 or not isinstance(exc, (ConnectionError, OSError)):
-                    raise (errors.StoreUncertain() if changes else unavailable(exc)) from None
+                    if changes:
+                        raise errors.StoreUncertain() from None
+                    raise (errors.StoreUnavailable() if self.quiet else unavailable(exc)) from None
 
     def _keys(self, sid: str) -> tuple[str, str, str, str]:
         base = f"{self.prefix}s:{sid}:"
@@ -258,8 +261,11 @@ class RedisStore:
 
     def sibling(self) -> "RedisStore":
         """A store of its own for a sender thread: the same Redis, its own clients and cache,
-        since this one's cache is changed in place by the API's event loop."""
-        return RedisStore(self.url, **{f.name: getattr(self.options, f.name) for f in dataclasses.fields(Options)})
+        since this one's cache is changed in place by the API's event loop. It does not log
+        each failed call: the sender says once that the store is down."""
+        other = RedisStore(self.url, **{f.name: getattr(self.options, f.name) for f in dataclasses.fields(Options)})
+        other.quiet = True
+        return other
 
     def may_have_work(self) -> bool:
         return True  # another process, or this one before a restart, may have left deliveries: look
