@@ -48,7 +48,6 @@ class Sender:
         self._stopping = False
         self._failing = False  # the store stopped answering: said once, not every look
         self._outages = 0      # looks in a row that found the store down
-        self.listeners: list = []  # called with (send, outcome) after each attempt, on the sender's thread
 
     def wake(self) -> None:
         """Something may be due: look now (start the thread if it is not running)."""
@@ -163,8 +162,6 @@ class Sender:
             await self.store.run_existing(send.session, outbox.record, send.delivery_id, send.token, outcome)
         except Exception:  # its lease runs out and another attempt follows: at least once, as promised
             log.warning("notifications: could not record an attempt of %s", send.delivery_id, exc_info=True)
-        for listener in self.listeners:
-            listener(send, outcome)
         log.info("webhook %s %s to %s: %s", send.event_id, send.delivery_id, send.url,
                  outcome["status"] if outcome["status"] is not None else outcome["error"])
 
