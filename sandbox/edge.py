@@ -33,11 +33,11 @@ class RequestGuardMiddleware:
             path = scope.get("path", "")
             raw = unquote(scope.get("raw_path", b"").decode("latin-1"))
             if _CONTROL.search(path) or _CONTROL.search(raw):
-                raise errors.NotFound("No resource at this path: it contains a control character.")
+                raise errors.RouteNotFound("No resource at this path: it contains a control character.")
             # A // is merged by the router but not by the guards before it (the admin guard
             # matches /_sandbox/): nothing has an empty segment, so it names nothing.
             if "//" in raw or "//" in path or (path.endswith("/") and path.startswith(("/v2/", "/_sandbox/"))):
-                raise errors.NotFound(f"No operation at {path}: remove the empty path segment or trailing slash.")
+                raise errors.RouteNotFound(f"No operation at {path}: remove the empty path segment or trailing slash.")
             _normalise_content_type(scope)
             if scope.get("method") == "HEAD":
                 allowed = next(filter(None, (c.allowed_methods(path) for c in self.contracts)), None)

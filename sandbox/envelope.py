@@ -71,7 +71,7 @@ def translate(request: ConnexionRequest, exc: Exception, contract: Contract) -> 
             f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allow) or 'another path'}.",
             list(allow))
     if isinstance(exc, HTTPException) and exc.status_code == 404 or _is_problem(exc, 404):
-        return errors.NotFound(f"No operation at {request.url.path}.")
+        return errors.RouteNotFound(f"No operation at {request.url.path}.")
     if isinstance(exc, (HTTPException, ProblemException)):
         status = getattr(exc, "status_code", None) or getattr(exc, "status", 500)
         if status == 413:

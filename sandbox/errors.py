@@ -8,6 +8,10 @@ class SandboxError(Exception):
     status = 500
     code = "internal_error"
     default_message = "The sandbox failed unexpectedly."
+    # What the client did wrong to meet this error, for its contract report
+    # (sandbox/control/report.py): a kind of contract violation, "state_rule" for a lifecycle
+    # rule's refusal, or None when the client is not to blame (a missing task, an injected fault).
+    blame: str | None = None
 
     def __init__(self, message: str | None = None, details: list[dict] | None = None):
         self.message = message or self.default_message
@@ -20,6 +24,7 @@ class BadRequest(SandboxError):
     status = 400
     code = "invalid_request"
     default_message = "The request is not valid."
+    blame = "invalid_request"
 
 
 class InvalidJson(BadRequest):
@@ -27,27 +32,32 @@ class InvalidJson(BadRequest):
     default_message = "The request body is not valid JSON."
 
 
-class InvalidFixture(BadRequest):
+class SandboxUsage(BadRequest):
+    """A 400 about the sandbox's own controls (its headers, the control plane), not the contract."""
+    blame = None
+
+
+class InvalidFixture(SandboxUsage):
     code = "invalid_fixture"
 
 
-class InvalidSession(BadRequest):
+class InvalidSession(SandboxUsage):
     code = "invalid_session"
 
 
-class InvalidPrefer(BadRequest):
+class InvalidPrefer(SandboxUsage):
     code = "invalid_prefer"
 
 
-class InvalidFault(BadRequest):
+class InvalidFault(SandboxUsage):
     code = "invalid_fault"
 
 
-class InvalidSubscription(BadRequest):
+class InvalidSubscription(SandboxUsage):
     code = "invalid_subscription"
 
 
-class InvalidEvent(BadRequest):
+class InvalidEvent(SandboxUsage):
     code = "invalid_event"
 
 
@@ -56,13 +66,14 @@ class InvalidPaginationToken(BadRequest):
     default_message = "The pagination token is malformed."
 
 
-class CorsPreflightRefused(BadRequest):
+class CorsPreflightRefused(SandboxUsage):
     code = "cors_preflight_refused"
 
 
 # 400: state rules refused (B5)
 class StateRuleRefused(BadRequest):
     """A lifecycle rule refused the action; the code names the rule."""
+    blame = "state_rule"
 
 
 class TaskNotReviewing(StateRuleRefused):
@@ -118,6 +129,7 @@ class Unauthorized(SandboxError):
     status = 401
     code = "invalid_api_key"
     default_message = "The API key is not valid."
+    blame = "auth"
 
 
 class MissingApiKey(Unauthorized):
@@ -130,6 +142,7 @@ class Forbidden(SandboxError):
     status = 403
     code = "forbidden"
     default_message = "The API key may not do this."
+    blame = "auth"
 
 
 class InsufficientScope(Forbidden):
@@ -143,8 +156,14 @@ class ProjectNotGranted(Forbidden):
 # 404 (B4: another team's resource answers exactly like a missing one)
 class NotFound(SandboxError):
     status = 404
-    code = "route_not_found"
+    code = "not_found"
     default_message = "No such resource."
+
+
+class RouteNotFound(NotFound):
+    """No operation of the contract at this path."""
+    code = "route_not_found"
+    blame = "unknown_route"
 
 
 class TeamNotFound(NotFound):
@@ -183,8 +202,13 @@ class DeliveryNotFound(NotFound):
     code = "delivery_not_found"
 
 
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+
+
 class ControlForbidden(Forbidden):
     code = "control_plane_forbidden"
+    blame = None
 
 
 class DeliveryInFlight(SandboxError):
@@ -208,11 +232,13 @@ class InjectedFault(WithStatus):
 class RequestRefused(WithStatus):
     """Any other 4xx of the HTTP layer beneath the sandbox."""
     code = "request_refused"
+    blame = "invalid_request"
 
 
 class MethodNotAllowed(SandboxError):
     status = 405
     code = "method_not_allowed"
+    blame = "wrong_method"
 
     def __init__(self, message: str, allow: list[str]):
         super().__init__(message)
@@ -222,11 +248,13 @@ class MethodNotAllowed(SandboxError):
 class PayloadTooLarge(SandboxError):
     status = 413
     code = "payload_too_large"
+    blame = "invalid_request"
 
 
 class UnsupportedMediaType(SandboxError):
     status = 415
     code = "unsupported_media_type"
+    blame = "invalid_request"
 
 
 # 503: the store behind the sandbox (sandbox/store/redis.py)
@@ -245,6 +273,14 @@ class StoreUncertain(StoreUnavailable):
 class StoreBusy(StoreUnavailable):
     default_message = ("Too many concurrent changes to this session; nothing was changed. "
                        "Retry the request.")
+
+
+def _kinds(cls) -> list[type[SandboxError]]:
+    return [cls] + [k for sub in cls.__subclasses__() for k in _kinds(sub)]
+
+
+# Each code as the class that names it answers it: what a client is to blame for, by code.
+BLAME_BY_CODE = {cls.code: cls.blame for cls in _kinds(SandboxError) if "code" in vars(cls)}
 
 
 class FixtureError(Exception):

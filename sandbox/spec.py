@@ -51,6 +51,7 @@ class Contract:
         self.consumes: dict[str, tuple[str, ...]] = {}
         self.statuses: dict[str, frozenset[int]] = {}
         self.task_operations: set[str] = set()  # those whose path names a task
+        self.where: dict[str, tuple[str, str]] = {}  # operationId -> (method, path template)
         self.routes: list[Route] = []
         for template, item in document["paths"].items():
             methods = tuple(m.upper() for m in HTTP_METHODS if m in item)
@@ -60,6 +61,7 @@ class Contract:
             for method in HTTP_METHODS:
                 if method in item:
                     op = item[method]
+                    self.where[op["operationId"]] = (method.upper(), template)
                     self.scopes[op["operationId"]] = frozenset(op.get("x-required-scopes", []))
                     self.consumes[op["operationId"]] = tuple(op.get("requestBody", {}).get("content", {}))
                     self.statuses[op["operationId"]] = frozenset(int(s) for s in op["responses"] if s.isdigit())

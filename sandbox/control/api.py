@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 from connexion import context
 
 from sandbox import errors, fixtures
-from sandbox.control import faults, journal
-from sandbox.control.layers import decode
+from sandbox.control import faults, journal, report
+from sandbox.control.journal import decode
 from sandbox.control.notifications import NotificationHandlers
-from sandbox.control.sessions import Session, Sessions
+from sandbox.control.sessions import TEAM_SEPARATOR, Session, Sessions
 from sandbox.domain import folders, world
 from sandbox.domain.clock import format_timestamp, parse_timestamp
 from sandbox.spec import Contract
@@ -136,3 +136,19 @@ class ControlHandlers(NotificationHandlers):
     async def clear_journal(self, **_):
         await self.session.store.journal_clear(self.session.sid)
         return None, 204
+
+    async def get_report(self, session=None, prefix=None, **_):
+        if session is not None and prefix is not None:
+            raise errors.BadRequest("Give session or prefix, not both.",
+                                    [{"location": "query", "message": "session and prefix exclude each other"}])
+        store = self.session.store
+        if session is None and prefix is None:
+            sids = [self.session.sid]
+        else:
+            sids = [s for s in await self.sessions.names()
+                    if (s == session or s.startswith(f"{session}{TEAM_SEPARATOR}") if session else s.startswith(prefix))]
+        tallies = {sid: found for sid in sids if (found := await store.journal_tally(sid)) is not None}
+        if not tallies:
+            wanted = f"named {session!r}" if session else f"whose name starts with {prefix!r}"
+            raise errors.SessionNotFound(f"No session {wanted}: it was never used, or was deleted or evicted.")
+        return {"payload": report.build(self.contract, tallies)}, 200

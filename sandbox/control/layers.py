@@ -4,15 +4,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
-import json
 import logging
 import re
 
 from sandbox import errors
-from sandbox.control import faults
+from sandbox.control import faults, report
+from sandbox.control.journal import decode
 from sandbox.control.sessions import SCOPE_KEY, Sessions
 from sandbox.spec import Contract
-from sandbox.validation import no_constants
 
 log = logging.getLogger("sandbox")
 CONTROL_PREFIX = "/_sandbox/"
@@ -177,10 +176,15 @@ class JournalRecorder(_SessionLayer):
         # Connexion's router leaves both in this scope unless a layer between copied it.
         operation, params = ((routed, scope["path_params"]) if routed in self.contract.statuses
                              and scope.get("path_params") else self.contract.operation(scope["method"], scope["path"]))
-        problems = []
-        if status in (400, 413, 415):
+        problems, code = [], None
+        if status >= 400:  # the envelope (B2): its code says who is to blame, for the client's report
             answer = decode(body.decode("utf-8", "replace"))
-            problems = answer.get("details", []) if isinstance(answer, dict) else []
+            if isinstance(answer, dict):
+                code = answer.get("code") if isinstance(answer.get("code"), str) else None
+                if status in (400, 413, 415):
+                    problems = answer.get("details", [])
+        # The dashboard's own calls are journalled (it hides them) but are not the client's.
+        client = _header(scope, "x-sandbox-client") != DASHBOARD
         content_type = _header(scope, "content-type") or ""
         # Bodies are kept as (truncated) text and decoded when read: 64 KiB of JSON can
         # decode into megabytes of Python objects, and the journal must stay bounded.
@@ -191,14 +195,6 @@ class JournalRecorder(_SessionLayer):
                         "body": (f"<multipart body, {len(request)} bytes recorded>"
                                  if content_type.startswith("multipart/") and request
                                  else request.decode("utf-8", "replace") or None)},
-            "response": {"body": body.decode("utf-8", "replace") or None}, "problems": problems})
-
-
-def decode(text: str | None):
-    """A journalled body as JSON when it is JSON (NaN and Infinity are not), else as text."""
-    if not text:
-        return None
-    try:
-        return json.loads(text, parse_constant=no_constants)
-    except ValueError:
-        return text
+            "response": {"body": body.decode("utf-8", "replace") or None}, "problems": problems},
+            mark=report.mark(operation, status, code) if client else None,
+            flag=client and report.blame(code) is not None)

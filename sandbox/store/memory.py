@@ -136,14 +136,19 @@ class MemoryStore:
             return [{"sid": sid, "owner": s.owner} for sid, s in self._states.items()]
 
     # -- journals --
-    async def journal_append(self, sid: str, entry: dict) -> None:
+    async def journal_append(self, sid: str, entry: dict, mark: str | None = None, flag: bool = False) -> None:
         journal = self._journals.get(sid)
         if journal is not None:
-            journal.record(entry)
+            journal.record(entry, mark, flag)
 
     async def journal_query(self, sid: str) -> list[dict]:
         journal = self._journals.get(sid)
         return journal.query() if journal is not None else []
+
+    async def journal_tally(self, sid: str) -> dict | None:
+        """What the client's report reads (Journal.tally), or None if there is no such session."""
+        journal = self._journals.get(sid)
+        return journal.tally() if journal is not None else None
 
     async def journal_clear(self, sid: str) -> None:
         journal = self._journals.get(sid)

@@ -80,9 +80,11 @@ class RedisStore:
                         raise errors.StoreUncertain() from None
                     raise (errors.StoreUnavailable() if self.quiet else unavailable(exc)) from None
 
-    def _keys(self, sid: str) -> tuple[str, str, str, str]:
+    def _keys(self, sid: str) -> tuple[str, ...]:
+        """meta, records, then the journal's: its entries, their count ever, its tally and the
+        entries it flagged (sandbox/control/journal.py)."""
         base = f"{self.prefix}s:{sid}:"
-        return base + "m", base + "r", base + "j", base + "jn"
+        return base + "m", base + "r", base + "j", base + "jn", base + "jt", base + "jf"
 
     @property
     def _ttl(self) -> int:
@@ -112,10 +114,10 @@ class RedisStore:
         version and incarnation (one round trip), from Redis otherwise; a new session is
         created unless another process creates it first. Opening counts as use: it keeps
         the session from expiring."""
-        meta, records, journal, count = self._keys(sid)
+        meta, records, *journal = self._keys(sid)
         ttl = self._ttl_of(sid)
         now = time.time()
-        # Marking a session used costs five commands: each process does it at most every
+        # Marking a session used costs a command per key: each process does it at most every
         # TOUCH_EVERY seconds per session, which is all an idle time in seconds needs.
         touch = now - self._touched.get(sid, 0.0) > TOUCH_EVERY
         if touch:
@@ -130,7 +132,7 @@ class RedisStore:
                 pipe.hmget(meta, "v", "b")
                 pipe.zadd(self.prefix + "sessions", {sid: now})
                 if ttl:
-                    for key in (meta, records, journal, count):
+                    for key in (meta, records, *journal):
                         pipe.expire(key, ttl)
                 return (await pipe.execute())[0]
 
@@ -142,7 +144,7 @@ class RedisStore:
         if version is None:
             new = fresh(self.options, sid, owner=owner)
             found, gone = await self._call(lambda r: self._scripts["create"](
-                keys=[meta, self.prefix + "sessions", records, journal, count], client=r,
+                keys=[meta, self.prefix + "sessions", records, *journal], client=r,
                 args=[codec.state_meta(new), ttl, uuid.uuid4().hex, *self._eviction(), sid, now]))
             self._forget(gone)
             wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), now) \
@@ -200,7 +202,7 @@ class RedisStore:
         least the one the request opened, since the cache never goes back); a change commits
         only if nobody committed since, else it runs again on the newer state, so of
         concurrent units exactly one wins each race."""
-        meta, records, _, _ = self._keys(sid)
+        meta, records, *_ = self._keys(sid)
         if sid not in self._cache:
             await self.open(sid)
         for _ in range(MAX_ATTEMPTS):
@@ -232,14 +234,14 @@ class RedisStore:
 
     async def reset(self, sid: str, scenario: str | None) -> SessionState:
         """Back to a seed, keeping the clock and owner as they are when it happens."""
-        meta, records, journal, _ = self._keys(sid)
+        meta, records, journal, _, tally, flagged = self._keys(sid)
         for _ in range(MAX_ATTEMPTS):
             old = await self.open(sid)
             born = self._cache[sid][2]
             new = fresh(self.options, sid, scenario, clock=old.clock, owner=old.owner)
             wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), time.time())
             done = await self._call(lambda r: self._scripts["reset"](
-                keys=[meta, records, journal, self._wake_key],
+                keys=[meta, self._wake_key, records, journal, tally, flagged],
                 args=[codec.state_meta(new), old.version, born, sid, _score(wake)], client=r), changes=True)
             self._cache.pop(sid, None)
             if done:
@@ -315,14 +317,34 @@ class RedisStore:
         return [{"sid": s, "owner": None} for s in ([DEFAULT] if DEFAULT in live else []) + [s for s in live if s != DEFAULT]]
 
     # -- journals: a capped list per session; seq numbers count every entry ever appended --
-    async def journal_append(self, sid: str, entry: dict) -> None:
-        _, _, journal, count = self._keys(sid)
+    async def journal_append(self, sid: str, entry: dict, mark: str | None = None, flag: bool = False) -> None:
         await self._call(lambda r: self._scripts["append"](
-            keys=[journal, count], args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid)], client=r),
+            keys=self._keys(sid)[2:], client=r,
+            args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "", int(flag)]),
             changes=True)
 
+    async def journal_tally(self, sid: str) -> dict | None:
+        """What the client's report reads (as Journal.tally), or None if there is no such session."""
+        meta, _, journal, _, tally, flagged = self._keys(sid)
+
+        async def read(r):
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.exists(meta)
+                pipe.llen(journal)
+                pipe.hgetall(tally)
+                pipe.lrange(flagged, 0, -1)
+                return await pipe.execute()
+        exists, kept, counts, raw = await self._call(read)
+        if not exists:
+            return None
+        entries = []
+        for item in raw:  # "<seq> <entry>": the seq is only known inside the script
+            seq, _, entry = item.partition(b" ")
+            entries.append({"seq": int(seq), **codec.loads(entry)})
+        return {"kept": kept, "tally": {k.decode(): int(v) for k, v in counts.items()}, "flagged": entries}
+
     async def journal_query(self, sid: str) -> list[dict]:
-        _, _, journal, count = self._keys(sid)
+        _, _, journal, count, _, _ = self._keys(sid)
 
         async def query(r):
             async with r.pipeline(transaction=True) as pipe:
@@ -334,7 +356,8 @@ class RedisStore:
         return [{"seq": first + i, **codec.loads(e)} for i, e in enumerate(raw)]
 
     async def journal_clear(self, sid: str) -> None:
-        await self._call(lambda r: r.delete(self._keys(sid)[2]))
+        _, _, journal, _, tally, flagged = self._keys(sid)
+        await self._call(lambda r: r.delete(journal, tally, flagged))
 
     async def journal_length(self, sid: str) -> int:
         return await self._call(lambda r: r.llen(self._keys(sid)[2]))

@@ -14,7 +14,7 @@ local function evict(index, kept, prefix, cutoff)
   for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess)) do
     if sid ~= 'default' and #gone < excess then
       local base = prefix .. 's:' .. sid .. ':'
-      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn')
+      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jf')
       redis.call('ZREM', index, sid)
       redis.call('ZREM', prefix .. 'wake', sid)
       table.insert(gone, sid)
@@ -44,14 +44,14 @@ if tonumber(ARGV[4]) > 0 then
 end
 return 1
 """
-# KEYS: meta, the sessions index, records, journal, its counter. ARGV: meta of a new session, ttl, incarnation, then
+# KEYS: meta, the sessions index, records, then the journal's keys. ARGV: meta of a new session, ttl, incarnation, then
 # eviction's sessions kept, prefix and idle cutoff, then the session's id and the time. Unless another process made the session
 # first, makes it and evicts over the count, in the same step. Returns its fields and the
 # sessions evicted.
 CREATE = EVICTION + """
 local gone = {}
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])  -- what a late write left of an earlier incarnation
+  redis.call('DEL', unpack(KEYS, 3))  -- what a late write left of an earlier incarnation
   redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[3], 'rv', 0, 'd', ARGV[1])
   if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
   redis.call('ZADD', KEYS[2], ARGV[8], ARGV[7])
@@ -59,24 +59,32 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 return {redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
 """
-# KEYS: meta, records, journal, wake-up index. ARGV: meta of the reset session, expected version
-# and incarnation, the session's id and wake-up time (as COMMIT). The version goes on; nothing
-# happens if either moved since they were read.
+# KEYS: meta, wake-up index, then what a reset empties (records, the journal, its tally and
+# flagged entries). ARGV: meta of the reset session, expected version and incarnation, the
+# session's id and wake-up time (as COMMIT). The version goes on; nothing happens if either
+# moved since they were read.
 RESET = """
 local m = redis.call('HMGET', KEYS[1], 'v', 'b')
 if m[1] ~= ARGV[2] or m[2] ~= ARGV[3] then return 0 end
 local v = tonumber(ARGV[2]) + 1
 redis.call('HSET', KEYS[1], 'v', v, 'rv', v, 'd', ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3])
-if ARGV[5] == '' then redis.call('ZREM', KEYS[4], ARGV[4]) else redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4]) end
+redis.call('DEL', unpack(KEYS, 3))
+if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
 return v
 """
-# KEYS: journal, its counter. ARGV: entry, entries kept, ttl (0: none).
+# KEYS: journal, its counter, its tally, its flagged entries. ARGV: entry, entries kept, ttl
+# (0: none), the tally's field ('': none), 1 to flag the entry (sandbox/control/journal.py).
 APPEND = """
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-redis.call('INCR', KEYS[2])
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HINCRBY', KEYS[3], '#', 1)
+if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end
+if ARGV[5] == '1' then
+  redis.call('RPUSH', KEYS[4], seq .. ' ' .. ARGV[1])
+  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[2]), -1)
+end
 if tonumber(ARGV[3]) > 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[3]); redis.call('EXPIRE', KEYS[2], ARGV[3])
+  for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 end
 """

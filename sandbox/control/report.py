@@ -1,0 +1,146 @@
+"""The client's contract report: what a client exercised of the contract, and where it broke it,
+as a pure function of its sessions' journal tallies and the contract."""
+from __future__ import annotations
+
+from sandbox.control.journal import RECORDED, decode
+from sandbox.errors import BLAME_BY_CODE
+from sandbox.spec import Contract
+
+# The kinds of contract violation, in the order a report lists them (the `blame` of sandbox/errors.py).
+VIOLATIONS = ("invalid_request", "auth", "unknown_route", "wrong_method")
+STATE_RULE = "state_rule"
+
+
+def mark(operation: str | None, status: int, code: str | None) -> str:
+    """The tally's field an answer counts under: no path, so the tally stays as small as the
+    contract however many paths a client makes up."""
+    return f"{operation or ''} {status} {code or ''}"
+
+
+def _unmark(field: str) -> tuple[str | None, int, str | None]:
+    operation, status, code = field.split(" ")
+    return operation or None, int(status), code or None
+
+
+def blame(code: str | None) -> str | None:
+    """A violation's kind, STATE_RULE, or None (the client is not to blame)."""
+    return BLAME_BY_CODE.get(code) if isinstance(code, str) else None
+
+
+def build(contract: Contract, sessions: dict[str, dict]) -> dict:
+    """One report over sessions, each given as {name: its journal's tally (Journal.tally)}."""
+    counts: dict[tuple[str | None, int, str | None], int] = {}
+    recorded = kept = 0
+    flagged = []
+    for name, data in sessions.items():
+        recorded += data["tally"].get(RECORDED, 0)
+        kept += data["kept"]
+        for field, n in data["tally"].items():
+            if field != RECORDED:
+                key = _unmark(field)
+                counts[key] = counts.get(key, 0) + n
+        flagged += [_flagged(name, entry) for entry in data["flagged"]]
+    by_status: dict[tuple[str, int], int] = {}
+    for (operation, status, _), n in counts.items():
+        if operation is not None:
+            by_status[operation, status] = by_status.get((operation, status), 0) + n
+    operations = []
+    for operation, (method, path) in contract.where.items():
+        declared = contract.statuses[operation]
+        seen = {s for (o, s) in by_status if o == operation}
+        operations.append({
+            "operation": operation, "method": method, "path": path,
+            "requests": sum(n for (o, _), n in by_status.items() if o == operation),
+            "statuses": [{"status": s, "declared": s in declared, "count": by_status.get((operation, s), 0)}
+                         for s in sorted(declared | seen)]})
+    return {
+        "sessions": sorted(sessions),
+        "requests": sum(counts.values()),
+        "journal": {"recorded": recorded, "kept": kept, "dropped": recorded - kept},
+        "coverage": _coverage(operations),
+        "violations": _group([e for e in flagged if e["kind"] in VIOLATIONS],
+                             {k: sum(n for (_, _, c), n in counts.items() if blame(c) == k) for k in VIOLATIONS}),
+        "refusals": _group([e for e in flagged if e["kind"] == STATE_RULE],
+                           {c: n for (_, _, c), n in sorted(counts.items(), key=lambda i: str(i[0][2]))
+                            if blame(c) == STATE_RULE}),
+    }
+
+
+def _flagged(session: str, entry: dict) -> dict:
+    answer = decode(entry["response"]["body"])
+    code = answer.get("code") if isinstance(answer, dict) else None
+    return {"session": session, "kind": blame(code), "code": code,
+            "error": answer.get("error") if isinstance(answer, dict) else None, **entry,
+            "request": {**entry["request"], "body": decode(entry["request"]["body"])},
+            "response": {"body": answer}}
+
+
+def _coverage(operations: list[dict]) -> dict:
+    declared = sum(1 for o in operations for s in o["statuses"] if s["declared"])
+    exercised = sum(1 for o in operations for s in o["statuses"] if s["declared"] and s["count"])
+    return {"declared": declared, "exercised": exercised,
+            "percent": round(100 * exercised / declared, 1) if declared else 100.0,
+            "operations_exercised": sum(1 for o in operations if o["requests"]),
+            "operations": operations}
+
+
+def _group(entries: list[dict], by: dict[str, int]) -> dict:
+    """Counts are exact; entries are those kept (they share the journal's bound), oldest first."""
+    count = sum(by.values())
+    return {"count": count, "by": {k: n for k, n in by.items() if n or k in VIOLATIONS},
+            "kept": len(entries), "not_kept": count - len(entries),
+            "entries": sorted(entries, key=lambda e: (e["time"], e["session"], e["seq"]))}
+
+
+def merge(reports: list[dict]) -> dict:
+    """One report of several (the pytest plugin's, test by test), as `build` would make of them together."""
+    if not reports:
+        raise ValueError("nothing to merge")
+    first = reports[0]
+    operations = [{**o, "statuses": [dict(s) for s in o["statuses"]]} for o in first["coverage"]["operations"]]
+    for other in reports[1:]:
+        for mine, theirs in zip(operations, other["coverage"]["operations"]):
+            mine["requests"] += theirs["requests"]
+            rows = {s["status"]: s for s in mine["statuses"]}
+            for row in theirs["statuses"]:
+                if row["status"] in rows:
+                    rows[row["status"]]["count"] += row["count"]
+                else:
+                    rows[row["status"]] = dict(row)
+            mine["statuses"] = [rows[s] for s in sorted(rows)]
+
+    def summed(part: str, key: str) -> dict:
+        out: dict[str, int] = {}
+        for report in reports:
+            for k, n in report[part][key].items():
+                out[k] = out.get(k, 0) + n
+        return out
+
+    def grouped(part: str) -> dict:
+        by = summed(part, "by")
+        group = _group([e for r in reports for e in r[part]["entries"]], by)
+        group["not_kept"] = sum(r[part]["not_kept"] for r in reports)
+        return group
+
+    return {
+        "sessions": sorted({s for r in reports for s in r["sessions"]}),
+        "requests": sum(r["requests"] for r in reports),
+        "journal": {k: sum(r["journal"][k] for r in reports) for k in ("recorded", "kept", "dropped")},
+        "coverage": _coverage(operations),
+        "violations": grouped("violations"),
+        "refusals": grouped("refusals"),
+    }
+
+
+def failures(report: dict, min_coverage: float | None = None) -> list[str]:
+    """Why a CI job should fail on this report, one line each; empty when it should pass."""
+    found = []
+    violations = report["violations"]["count"]
+    if violations:
+        kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report["violations"]["by"].items() if n)
+        found.append(f"{violations} request{'s' if violations != 1 else ''} broke the contract ({kinds})")
+    percent = report["coverage"]["percent"]
+    if min_coverage is not None and percent < min_coverage:
+        found.append(f"coverage {percent:g}% of the contract's operation x status pairs is under "
+                     f"--min-coverage {min_coverage:g}%")
+    return found
