@@ -1,4 +1,4 @@
-"""The `task-sandbox` command line: `serve` runs the sandbox; `check`, `verify`, `listen` and `generate` help around it."""
+"""The `task-sandbox` command line: `serve` runs the sandbox; `check`, `verify`, `listen`, `generate` and `report` help around it."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from sandbox import __version__, errors
-from sandbox import generate
+from sandbox import client_report, generate
 from sandbox.notify import listen as listen_command
 from sandbox.verify import PHASES
 
@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--session", help="X-Sandbox-Session to send (against a sandbox)")
     listen_command.add_parser(commands)
     generate.add_parser(commands)
+    client_report.add_parser(commands)
     parser.commands = commands.choices  # name -> its parser, for errors in its own usage
     return parser
 
@@ -255,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         return generate.run(args)
     if args.command == "listen":
         return listen_command.run(args)
+    if args.command == "report":
+        return client_report.run(args)
     if args.command == "check":
         from sandbox import check
 
