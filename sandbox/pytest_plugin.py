@@ -12,9 +12,14 @@ import os
 import re
 import uuid
 
+import json
+from pathlib import Path
+
 import httpx
 import pytest
 
+from sandbox import client_report
+from sandbox.control import report
 from sandbox.control.sessions import HEADER
 
 KEYS = {"full": "YOUR_API_KEY", "task_read": "key_task_read_only", "task_edit": "key_task_edit_only",
@@ -22,7 +27,14 @@ KEYS = {"full": "YOUR_API_KEY", "task_read": "key_task_read_only", "task_edit": 
 TEAM, PROJECT = "team_123456", "proj_123456"
 
 
+EXPECTS = "sandbox_expects_violations"
+REPORTS = pytest.StashKey[list]()  # (test's node id, its session's report, whether it expects violations)
+
+
 def pytest_configure(config):
+    config.addinivalue_line("markers", f"{EXPECTS}: this test sends requests that break the contract on "
+                                       "purpose; the sandbox's report lists them apart and never fails the run on them")
+    config.stash[REPORTS] = []
     # connexion 3.3 warns about its own dependencies (starlette's test client, jsonschema's
     # RefResolver): noise in a partner's run that they can do nothing about.
     for line in ("ignore:Using `httpx` with `starlette.testclient` is deprecated",
@@ -37,6 +49,11 @@ def pytest_addoption(parser):
     group.addoption("--sandbox-admin-token", default=os.environ.get("TASK_SANDBOX_ADMIN_TOKEN"), metavar="TOKEN",
                     help="admin token of a sandbox started with --admin-token "
                          "(default: $TASK_SANDBOX_ADMIN_TOKEN)")
+    group.addoption("--sandbox-fail-on-violations", action="store_true",
+                    help="fail the run when a test's client sent a request that broke the contract "
+                         "(the contract report ends the run either way)")
+    group.addoption("--sandbox-report", metavar="FILE",
+                    help="also write the run's contract report as JSON to FILE")
 
 
 class Sandbox:
@@ -136,6 +153,12 @@ class Sandbox:
         """Deliveries with every attempt; filters: subscription_id, event_id, status."""
         return self._call("GET", "/deliveries", params=filters)["payload"]
 
+    def report(self) -> dict | None:
+        """The contract report of this test's session (and its other teams' sessions of the
+        same name): sandbox/control/report.py. None if the sandbox is gone."""
+        response = self._control.get("/report", params={"session": self.session})
+        return response.json()["payload"] if response.status_code == 200 else None
+
     def close(self) -> None:
         """Delete the session (a shared sandbox keeps no trace of the test) and the clients."""
         for client in (self.client, *self._clients):  # each team's session of this name
@@ -173,4 +196,63 @@ def task_sandbox(task_sandbox_url, request):
                       admin_token=request.config.getoption("--sandbox-admin-token"))
     sandbox.reset()
     yield sandbox
+    try:
+        found = sandbox.report()
+    except httpx.HTTPError:
+        found = None  # the sandbox is gone: the test's own failure says why
+    if found is not None and found["requests"]:
+        for group in ("violations", "refusals"):
+            for entry in found[group]["entries"]:
+                entry["test"] = request.node.nodeid
+        request.config.stash.setdefault(REPORTS, []).append((request.node.nodeid, found,
+                                              request.node.get_closest_marker(EXPECTS) is not None))
     sandbox.close()
+
+
+def _run_report(config) -> tuple[dict, int] | None:
+    """The run's report, and how many violations tests marked sandbox_expects_violations sent."""
+    found = config.stash.get(REPORTS, [])
+    if not found:
+        return None
+    expected = sum(r["violations"]["count"] for _, r, expects in found if expects)
+    quiet = [{**r, "violations": {"count": 0, "by": dict.fromkeys(r["violations"]["by"], 0), "kept": 0,
+                                  "not_kept": 0, "entries": []}} if expects else r for _, r, expects in found]
+    return report.merge(quiet), expected
+
+
+WORKER_OUTPUT = "task_sandbox_reports"
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: its controller reports
+        session.config.workeroutput[WORKER_OUTPUT] = json.dumps(session.config.stash.get(REPORTS, []))
+        return
+    made = _run_report(session.config)
+    if made is None:
+        return
+    if session.config.getoption("--sandbox-report"):
+        Path(session.config.getoption("--sandbox-report")).write_text(json.dumps(made[0], indent=2))
+    if session.config.getoption("--sandbox-fail-on-violations") and made[0]["violations"]["count"] \
+            and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller: gather what each worker's tests found."""
+    found = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+    if found:
+        node.config.stash.setdefault(REPORTS, []).extend(tuple(item) for item in json.loads(found))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    made = _run_report(config)
+    if made is None:
+        return
+    run, expected = made
+    terminalreporter.section("task-sandbox contract report")
+    terminalreporter.write_line(client_report.text(run, report.failures(run)))
+    if expected:
+        terminalreporter.write_line(f"({expected} more violation(s) from tests marked {EXPECTS}, not counted)")
+    if run["violations"]["count"] and not config.getoption("--sandbox-fail-on-violations"):
+        terminalreporter.write_line("(--sandbox-fail-on-violations would fail this run)")

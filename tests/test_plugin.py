@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from sandbox.app import create_app
 from sandbox.server import ServerThread
@@ -106,3 +107,72 @@ def test_two_runs_on_one_sandbox_keep_apart(pytester):
                 passed=5)
         # each test's session is deleted after it: a shared sandbox keeps only its default
         assert asyncio.run(app.sessions.names()) == ["default"]
+
+
+CLIENT_TESTS = '''
+import pytest
+
+
+def test_clean(task_sandbox):
+    assert task_sandbox.client.get(task_sandbox.task_path("task_abcdef123456")).status_code == 200
+
+
+def test_forgets_the_issues(task_sandbox):
+    answer = task_sandbox.client.post(task_sandbox.task_path("task_abcdef123456") + "/report", json={"message": "x"})
+    assert answer.status_code == 400
+
+
+@pytest.mark.sandbox_expects_violations
+def test_handles_a_bad_key(task_sandbox):
+    assert task_sandbox.client_for("nope").get(task_sandbox.task_path("task_abcdef123456")).status_code == 401
+'''
+
+
+def test_the_run_ends_with_the_contract_report(pytester):
+    pytester.makepyfile(test_client=CLIENT_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sandbox-report", "report.json")
+    result.assert_outcomes(passed=3)
+    assert result.ret == 0  # the report informs; only the option fails the run
+    result.stdout.fnmatch_lines([
+        "*task-sandbox contract report*",
+        "Violations: 1 (invalid_request 1)",
+        "*#1 POST /v2/team_123456/project/proj_123456/task/task_abcdef123456/report -> 400 invalid_request:*"
+        "(in test_client.py::test_forgets_the_issues)",
+        "*body.issues: 'issues' is a required property",
+        "Coverage: 3 of 78 operation x status pairs*",
+        "FAILED: 1 request broke the contract (1 invalid request)",
+        "(1 more violation(s) from tests marked sandbox_expects_violations, not counted)",
+        "(--sandbox-fail-on-violations would fail this run)",
+    ])
+    written = json.loads((pytester.path / "report.json").read_text())
+    assert written["requests"] == 3 and written["violations"]["count"] == 1
+    assert [e["test"] for e in written["violations"]["entries"]] == ["test_client.py::test_forgets_the_issues"]
+    assert len(written["sessions"]) == 3
+
+
+def test_the_option_fails_a_run_whose_client_broke_the_contract(pytester):
+    pytester.makepyfile(test_client=CLIENT_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sandbox-fail-on-violations")
+    result.assert_outcomes(passed=3)
+    assert result.ret == 1
+    result.stdout.no_fnmatch_line("*would fail this run*")
+
+
+def test_violations_a_test_expects_never_fail_the_run(pytester):
+    pytester.makepyfile(test_client=CLIENT_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sandbox-fail-on-violations",
+                                           "-k", "not forgets")
+    result.assert_outcomes(passed=2, deselected=1)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["Violations: 0*", "PASSED"])
+
+
+def test_under_xdist_the_controller_reports_every_workers_tests(pytester):
+    pytester.makepyfile(test_client=CLIENT_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--sandbox-fail-on-violations",
+                                           "--sandbox-report", "report.json")
+    result.assert_outcomes(passed=3)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["Violations: 1 (invalid_request 1)",
+                                 "(1 more violation(s) from tests marked sandbox_expects_violations, not counted)"])
+    assert json.loads((pytester.path / "report.json").read_text())["requests"] == 3
