@@ -130,6 +130,34 @@ def test_a_request_from_another_tab_appears_in_the_live_journal(page, live):
     shot(page, "journal", "#journal-section")
 
 
+def test_the_contract_report_names_the_clients_violations_not_the_dashboards(page, live):
+    h = {"X-Sandbox-Session": "ui-report"}
+    assert httpx.get(f"{live.url}{BASE}/task/{TASK}", headers={**h, **auth()}).status_code == 200
+    assert httpx.get(f"{live.url}{BASE}/task/{TASK}", headers=h).status_code == 401
+    assert httpx.post(f"{live.url}{BASE}/task/{TASK}/report", headers={**h, **auth()},
+                      json={"issues": "none"}).status_code == 400
+    open_session(page, "ui-report")
+    page.wait_for_selector("#report-violations li:has-text('missing_api_key')")
+    violations = page.locator("#report-violations > li")
+    assert violations.count() == 2
+    assert "body.issues: 'none' is not of type 'array'" in violations.nth(1).text_content()
+    row = page.locator("#report-coverage tr[data-operation='getTask'] td")
+    assert (row.nth(0).text_content(), row.nth(1).text_content()) == ("200×1  401×1", "400 403 404 500")
+    # the page's own refused action is the dashboard's, not the client's
+    page.locator(f"#tasks tbody tr[data-task='{TASK}']").click()
+    for answer in ("Task processing started", "task_not_reviewing"):
+        page.get_by_role("button", name="Complete", exact=True).click()
+        page.wait_for_function("text => document.getElementById('action-result').textContent.includes(text)",
+                               arg=answer)
+    httpx.delete(f"{live.url}{BASE}/task/{TASK}", headers={**h, **auth()})  # another violation, from the client
+    page.get_by_role("button", name="Refresh report").click()
+    page.wait_for_selector("#report-violations li:has-text('method_not_allowed')")
+    assert page.text_content("#report-summary").startswith(
+        "4 request(s) of the client; 3 violation(s); 0 state-rule refusal(s); coverage 3 of 78")
+    assert page.text_content("#report-refusals") == "none"
+    shot(page, "report", "#report-section")
+
+
 def test_a_fault_rule_added_in_the_page_takes_effect(page, live):
     open_session(page, "ui-faults")
     page.get_by_label("Fault on operation").select_option("getTask")
@@ -164,7 +192,8 @@ def test_hostile_text_is_shown_as_text(page, live):
     page.locator("#journal details").first.click()
     assert page.locator("#tasks tbody tr[data-task='task_hostile0001'] td").nth(1).text_content() == hostile
     assert hostile.replace('"', '\\"') in page.text_content("#task-json")
-    assert page.locator("#journal img, #tasks img, #task-json img").count() == 0
+    page.wait_for_selector("#report-violations li")
+    assert page.locator("#journal img, #tasks img, #task-json img, #report-section img").count() == 0
     assert page.evaluate("window.__xss") is None
 
 

@@ -36,7 +36,7 @@ class Pages:
         }
         self.pages["/ui/index.html"] = self.pages["/ui/"]
         self.pages["/_sandbox/ui/index.html"] = self.pages["/_sandbox/ui/"]
-        for name in ("app.js", "app.css"):
+        for name in ("app.js", "report.js", "app.css"):
             self.pages[f"/_sandbox/assets/{name}"] = (_read(name), TYPES[Path(name).suffix], None)
 
     async def __call__(self, scope, receive, send):

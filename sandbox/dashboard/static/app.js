@@ -343,7 +343,7 @@ async function refreshAll() {
   const generation = ++state.generation;
   try {
     await settled(loadSessions(), loadWorld());
-    await settled(refreshState(), loadFaults(), loadJournal(true));
+    await settled(refreshState(), loadFaults(), loadJournal(true), loadReport());
     if (generation === state.generation) say(`session ${state.session}, as ${state.key} on ${state.project}`);
   } catch (e) {
     if (generation === state.generation) say(e.message, true);
@@ -402,7 +402,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("unfreeze").addEventListener("click", guard(() => moveClock({ freeze: false })));
   $("advance").addEventListener("click", guard(() => moveClock({ advance_seconds: Number($("step").value) })));
   $("hide-own").addEventListener("change", guard(() => loadJournal(true)));
-  $("clear-journal").addEventListener("click", guard(async () => { await control("DELETE", "/journal"); await loadJournal(true); }));
+  $("clear-journal").addEventListener("click", guard(async () => {
+    await control("DELETE", "/journal"); await settled(loadJournal(true), loadReport());
+  }));
+  $("refresh-report").addEventListener("click", guard(loadReport));
   $("fault-form").addEventListener("submit", guard(async () => {
     const rule = { operation: $("fault-operation").value };
     if ($("fault-status").value) rule.status = Number($("fault-status").value);
@@ -419,4 +422,5 @@ document.addEventListener("DOMContentLoaded", () => {
   loadOperations().catch((e) => say(e.message, true));
   refreshAll();
   setInterval(() => loadJournal().catch(() => {}), 1000);
+  setInterval(() => loadReport().catch(() => {}), 2000);
 });

@@ -1,0 +1,41 @@
+// The dashboard's contract report: what the client's calls in the chosen session exercised of the
+// contract, and where they broke it (GET /_sandbox/report). Uses app.js's helpers; text only.
+"use strict";
+
+function reportLine(e) {
+  const item = el("li", { class: "refused", "data-seq": e.seq },
+    el("span", { class: "line" }, `#${e.seq} ${e.method} ${e.path} → ${e.status} ${e.code}: ${e.error || ""}`));
+  if (e.problems && e.problems.length) {
+    item.append(el("ul", { class: "problems" }, ...e.problems.map((p) => el("li", {}, `${p.location}: ${p.message}`))));
+  }
+  return item;
+}
+
+function reportGroup(id, group, none) {
+  const items = group.entries.map(reportLine);
+  if (group.not_kept) items.push(el("li", {}, `${group.not_kept} more counted, not kept: past the journal's bound`));
+  if (!items.length) items.push(el("li", { class: "none" }, none));
+  $(id).replaceChildren(...items);
+}
+
+async function loadReport() {
+  if (state.paused) return;
+  const generation = state.generation;
+  const found = (await control("GET", "/report")).payload;
+  if (generation !== state.generation) return;
+  const { coverage, violations, refusals, journal } = found;
+  $("report-summary").textContent = `${found.requests} request(s) of the client; ${violations.count} violation(s); ` +
+    `${refusals.count} state-rule refusal(s); coverage ${coverage.exercised} of ${coverage.declared} ` +
+    `operation × status pairs (${coverage.percent}%)`;
+  $("report-dropped").textContent = journal.dropped
+    ? `The journal dropped ${journal.dropped} of ${journal.recorded} entries past its bound; every count includes them.` : "";
+  reportGroup("report-violations", violations, "none: every request was one the contract allows");
+  reportGroup("report-refusals", refusals, "none");
+  $("report-coverage").tBodies[0].replaceChildren(...coverage.operations.map((o) => {
+    const met = o.statuses.filter((s) => s.count).map((s) => `${s.status}×${s.count}${s.declared ? "" : " (undeclared)"}`);
+    const untested = o.statuses.filter((s) => s.declared && !s.count).map((s) => s.status);
+    return el("tr", { "data-operation": o.operation, class: o.requests ? "" : "never", title: `${o.method} ${o.path}` },
+      el("th", { scope: "row" }, o.operation), el("td", {}, met.join("  ") || "never called"),
+      el("td", { class: "untested" }, untested.join(" ")));
+  }));
+}
