@@ -55,7 +55,7 @@ def add_parser(commands) -> None:
 def fetch(base_url: str, session: str | None = None, prefix: str | None = None,
           admin_token: str | None = None) -> dict:
     """The report, or ReportError saying in one line why there is none."""
-    params = {"prefix": prefix} if prefix else {"session": session or "default"}
+    params = {"prefix": prefix} if prefix is not None else {"session": session or "default"}
     headers = {"X-Sandbox-Admin-Token": admin_token} if admin_token else {}
     url = base_url.rstrip("/") + "/_sandbox/report"
     try:
@@ -93,17 +93,24 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if reasons else EXIT_CLEAN
 
 
+def printable(text: str) -> str:
+    """A client's path or body may hold control characters: escaped, so they reach neither a
+    terminal as escape sequences nor a JUnit file as characters XML cannot hold."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def _line(entry: dict) -> str:
     where = f" (in {entry['test']})" if entry.get("test") else f" [session {entry['session']}]"
-    return (f"#{entry['seq']} {entry['method']} {entry['path']} -> {entry['status']} {entry['code']}: "
-            f"{entry.get('error') or ''}{where}")
+    return printable(f"#{entry['seq']} {entry['method']} {entry['path']} -> {entry['status']} {entry['code']}: "
+                     f"{entry.get('error') or ''}{where}")
 
 
 def _entries(group: dict, indent: str = "    ") -> list[str]:
     lines = []
     for entry in group["entries"]:
         lines.append(indent + _line(entry))
-        lines += [f"{indent}    {p.get('location')}: {p.get('message')}" for p in entry.get("problems") or []]
+        lines += [indent + "    " + printable(f"{p.get('location')}: {p.get('message')}")
+                  for p in entry.get("problems") or [] if isinstance(p, dict)]
     if group["not_kept"]:
         lines.append(f"{indent}({group['not_kept']} more counted, not kept: past the journal's bound)")
     return lines
@@ -116,8 +123,8 @@ def untested(operation: dict) -> list[int]:
 def text(report: dict, reasons: list[str]) -> str:
     sessions = report["sessions"]
     journal = report["journal"]
-    lines = [f"Contract report of {len(sessions)} session{'s' if len(sessions) != 1 else ''}: "
-             f"{', '.join(sessions[:5])}{', ...' if len(sessions) > 5 else ''}",
+    lines = [printable(f"Contract report of {len(sessions)} session{'s' if len(sessions) != 1 else ''}: "
+                       f"{', '.join(sessions[:5])}{', ...' if len(sessions) > 5 else ''}"),
              f"  {report['requests']} request{'s' if report['requests'] != 1 else ''} of the client"]
     if journal["dropped"]:
         lines.append(f"  the journal dropped {journal['dropped']} of {journal['recorded']} entries past its bound "

@@ -16,6 +16,9 @@ from sandbox import errors
 from sandbox.spec import Contract
 
 log = logging.getLogger("sandbox")
+# The scope extension where the code of the error a request was answered with is left for the
+# journal (sandbox/control/layers.py): read from there, not from a body it may have cut short.
+ERROR_CODE = "sandbox.error_code"
 
 
 def body(exc: errors.SandboxError) -> dict:
@@ -95,7 +98,9 @@ def _is_problem(exc: Exception, status: int) -> bool:
 def install(app, contract: Contract) -> None:
     """Connexion raises errors in its ASGI middleware, so handlers go on the connexion app (notes #2, #3)."""
     async def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:  # a sync one runs on a thread
-        return render(translate(request, exc, contract))
+        error = translate(request, exc, contract)
+        request.scope.setdefault("extensions", {})[ERROR_CODE] = error.code
+        return render(error)
 
     for kind in (errors.SandboxError, ProblemException, HTTPException, Exception):
         app.add_error_handler(kind, handle)

@@ -110,8 +110,10 @@ class ValidationFailed(StateRuleRefused):
 
 
 class UploadIdMismatch(StateRuleRefused):
-    """A move's body names another upload than its path (B15)."""
+    """A move's body names another upload than its path (B15): a named rule for the gate, but
+    no state the client lost track of; the request itself is wrong."""
     code = "upload_id_mismatch"
+    blame = "invalid_request"
 
 
 class TooManyFiles(BadRequest):

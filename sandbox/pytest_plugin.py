@@ -71,6 +71,7 @@ class Sandbox:
                    **({"X-Sandbox-Admin-Token": admin_token} if admin_token else {})}
         self._control = httpx.Client(base_url=f"{self.base_url}/_sandbox", headers=control, timeout=30)
         self._clients: list[httpx.Client] = []
+        self._before_reset: list[dict] = []  # reports of this session taken before each reset
 
     def client_for(self, key: str) -> httpx.Client:
         """A client of this test's session that sends another of the default keys: "full",
@@ -99,6 +100,10 @@ class Sandbox:
         return response.json() if response.content else None
 
     def reset(self, scenario: str | None = None) -> dict:
+        # A reset empties the journal: what the client did so far stays in the test's report.
+        mine = self._control.get("/report")
+        if mine.status_code == 200 and mine.json()["payload"]["requests"]:
+            self._before_reset.append(mine.json()["payload"])
         return self._call("POST", "/reset", json={"scenario": scenario} if scenario else None)["payload"]
 
     def journal(self, **filters) -> list[dict]:
@@ -155,9 +160,10 @@ class Sandbox:
 
     def report(self) -> dict | None:
         """The contract report of this test's session (and its other teams' sessions of the
-        same name): sandbox/control/report.py. None if the sandbox is gone."""
+        same name), resets included: sandbox/control/report.py. None if there is none."""
         response = self._control.get("/report", params={"session": self.session})
-        return response.json()["payload"] if response.status_code == 200 else None
+        found = [*self._before_reset, *([response.json()["payload"]] if response.status_code == 200 else [])]
+        return report.merge(found) if found else None
 
     def close(self) -> None:
         """Delete the session (a shared sandbox keeps no trace of the test) and the clients."""
@@ -197,16 +203,22 @@ def task_sandbox(task_sandbox_url, request):
     sandbox.reset()
     yield sandbox
     try:
+        _keep_report(sandbox, request)
+    finally:
+        sandbox.close()
+
+
+def _keep_report(sandbox: Sandbox, request) -> None:
+    try:
         found = sandbox.report()
     except httpx.HTTPError:
-        found = None  # the sandbox is gone: the test's own failure says why
+        return  # the sandbox is gone: the test's own failure says why
     if found is not None and found["requests"]:
         for group in ("violations", "refusals"):
             for entry in found[group]["entries"]:
                 entry["test"] = request.node.nodeid
         request.config.stash.setdefault(REPORTS, []).append((request.node.nodeid, found,
-                                              request.node.get_closest_marker(EXPECTS) is not None))
-    sandbox.close()
+                                                             request.node.get_closest_marker(EXPECTS) is not None))
 
 
 def _run_report(config) -> tuple[dict, int] | None:

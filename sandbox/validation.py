@@ -233,6 +233,9 @@ class ParametersValidator(ParameterValidator):
                         details.append({"location": location, "message": "is required"})
                     continue
                 details += details_of(compiled(param.get("schema", _ANY), formats=False), value, location)
+        if len(details) > MAX_DETAILS:  # 1,500 unknown parameters fit in a URL: their answer need not
+            details = details[:MAX_DETAILS] + [{"location": "query",
+                                                "message": f"more problems after the first {MAX_DETAILS}"}]
         if details:
             raise errors.BadRequest(summary(details), details)
 

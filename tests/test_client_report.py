@@ -142,6 +142,7 @@ def free_port() -> int:
 
 @pytest.mark.parametrize("args, says", [
     (["--session", "nobody"], "answered 404: No session named 'nobody'"),
+    (["--prefix", ""], "answered 400: Invalid request: query.prefix"),
     ([], "the session(s) default recorded no request of a client"),
 ])
 def test_no_report_is_exit_2_in_one_line(capsys, live, args, says):
@@ -182,3 +183,14 @@ def test_help_explains_the_exit_status():
                          timeout=60).stdout
     for text in ("--session", "--prefix", "--json", "--junit-xml", "--min-coverage", "0 clean, 1 violations"):
         assert text in out
+
+
+def test_control_characters_a_client_sent_reach_neither_the_terminal_nor_the_xml(capsys, live, tmp_path):
+    assert call(live.url, "ctl", "GET", f"{BASE}/task/task_%1b[31mRED%01") == 404
+    path = tmp_path / "contract.xml"
+    code, out, _ = report(capsys, "--base-url", live.url, "--session", "ctl", "--junit-xml", str(path))
+    assert code == 1
+    assert "\x1b" not in out and "\x01" not in out
+    assert f"GET {BASE}/task/task_\\x1b[31mRED\\x01 -> 404 route_not_found" in out
+    astray = next(c for c in ElementTree.parse(path).getroot().iter("testcase") if c.get("name").startswith("requests"))
+    assert "task_\\x1b[31mRED" in astray.find("failure").text

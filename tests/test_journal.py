@@ -9,7 +9,8 @@ from tests.conftest import BASE, auth
 
 JOURNAL = "/_sandbox/journal"
 TASK = "task_abcdef123456"
-FIELDS = {"seq", "time", "operation", "method", "path", "task_id", "status", "request", "response", "problems"}
+FIELDS = {"seq", "time", "operation", "method", "path", "task_id", "status", "code", "request", "response",
+          "problems"}
 
 
 def sess(name: str | None) -> dict:
@@ -57,6 +58,7 @@ def test_every_public_call_is_recorded_with_what_was_said(client):
         assert set(entry) == FIELDS
         assert (entry["time"], entry["method"], entry["path"]) == (now, method, path)
         assert (entry["operation"], entry["task_id"], entry["status"]) == (operation, task_id, answer.status_code)
+        assert entry["code"] == (answer.json()["code"] if answer.status_code >= 400 else None)
         assert entry["request"]["body"] == body
         assert entry["response"]["body"] == answer.json()
         assert entry["problems"] == []

@@ -176,3 +176,16 @@ def test_under_xdist_the_controller_reports_every_workers_tests(pytester):
     result.stdout.fnmatch_lines(["Violations: 1 (invalid_request 1)",
                                  "(1 more violation(s) from tests marked sandbox_expects_violations, not counted)"])
     assert json.loads((pytester.path / "report.json").read_text())["requests"] == 3
+
+
+def test_a_reset_inside_a_test_keeps_what_the_client_did_before_it(pytester):
+    pytester.makepyfile(test_client='''
+def test_resets(task_sandbox):
+    assert task_sandbox.client.get("/v2/team_123456/project/proj_123456/tasks").status_code == 404
+    task_sandbox.reset()
+    assert task_sandbox.client.get(task_sandbox.task_path("task_abcdef123456")).status_code == 200
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sandbox-fail-on-violations")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["Violations: 1 (unknown_route 1)", "*-> 404 route_not_found:*(in test_client.py::test_resets)"])

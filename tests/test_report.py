@@ -249,7 +249,79 @@ def test_every_error_code_has_one_blame_the_report_knows():
     assert set(errors.BLAME_BY_CODE.values()) <= kinds
     declared = [cls.code for cls in errors._kinds(errors.SandboxError) if "code" in vars(cls)]
     assert len(declared) == len(set(declared)), "two error classes declare one code"
-    # every lifecycle rule's refusal is a refusal, never a violation
+    # every lifecycle rule's refusal is a refusal, never a violation; a move naming another
+    # upload in its body is a named rule too, but a wrong request, not a lost state
     for cls in errors._kinds(errors.StateRuleRefused):
         if "code" in vars(cls):
-            assert report.blame(cls.code) == report.STATE_RULE
+            expected = "invalid_request" if cls is errors.UploadIdMismatch else report.STATE_RULE
+            assert report.blame(cls.code) == expected, cls
+
+
+def test_one_refusal_met_on_two_operations_adds_up(client):
+    h = {**auth(), **sess("twice")}
+    assert client.post(f"{BASE}/task/{TASK}/complete", headers=h).status_code == 200
+    for action in ("complete", "discard", "complete"):
+        answer = client.post(f"{BASE}/task/{TASK}/{action}", headers=h)
+        assert (answer.status_code, answer.json()["code"]) == (400, "task_not_reviewing")
+    refusals = get_report(client, "twice")["refusals"]
+    assert (refusals["count"], refusals["by"], refusals["kept"], refusals["not_kept"]) == (
+        3, {"task_not_reviewing": 3}, 3, 0)
+
+
+def test_refusals_never_push_the_violations_out(store):
+    with app_with(store, journal_size=2).test_client() as client:
+        h = {**auth(), **sess("crowd")}
+        assert client.get(f"{BASE}/task/{TASK}", headers=sess("crowd")).status_code == 401
+        for _ in range(5):  # a client stuck on a task it thinks is still in review
+            assert client.post(f"{BASE}/task/task_email000att2/complete", headers=h).status_code == 400
+        found = get_report(client, "crowd")
+        assert [e["code"] for e in found["violations"]["entries"]] == ["missing_api_key"]
+        assert (found["refusals"]["count"], found["refusals"]["kept"], found["refusals"]["not_kept"]) == (5, 2, 3)
+
+
+def test_limit_shows_the_newest_entries_and_keeps_the_counts(client):
+    for key in (None, "nope", "key_no_project"):
+        client.get(f"{BASE}/task/{TASK}", headers={**sess("lim"), **(auth(key) if key else {})})
+    newest = get_report(client, "lim", limit=1)["violations"]
+    assert (newest["count"], newest["kept"], [e["code"] for e in newest["entries"]]) == (
+        3, 3, ["project_not_granted"])
+    assert get_report(client, "lim", limit=0)["violations"]["entries"] == []
+    assert len(get_report(client, "lim")["violations"]["entries"]) == 3
+
+
+def test_a_violation_with_a_long_answer_is_counted(client):
+    """1,500 unknown parameters fit in a URL; the answer lists the first 50, and the violation
+    is counted from the error itself, not from a journalled body that may be cut short."""
+    query = "&".join(f"p{i}=1" for i in range(1500))
+    answer = client.get(f"{BASE}/task?{query}", headers={**auth(), **sess("long")})
+    assert answer.status_code == 400 and len(answer.json()["details"]) == 51
+    violations = get_report(client, "long")["violations"]
+    assert violations["by"]["invalid_request"] == 1 and violations["entries"][0]["operation"] == "listTasks"
+
+
+def test_a_control_character_in_an_id_is_an_unknown_route_of_no_operation(client):
+    answer = client.get(f"{BASE}/task/task_%1b[31mRED%01", headers={**auth(), **sess("ctl")})
+    assert (answer.status_code, answer.json()["code"]) == (404, "route_not_found")
+    found = get_report(client, "ctl")
+    [entry] = found["violations"]["entries"]
+    assert (entry["kind"], entry["operation"]) == ("unknown_route", None)
+    assert counts(found) == {}  # no getTask 404 was exercised
+
+
+def test_an_options_call_that_is_no_preflight_is_a_wrong_method(client):
+    # Without an Origin no browser sent it: it is the client's, not a CORS preflight.
+    answer = client.options(f"{BASE}/task/{TASK}", headers={**auth(), **sess("opt"),
+                                                             "Access-Control-Request-Method": "GET"})
+    assert answer.status_code == 405
+    assert client.options(f"{BASE}/task/{TASK}", headers={**sess("opt"), "Origin": "http://localhost:3000",
+                                                          "Access-Control-Request-Method": "GET"}).status_code == 200
+    found = get_report(client, "opt")
+    assert found["violations"]["by"]["wrong_method"] == 1 and found["requests"] == 1
+
+
+def test_a_move_naming_another_upload_is_a_wrong_request_not_a_lost_state(client):
+    answer = client.post(f"{BASE}/upload/upl_123456789/move/folder_123457", json={"upload_id": "upl_email0001"},
+                         headers={**auth(), **sess("mv")})
+    assert (answer.status_code, answer.json()["code"]) == (400, "upload_id_mismatch")
+    found = get_report(client, "mv")
+    assert found["violations"]["by"]["invalid_request"] == 1 and found["refusals"]["count"] == 0

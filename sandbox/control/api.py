@@ -137,7 +137,7 @@ class ControlHandlers(NotificationHandlers):
         await self.session.store.journal_clear(self.session.sid)
         return None, 204
 
-    async def get_report(self, session=None, prefix=None, **_):
+    async def get_report(self, session=None, prefix=None, limit=None, **_):
         if session is not None and prefix is not None:
             raise errors.BadRequest("Give session or prefix, not both.",
                                     [{"location": "query", "message": "session and prefix exclude each other"}])
@@ -151,4 +151,4 @@ class ControlHandlers(NotificationHandlers):
         if not tallies:
             wanted = f"named {session!r}" if session else f"whose name starts with {prefix!r}"
             raise errors.SessionNotFound(f"No session {wanted}: it was never used, or was deleted or evicted.")
-        return {"payload": report.build(self.contract, tallies)}, 200
+        return {"payload": report.build(self.contract, tallies, limit)}, 200

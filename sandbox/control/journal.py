@@ -8,47 +8,51 @@ import threading
 from collections import Counter, deque
 
 RECORDED = "#"  # the tally's count of every entry since the journal was last emptied
+KEPT = ("violations", "refusals")  # the entries the report shows, each kept apart from the journal
 
 
 class Journal:
     """Old entries fall off the end, so a long load cannot exhaust memory. What the report
     needs survives that: a count per (operation, status, code) of every entry, and the
-    entries that show a violation or a refusal, kept apart under the same bound."""
+    entries that show a violation or a refusal, each kind kept apart under the same bound
+    (so a client that keeps meeting refusals cannot push its violations out)."""
 
     def __init__(self, size: int):
         self.size = size
         self._entries: deque[dict] = deque(maxlen=size)
-        self._flagged: deque[dict] = deque(maxlen=size)
+        self._kept: dict[str, deque[dict]] = {kind: deque(maxlen=size) for kind in KEPT}
         self._tally: Counter[str] = Counter()
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
-    def record(self, entry: dict, mark: str | None = None, flag: bool = False) -> None:
+    def record(self, entry: dict, mark: str | None = None, keep: str | None = None) -> None:
         """`mark`: the tally's field this entry counts under (None: counted as recorded only);
-        `flag`: kept with the violations and refusals too."""
+        `keep`: one of KEPT, to keep the entry with those too."""
         with self._lock:
             entry = {"seq": next(self._seq), **entry}
             self._entries.append(entry)
             self._tally[RECORDED] += 1
             if mark is not None:
                 self._tally[mark] += 1
-            if flag:
-                self._flagged.append(entry)
+            if keep is not None:
+                self._kept[keep].append(entry)
 
     def query(self) -> list[dict]:
         with self._lock:
             return list(self._entries)
 
     def tally(self) -> dict:
-        """{"kept": entries kept, "tally": {field: count}, "flagged": [entries]}."""
+        """{"kept": entries kept, "tally": {field: count}, "violations": [entries], "refusals": [entries]}."""
         with self._lock:
-            return {"kept": len(self._entries), "tally": dict(self._tally), "flagged": list(self._flagged)}
+            return {"kept": len(self._entries), "tally": dict(self._tally),
+                    **{kind: list(entries) for kind, entries in self._kept.items()}}
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._flagged.clear()
             self._tally.clear()
+            for entries in self._kept.values():
+                entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -76,5 +80,5 @@ def decode(text: str | None):
         return text
 
 
-def _no_constants(name: str):
+def _no_constants(name: str):  # validation.no_constants; importing it would pull Connexion into the store
     raise ValueError(f"{name} is not JSON")

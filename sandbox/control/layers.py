@@ -11,6 +11,7 @@ from sandbox import errors
 from sandbox.control import faults, report
 from sandbox.control.journal import decode
 from sandbox.control.sessions import SCOPE_KEY, Sessions
+from sandbox.envelope import ERROR_CODE
 from sandbox.spec import Contract
 
 log = logging.getLogger("sandbox")
@@ -134,8 +135,11 @@ class JournalRecorder(_SessionLayer):
     """Outermost, so it sees every answer, errors included; it never fails a request."""
 
     async def __call__(self, scope, receive, send):
+        # A CORS preflight is the browser's, not the client's; an OPTIONS without an Origin is no
+        # preflight (the CORS layer passes it on, and it is a wrong method).
         if scope["type"] != "http" or not scope.get("path", "").startswith("/v2/") or (
-                scope.get("method") == "OPTIONS" and _header(scope, "access-control-request-method")):
+                scope.get("method") == "OPTIONS" and _header(scope, "access-control-request-method")
+                and _header(scope, "origin")):
             return await self.app(scope, receive, send)
         request, response = bytearray(), {"status": 0, "body": bytearray(), "recorded": False}
 
@@ -176,13 +180,17 @@ class JournalRecorder(_SessionLayer):
         # Connexion's router leaves both in this scope unless a layer between copied it.
         operation, params = ((routed, scope["path_params"]) if routed in self.contract.statuses
                              and scope.get("path_params") else self.contract.operation(scope["method"], scope["path"]))
-        problems, code = [], None
-        if status >= 400:  # the envelope (B2): its code says who is to blame, for the client's report
+        # The error's code says who is to blame, for the client's report; the body may be cut short.
+        code = scope.get("extensions", {}).get(ERROR_CODE) if status >= 400 else None
+        if code is None and status >= 400:  # an answer no error made: its envelope says
             answer = decode(body.decode("utf-8", "replace"))
-            if isinstance(answer, dict):
-                code = answer.get("code") if isinstance(answer.get("code"), str) else None
-                if status in (400, 413, 415):
-                    problems = answer.get("details", [])
+            code = answer.get("code") if isinstance(answer, dict) and isinstance(answer.get("code"), str) else None
+        if code == errors.RouteNotFound.code:
+            operation = None  # the path looked like one (an encoded control character in an id), but is none
+        problems = []
+        if status in (400, 413, 415):
+            answer = decode(body.decode("utf-8", "replace"))
+            problems = answer.get("details", []) if isinstance(answer, dict) else []
         # The dashboard's own calls are journalled (it hides them) but are not the client's.
         client = _header(scope, "x-sandbox-client") != DASHBOARD
         content_type = _header(scope, "content-type") or ""
@@ -190,11 +198,11 @@ class JournalRecorder(_SessionLayer):
         # decode into megabytes of Python objects, and the journal must stay bounded.
         await session.store.journal_append(session.sid, {
             "time": session.state.clock.now_iso(), "operation": operation, "method": scope["method"],
-            "path": scope["path"], "task_id": params.get("task_id"), "status": status,
+            "path": scope["path"], "task_id": params.get("task_id"), "status": status, "code": code,
             "request": {"headers": {k: v for k in JOURNALLED_HEADERS if (v := _header(scope, k))},
                         "body": (f"<multipart body, {len(request)} bytes recorded>"
                                  if content_type.startswith("multipart/") and request
                                  else request.decode("utf-8", "replace") or None)},
             "response": {"body": body.decode("utf-8", "replace") or None}, "problems": problems},
             mark=report.mark(operation, status, code) if client else None,
-            flag=client and report.blame(code) is not None)
+            keep=report.kept_as(code) if client else None)

@@ -27,23 +27,34 @@ def blame(code: str | None) -> str | None:
     return BLAME_BY_CODE.get(code) if isinstance(code, str) else None
 
 
-def build(contract: Contract, sessions: dict[str, dict]) -> dict:
-    """One report over sessions, each given as {name: its journal's tally (Journal.tally)}."""
+def kept_as(code: str | None) -> str | None:
+    """Which of the journal's lists keeps an answer with this code apart (journal.KEPT), if any."""
+    found = blame(code)
+    return None if found is None else "refusals" if found == STATE_RULE else "violations"
+
+
+def build(contract: Contract, sessions: dict[str, dict], limit: int | None = None) -> dict:
+    """One report over sessions, each given as {name: its journal's tally (Journal.tally)};
+    `limit` shows only the newest entries of the violations and of the refusals."""
     counts: dict[tuple[str | None, int, str | None], int] = {}
     recorded = kept = 0
-    flagged = []
-    for name, data in sessions.items():
+    for data in sessions.values():
         recorded += data["tally"].get(RECORDED, 0)
         kept += data["kept"]
         for field, n in data["tally"].items():
             if field != RECORDED:
                 key = _unmark(field)
                 counts[key] = counts.get(key, 0) + n
-        flagged += [_flagged(name, entry) for entry in data["flagged"]]
     by_status: dict[tuple[str, int], int] = {}
-    for (operation, status, _), n in counts.items():
+    by_blame: dict[str, dict[str, int]] = {}  # violations by kind, refusals by code
+    for (operation, status, code), n in counts.items():
         if operation is not None:
             by_status[operation, status] = by_status.get((operation, status), 0) + n
+        found = blame(code)
+        if found is not None:
+            group = by_blame.setdefault(found if found == STATE_RULE else "violations", {})
+            key = code if found == STATE_RULE else found
+            group[key] = group.get(key, 0) + n
     operations = []
     for operation, (method, path) in contract.where.items():
         declared = contract.statuses[operation]
@@ -53,22 +64,25 @@ def build(contract: Contract, sessions: dict[str, dict]) -> dict:
             "requests": sum(n for (o, _), n in by_status.items() if o == operation),
             "statuses": [{"status": s, "declared": s in declared, "count": by_status.get((operation, s), 0)}
                          for s in sorted(declared | seen)]})
+    violations = {kind: by_blame.get("violations", {}).get(kind, 0) for kind in VIOLATIONS}
     return {
         "sessions": sorted(sessions),
         "requests": sum(counts.values()),
-        "journal": {"recorded": recorded, "kept": kept, "dropped": recorded - kept},
+        # a Redis journal older than the tally has entries it never counted: never a negative drop
+        "journal": {"recorded": max(recorded, kept), "kept": kept, "dropped": max(recorded - kept, 0)},
         "coverage": _coverage(operations),
-        "violations": _group([e for e in flagged if e["kind"] in VIOLATIONS],
-                             {k: sum(n for (_, _, c), n in counts.items() if blame(c) == k) for k in VIOLATIONS}),
-        "refusals": _group([e for e in flagged if e["kind"] == STATE_RULE],
-                           {c: n for (_, _, c), n in sorted(counts.items(), key=lambda i: str(i[0][2]))
-                            if blame(c) == STATE_RULE}),
+        "violations": _group(_shown(sessions, "violations"), violations, limit),
+        "refusals": _group(_shown(sessions, "refusals"), dict(sorted(by_blame.get(STATE_RULE, {}).items())), limit),
     }
 
 
-def _flagged(session: str, entry: dict) -> dict:
+def _shown(sessions: dict[str, dict], kind: str) -> list[dict]:
+    return [_entry(name, entry) for name, data in sessions.items() for entry in data.get(kind, ())]
+
+
+def _entry(session: str, entry: dict) -> dict:
     answer = decode(entry["response"]["body"])
-    code = answer.get("code") if isinstance(answer, dict) else None
+    code = entry.get("code") or (answer.get("code") if isinstance(answer, dict) else None)
     return {"session": session, "kind": blame(code), "code": code,
             "error": answer.get("error") if isinstance(answer, dict) else None, **entry,
             "request": {**entry["request"], "body": decode(entry["request"]["body"])},
@@ -84,12 +98,13 @@ def _coverage(operations: list[dict]) -> dict:
             "operations": operations}
 
 
-def _group(entries: list[dict], by: dict[str, int]) -> dict:
-    """Counts are exact; entries are those kept (they share the journal's bound), oldest first."""
+def _group(entries: list[dict], by: dict[str, int], limit: int | None = None) -> dict:
+    """Counts are exact; `kept` entries are those the journal kept apart (under its bound),
+    oldest first, of which `entries` shows the newest `limit`."""
     count = sum(by.values())
-    return {"count": count, "by": {k: n for k, n in by.items() if n or k in VIOLATIONS},
-            "kept": len(entries), "not_kept": count - len(entries),
-            "entries": sorted(entries, key=lambda e: (e["time"], e["session"], e["seq"]))}
+    entries = sorted(entries, key=lambda e: (e["time"], e["session"], e["seq"]))
+    return {"count": count, "by": by, "kept": len(entries), "not_kept": max(count - len(entries), 0),
+            "entries": entries[-limit:] if limit else [] if limit == 0 else entries}
 
 
 def merge(reports: list[dict]) -> dict:
@@ -118,7 +133,9 @@ def merge(reports: list[dict]) -> dict:
 
     def grouped(part: str) -> dict:
         by = summed(part, "by")
-        group = _group([e for r in reports for e in r[part]["entries"]], by)
+        group = _group([e for r in reports for e in r[part]["entries"]], by if part == "violations" else
+                       dict(sorted(by.items())))
+        group["kept"] = sum(r[part]["kept"] for r in reports)
         group["not_kept"] = sum(r[part]["not_kept"] for r in reports)
         return group
 

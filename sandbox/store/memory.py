@@ -136,10 +136,10 @@ class MemoryStore:
             return [{"sid": sid, "owner": s.owner} for sid, s in self._states.items()]
 
     # -- journals --
-    async def journal_append(self, sid: str, entry: dict, mark: str | None = None, flag: bool = False) -> None:
+    async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None) -> None:
         journal = self._journals.get(sid)
         if journal is not None:
-            journal.record(entry, mark, flag)
+            journal.record(entry, mark, keep)
 
     async def journal_query(self, sid: str) -> list[dict]:
         journal = self._journals.get(sid)

@@ -18,6 +18,7 @@ from redis.retry import Retry
 
 from sandbox import errors
 from sandbox.store import codec
+from sandbox.store.redis_journals import Journals
 from sandbox.store.scripts import APPEND, COMMIT, CREATE, RESET
 from sandbox.store.base import DEFAULT, Options, fresh, tell, wake_of
 from sandbox.store.state import Own, SessionState, Tx
@@ -26,7 +27,6 @@ log = logging.getLogger("sandbox")
 TIMEOUT = 1.0       # seconds a Redis call may take before the request answers 503
 MAX_ATTEMPTS = 64   # conflicting commits of one unit of work before it gives up (503 store_busy)
 TOUCH_EVERY = 1.0   # seconds between one process's marks of a session as used
-INBOX_TTL = 86400   # seconds an inbox nobody posts to is kept, when sessions never idle out
 
 def _score(wake: float | None) -> str:
     return "" if wake is None else repr(wake)
@@ -37,7 +37,7 @@ def unavailable(exc: Exception) -> errors.StoreUnavailable:
     return errors.StoreUnavailable()
 
 
-class RedisStore:
+class RedisStore(Journals):
     kind = "redis"
     quiet = False
 
@@ -81,10 +81,10 @@ class RedisStore:
                     raise (errors.StoreUnavailable() if self.quiet else unavailable(exc)) from None
 
     def _keys(self, sid: str) -> tuple[str, ...]:
-        """meta, records, then the journal's: its entries, their count ever, its tally and the
-        entries it flagged (sandbox/control/journal.py)."""
+        """meta, records, then the journal's: its entries, their count ever, its tally, and the
+        violations and refusals it keeps apart (sandbox/control/journal.py)."""
         base = f"{self.prefix}s:{sid}:"
-        return base + "m", base + "r", base + "j", base + "jn", base + "jt", base + "jf"
+        return base + "m", base + "r", base + "j", base + "jn", base + "jt", base + "jv", base + "jr"
 
     @property
     def _ttl(self) -> int:
@@ -234,14 +234,14 @@ class RedisStore:
 
     async def reset(self, sid: str, scenario: str | None) -> SessionState:
         """Back to a seed, keeping the clock and owner as they are when it happens."""
-        meta, records, journal, _, tally, flagged = self._keys(sid)
+        meta, records, journal, _, *report = self._keys(sid)
         for _ in range(MAX_ATTEMPTS):
             old = await self.open(sid)
             born = self._cache[sid][2]
             new = fresh(self.options, sid, scenario, clock=old.clock, owner=old.owner)
             wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), time.time())
             done = await self._call(lambda r: self._scripts["reset"](
-                keys=[meta, self._wake_key, records, journal, tally, flagged],
+                keys=[meta, self._wake_key, records, journal, *report],
                 args=[codec.state_meta(new), old.version, born, sid, _score(wake)], client=r), changes=True)
             self._cache.pop(sid, None)
             if done:
@@ -290,74 +290,9 @@ class RedisStore:
             return None
         return await self.run(sid, fn, *args)
 
-    # -- inboxes: what the built-in receiver got, by name, outside every session --
-    def _inbox(self, name: str) -> str:
-        return f"{self.prefix}inbox:{name}"
-
-    async def inbox_append(self, name: str, entry: dict) -> None:
-        async def append(r):
-            async with r.pipeline(transaction=True) as pipe:
-                pipe.rpush(self._inbox(name), codec.dumps(entry))
-                pipe.ltrim(self._inbox(name), -self.options.journal_size, -1)
-                pipe.expire(self._inbox(name), self._ttl or INBOX_TTL)  # no one else ever deletes it
-                await pipe.execute()
-        await self._call(append, changes=True)
-
-    async def inbox_read(self, name: str) -> list[dict]:
-        return [codec.loads(e) for e in await self._call(lambda r: r.lrange(self._inbox(name), 0, -1))]
-
-    async def inbox_clear(self, name: str) -> None:
-        await self._call(lambda r: r.delete(self._inbox(name)))
-
     async def sessions(self) -> list[dict]:
         sids = [s.decode() for s in await self._call(lambda r: r.zrange(self.prefix + "sessions", 0, -1))]
         sids = [DEFAULT, *(s for s in sids if s != DEFAULT)]  # never evicted, maybe tidied from the index
         exists = [await self._call(lambda r, s=s: r.exists(self._keys(s)[0])) for s in sids]
         live = [s for s, e in zip(sids, exists) if e]
         return [{"sid": s, "owner": None} for s in ([DEFAULT] if DEFAULT in live else []) + [s for s in live if s != DEFAULT]]
-
-    # -- journals: a capped list per session; seq numbers count every entry ever appended --
-    async def journal_append(self, sid: str, entry: dict, mark: str | None = None, flag: bool = False) -> None:
-        await self._call(lambda r: self._scripts["append"](
-            keys=self._keys(sid)[2:], client=r,
-            args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "", int(flag)]),
-            changes=True)
-
-    async def journal_tally(self, sid: str) -> dict | None:
-        """What the client's report reads (as Journal.tally), or None if there is no such session."""
-        meta, _, journal, _, tally, flagged = self._keys(sid)
-
-        async def read(r):
-            async with r.pipeline(transaction=True) as pipe:
-                pipe.exists(meta)
-                pipe.llen(journal)
-                pipe.hgetall(tally)
-                pipe.lrange(flagged, 0, -1)
-                return await pipe.execute()
-        exists, kept, counts, raw = await self._call(read)
-        if not exists:
-            return None
-        entries = []
-        for item in raw:  # "<seq> <entry>": the seq is only known inside the script
-            seq, _, entry = item.partition(b" ")
-            entries.append({"seq": int(seq), **codec.loads(entry)})
-        return {"kept": kept, "tally": {k.decode(): int(v) for k, v in counts.items()}, "flagged": entries}
-
-    async def journal_query(self, sid: str) -> list[dict]:
-        _, _, journal, count, _, _ = self._keys(sid)
-
-        async def query(r):
-            async with r.pipeline(transaction=True) as pipe:
-                pipe.lrange(journal, 0, -1)
-                pipe.get(count)
-                return await pipe.execute()
-        raw, total = await self._call(query)
-        first = int(total or 0) - len(raw) + 1
-        return [{"seq": first + i, **codec.loads(e)} for i, e in enumerate(raw)]
-
-    async def journal_clear(self, sid: str) -> None:
-        _, _, journal, _, tally, flagged = self._keys(sid)
-        await self._call(lambda r: r.delete(journal, tally, flagged))
-
-    async def journal_length(self, sid: str) -> int:
-        return await self._call(lambda r: r.llen(self._keys(sid)[2]))

@@ -14,7 +14,7 @@ local function evict(index, kept, prefix, cutoff)
   for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess)) do
     if sid ~= 'default' and #gone < excess then
       local base = prefix .. 's:' .. sid .. ':'
-      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jf')
+      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jv', base .. 'jr')
       redis.call('ZREM', index, sid)
       redis.call('ZREM', prefix .. 'wake', sid)
       table.insert(gone, sid)
@@ -59,8 +59,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 return {redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
 """
-# KEYS: meta, wake-up index, then what a reset empties (records, the journal, its tally and
-# flagged entries). ARGV: meta of the reset session, expected version and incarnation, the
+# KEYS: meta, wake-up index, then what a reset empties (records, the journal, its tally and the
+# entries it keeps apart). ARGV: meta of the reset session, expected version and incarnation, the
 # session's id and wake-up time (as COMMIT). The version goes on; nothing happens if either
 # moved since they were read.
 RESET = """
@@ -72,19 +72,21 @@ redis.call('DEL', unpack(KEYS, 3))
 if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
 return v
 """
-# KEYS: journal, its counter, its tally, its flagged entries. ARGV: entry, entries kept, ttl
-# (0: none), the tally's field ('': none), 1 to flag the entry (sandbox/control/journal.py).
+# KEYS: journal, its counter, its tally, the violations and the refusals it keeps apart. ARGV:
+# entry, entries kept, ttl (0: none), the tally's field ('': none), which of the two lists keeps
+# the entry too (1, 2; 0: neither) (sandbox/control/journal.py).
 APPEND = """
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
 local seq = redis.call('INCR', KEYS[2])
 redis.call('HINCRBY', KEYS[3], '#', 1)
 if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end
-if ARGV[5] == '1' then
-  redis.call('RPUSH', KEYS[4], seq .. ' ' .. ARGV[1])
-  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[2]), -1)
+local kept = tonumber(ARGV[5])
+if kept > 0 then
+  redis.call('RPUSH', KEYS[3 + kept], seq .. ' ' .. ARGV[1])
+  redis.call('LTRIM', KEYS[3 + kept], -tonumber(ARGV[2]), -1)
 end
 if tonumber(ARGV[3]) > 0 then
-  for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+  for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 end
 """

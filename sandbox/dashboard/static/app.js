@@ -422,5 +422,5 @@ document.addEventListener("DOMContentLoaded", () => {
   loadOperations().catch((e) => say(e.message, true));
   refreshAll();
   setInterval(() => loadJournal().catch(() => {}), 1000);
-  setInterval(() => loadReport().catch(() => {}), 2000);
+  setInterval(() => refreshReport().catch(() => {}), 2000);
 });

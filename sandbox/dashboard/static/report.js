@@ -1,6 +1,8 @@
 // The dashboard's contract report: what the client's calls in the chosen session exercised of the
 // contract, and where they broke it (GET /_sandbox/report). Uses app.js's helpers; text only.
 "use strict";
+const REPORT_SHOWN = 20;  // entries of each group: a client breaking the contract in a loop can make thousands
+let reportSeq = null;     // the journal's newest entry when the report was last read
 
 function reportLine(e) {
   const item = el("li", { class: "refused", "data-seq": e.seq },
@@ -13,6 +15,7 @@ function reportLine(e) {
 
 function reportGroup(id, group, none) {
   const items = group.entries.map(reportLine);
+  if (group.kept > group.entries.length) items.unshift(el("li", { class: "none" }, `the newest ${group.entries.length} of ${group.kept} kept:`));
   if (group.not_kept) items.push(el("li", {}, `${group.not_kept} more counted, not kept: past the journal's bound`));
   if (!items.length) items.push(el("li", { class: "none" }, none));
   $(id).replaceChildren(...items);
@@ -21,8 +24,10 @@ function reportGroup(id, group, none) {
 async function loadReport() {
   if (state.paused) return;
   const generation = state.generation;
-  const found = (await control("GET", "/report")).payload;
+  const seq = state.journalSeq;
+  const found = (await control("GET", `/report?limit=${REPORT_SHOWN}`)).payload;
   if (generation !== state.generation) return;
+  reportSeq = seq;
   const { coverage, violations, refusals, journal } = found;
   $("report-summary").textContent = `${found.requests} request(s) of the client; ${violations.count} violation(s); ` +
     `${refusals.count} state-rule refusal(s); coverage ${coverage.exercised} of ${coverage.declared} ` +
@@ -38,4 +43,9 @@ async function loadReport() {
       el("th", { scope: "row" }, o.operation), el("td", {}, met.join("  ") || "never called"),
       el("td", { class: "untested" }, untested.join(" ")));
   }));
+}
+
+// Polled: read again only when the journal has something new.
+function refreshReport() {
+  return state.journalSeq === reportSeq ? Promise.resolve() : loadReport();
 }

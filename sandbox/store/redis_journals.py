@@ -1,0 +1,81 @@
+"""What the Redis store keeps beside each session's state: its journal, with the client report's
+tally and the entries it keeps apart, and the built-in inboxes (the counterparts of sandbox/control/journal.py)."""
+from __future__ import annotations
+
+from sandbox.control.journal import KEPT
+from sandbox.store import codec
+
+INBOX_TTL = 86400   # seconds an inbox nobody posts to is kept, when sessions never idle out
+
+
+class Journals:
+    """A mixin of RedisStore: uses its calls (`_call`), keys (`_keys`), scripts and options."""
+
+    # -- inboxes: what the built-in receiver got, by name, outside every session --
+    def _inbox(self, name: str) -> str:
+        return f"{self.prefix}inbox:{name}"
+
+    async def inbox_append(self, name: str, entry: dict) -> None:
+        async def append(r):
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.rpush(self._inbox(name), codec.dumps(entry))
+                pipe.ltrim(self._inbox(name), -self.options.journal_size, -1)
+                pipe.expire(self._inbox(name), self._ttl or INBOX_TTL)  # no one else ever deletes it
+                await pipe.execute()
+        await self._call(append, changes=True)
+
+    async def inbox_read(self, name: str) -> list[dict]:
+        return [codec.loads(e) for e in await self._call(lambda r: r.lrange(self._inbox(name), 0, -1))]
+
+    async def inbox_clear(self, name: str) -> None:
+        await self._call(lambda r: r.delete(self._inbox(name)))
+
+    # -- journals: a capped list per session; seq numbers count every entry ever appended --
+    async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None) -> None:
+        await self._call(lambda r: self._scripts["append"](
+            keys=self._keys(sid)[2:], client=r,
+            args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
+                  KEPT.index(keep) + 1 if keep else 0]),
+            changes=True)
+
+    async def journal_tally(self, sid: str) -> dict | None:
+        """What the client's report reads (as Journal.tally), or None if there is no such session."""
+        meta, _, journal, _, tally, *kept = self._keys(sid)
+
+        async def read(r):
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.exists(meta)
+                pipe.llen(journal)
+                pipe.hgetall(tally)
+                for key in kept:
+                    pipe.lrange(key, 0, -1)
+                return await pipe.execute()
+        exists, length, counts, *lists = await self._call(read)
+        if not exists:
+            return None
+        found = {"kept": length, "tally": {k.decode(): int(v) for k, v in counts.items()}}
+        for kind, raw in zip(KEPT, lists):
+            found[kind] = []
+            for item in raw:  # "<seq> <entry>": the seq is only known inside the script
+                seq, _, entry = item.partition(b" ")
+                found[kind].append({"seq": int(seq), **codec.loads(entry)})
+        return found
+
+    async def journal_query(self, sid: str) -> list[dict]:
+        _, _, journal, count, *_ = self._keys(sid)
+
+        async def query(r):
+            async with r.pipeline(transaction=True) as pipe:
+                pipe.lrange(journal, 0, -1)
+                pipe.get(count)
+                return await pipe.execute()
+        raw, total = await self._call(query)
+        first = int(total or 0) - len(raw) + 1
+        return [{"seq": first + i, **codec.loads(e)} for i, e in enumerate(raw)]
+
+    async def journal_clear(self, sid: str) -> None:
+        _, _, journal, _, *report = self._keys(sid)
+        await self._call(lambda r: r.delete(journal, *report))
+
+    async def journal_length(self, sid: str) -> int:
+        return await self._call(lambda r: r.llen(self._keys(sid)[2]))
