@@ -19,6 +19,7 @@ CONTROL_PREFIX = "/_sandbox/"
 INBOX_PREFIX = CONTROL_PREFIX + "inbox/"
 # x-sandbox-client: a tool naming itself (the dashboard does), so its own calls can be told apart
 JOURNALLED_HEADERS = ("content-type", "prefer", "x-sandbox-client")
+_JOURNALLED = {name.encode(): name for name in JOURNALLED_HEADERS}
 DASHBOARD = "dashboard"
 TOKEN_HEADER = "x-sandbox-admin-token"
 MAX_BODY = 64 * 1024
@@ -191,18 +192,22 @@ class JournalRecorder(_SessionLayer):
         if status in (400, 413, 415):
             answer = decode(body.decode("utf-8", "replace"))
             problems = answer.get("details", []) if isinstance(answer, dict) else []
+        headers: dict[str, str] = {}  # one pass over the request's headers, the first of each name
+        for key, value in scope.get("headers", ()):
+            if key in _JOURNALLED and _JOURNALLED[key] not in headers:
+                headers[_JOURNALLED[key]] = value.decode("latin-1")
         # The dashboard's own calls are journalled (it hides them) but are not the client's.
-        client = _header(scope, "x-sandbox-client") != DASHBOARD
-        content_type = _header(scope, "content-type") or ""
+        client = headers.get("x-sandbox-client") != DASHBOARD
+        content_type = headers.get("content-type", "")
         # Bodies are kept as (truncated) text and decoded when read: 64 KiB of JSON can
         # decode into megabytes of Python objects, and the journal must stay bounded.
         await session.store.journal_append(session.sid, {
             "time": session.state.clock.now_iso(), "operation": operation, "method": scope["method"],
             "path": scope["path"], "task_id": params.get("task_id"), "status": status, "code": code,
-            "request": {"headers": {k: v for k in JOURNALLED_HEADERS if (v := _header(scope, k))},
+            "request": {"headers": {k: v for k, v in headers.items() if v},
                         "body": (f"<multipart body, {len(request)} bytes recorded>"
                                  if content_type.startswith("multipart/") and request
                                  else request.decode("utf-8", "replace") or None)},
             "response": {"body": body.decode("utf-8", "replace") or None}, "problems": problems},
             mark=report.mark(operation, status, code) if client else None,
-            keep=report.kept_as(code) if client else None)
+            keep=report.kept_as(code) if client and code else None)
