@@ -13,6 +13,7 @@ from sandbox.domain.model import (
     APPROVED, DISAPPROVED, FINAL_STATUSES, ApiKey, Folder, Project, Task, Team, Upload, freeze,
 )
 from sandbox.domain.records import Records
+from sandbox.spec import SAFE_LOADER
 
 PUBLIC_SCHEMA = {"uploads": "Upload", "tasks": "Task"}
 TASK_SCHEMA = {"$ref": "#/components/schemas/Task"}      # module constants: validators are
@@ -20,7 +21,7 @@ UPLOAD_SCHEMA = {"$ref": "#/components/schemas/Upload"}  # compiled once per sch
 TASK_DEFAULTS = {"meta": [], "step_type": "EXTRACT", "approved": False, "exported_at": None,
                  "export_failed_at": None, "last_opened_at": None, "pages": []}
 PROJECT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Project)}
-_SCHEMAS = yaml.safe_load((Path(__file__).parent / "fixture_schema.yaml").read_text())
+_SCHEMAS = yaml.load((Path(__file__).parent / "fixture_schema.yaml").read_text(), Loader=SAFE_LOADER)
 
 
 def _folders_of(records: Records, project_id: str) -> list[Folder]:

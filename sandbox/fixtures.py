@@ -11,7 +11,6 @@ from typing import Any, Iterator
 import orjson
 import yaml
 from jsonschema import Draft4Validator, FormatChecker
-from openapi_schema_validator import OAS30Validator
 
 from sandbox import errors, fixture_kinds as kinds, spec as spec_module
 from sandbox.domain.records import FIXTURE_KINDS, Records
@@ -36,7 +35,7 @@ def _parse(text: str):
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass  # YAML's flow style looks like JSON too
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return yaml.load(text, Loader=spec_module.SAFE_LOADER)
 
 
 SHIPPED = "shipped"  # as a --fixtures folder: the packaged fixtures, to layer folders of one's own over
@@ -103,8 +102,10 @@ class _Checker:
         key = (id(schema), oas)
         if key not in self._compiled:
             full = {**schema, **self.components}
-            explain = (OAS30Validator if oas else Draft4Validator)(full, format_checker=FORMATS)
-            self._compiled[key] = Compiled(full, explain, resolved=False)
+            if oas:  # made only when a record fails: openapi-schema-validator takes 55 ms to import
+                self._compiled[key] = Compiled(full, lambda: _oas30(full), resolved=False, formats=True)
+            else:
+                self._compiled[key] = Compiled(full, Draft4Validator(full, format_checker=FORMATS), resolved=False)
         return self._compiled[key]
 
     def validate(self, schema: dict, value: Any, file: str, record: str, oas: bool) -> bool:
@@ -120,6 +121,12 @@ class _Checker:
                 continue
             self.fail(file, record, _where(where), err.message)
         return not found
+
+
+def _oas30(schema: dict):
+    from openapi_schema_validator import OAS30Validator
+
+    return OAS30Validator(schema, format_checker=FORMATS)
 
 
 def _documents(files: list[Path], checker: _Checker) -> list[tuple[str, Any]]:

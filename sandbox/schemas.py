@@ -26,16 +26,24 @@ class Compiled:
     the one Connexion or the fixture checker would use) explains a no, and its word is final
     where the two disagree."""
 
-    def __init__(self, schema: dict, explain, resolved: bool = True):
-        self.explain = explain
+    def __init__(self, schema: dict, explain, resolved: bool = True, formats: bool | None = None):
+        """`explain` is the Python validator, or a function that makes it when it is first needed
+        (with `formats` saying whether it checks formats)."""
+        self._explain = explain
         # Connexion resolves every $ref in place and then hangs the components on the schema
         # (`with_definitions`), which makes it cyclic: the resolved schema is all it needs.
         rust = {k: v for k, v in schema.items() if k != "components"} if resolved else schema
         try:
-            self.quick = jsonschema_rs.Draft4Validator(plain_json_schema(rust),
-                                                       validate_formats=explain.format_checker is not None)
+            self.quick = jsonschema_rs.Draft4Validator(
+                plain_json_schema(rust), validate_formats=explain.format_checker is not None if formats is None else formats)
         except RecursionError:  # a schema that really is recursive: Python alone judges
             self.quick = None
+
+    @property
+    def explain(self):
+        if not hasattr(self._explain, "iter_errors"):
+            self._explain = self._explain()
+        return self._explain
 
     def iter_errors(self, value) -> t.Iterator:
         try:

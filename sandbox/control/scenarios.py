@@ -7,6 +7,7 @@ import yaml
 
 from sandbox import errors, fixtures
 from sandbox.domain.records import Records
+from sandbox.spec import SAFE_LOADER
 from sandbox.store.state import Seed
 
 DEFAULT = "default"
@@ -48,7 +49,7 @@ class Scenarios:
     def _load(self, folder: Path, openapi: dict) -> None:
         where = folder / SCENARIO_FILE
         try:
-            meta = yaml.safe_load(where.read_text(encoding="utf-8")) or {}
+            meta = yaml.load(where.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise errors.FixtureError(f"{where}: not valid YAML: {exc}") from None
         include = meta.get("include", []) if isinstance(meta, dict) else None

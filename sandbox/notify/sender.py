@@ -3,6 +3,7 @@ and posts them (Standard Webhooks), and records each attempt, never inside a uni
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -12,7 +13,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from openapi_schema_validator import OAS30Validator
 from standardwebhooks import Webhook
 
 from sandbox import errors
@@ -38,8 +38,7 @@ class Sender:
         self.timeout = timeout
         self.hosts = hosts or HostPolicy()
         self.lease = timeout + 10.0  # another process sends it again only after this
-        self._validator = OAS30Validator({"$ref": "#/components/schemas/UploadEvent",
-                                          "components": document["components"]})
+        self._components = document["components"]
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -164,6 +163,14 @@ class Sender:
             log.warning("notifications: could not record an attempt of %s", send.delivery_id, exc_info=True)
         log.info("webhook %s %s to %s: %s", send.event_id, send.delivery_id, send.url,
                  outcome["status"] if outcome["status"] is not None else outcome["error"])
+
+    @functools.cached_property
+    def _validator(self):
+        """Made on the first send: openapi-schema-validator takes 55 ms to import, a seventh of
+        the sandbox's start-up, and most runs send nothing."""
+        from openapi_schema_validator import OAS30Validator
+
+        return OAS30Validator({"$ref": "#/components/schemas/UploadEvent", "components": self._components})
 
     async def attempt(self, client: httpx.AsyncClient, send: outbox.Send) -> dict:
         """One POST of the event, signed; what came back, in the shape a delivery keeps."""
