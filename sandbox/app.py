@@ -12,7 +12,6 @@ from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.routing import RoutingMiddleware
-from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.resolver import Resolver
 
@@ -105,8 +104,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
         partial(control.AdminGuard, token=admin_token),
         RoutingMiddleware,
         partial(control.FaultInjector, sessions=sessions, contract=contract),  # before auth, as Prism
-        SecurityMiddleware,
-        partial(auth.ScopeMiddleware, contract=contract),
+        partial(auth.BearerAuth, contract=contract, sessions=sessions),
         partial(edge.BodyLimitMiddleware, max_bytes=max_body_bytes,
                 per_operation={"createUpload": UPLOAD_MAX_BODY, "receiveInInbox": INBOX_MAX_BODY}),
         RequestValidation,
@@ -118,8 +116,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     # The control API first: the public API's base path "" would otherwise route /_sandbox too.
     app.add_api(spec.load_control(), base_path="/_sandbox",
                 resolver=_resolver(ControlHandlers(sessions, contract, hosts)), **common)
-    app.add_api(document, resolver=_resolver(Handlers(sessions)), **common,
-                security_map={"bearer": auth.bearer_handler(lambda request: sessions.for_scope(request.scope))})
+    app.add_api(document, resolver=_resolver(Handlers(sessions)), **common)
     envelope.install(app, contract)
     app.sessions, app.store, app.sender = sessions, state, sender
     if state.kind == "memory":

@@ -5,7 +5,7 @@ import json
 import logging
 
 from connexion.exceptions import (
-    BadRequestProblem, NonConformingResponse, OAuthProblem, ProblemException,
+    BadRequestProblem, NonConformingResponse, ProblemException,
     UnsupportedMediaTypeProblem,
 )
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
@@ -50,14 +50,6 @@ def translate(request: ConnexionRequest, exc: Exception, contract: Contract) -> 
     """Map Connexion's and Starlette's exceptions onto the sandbox's own hierarchy."""
     if isinstance(exc, errors.SandboxError):
         return exc
-    if isinstance(exc, OAuthProblem):
-        scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
-        if not scheme:
-            return errors.MissingApiKey()
-        if scheme.lower() != "bearer" or not token.strip():
-            return errors.MissingApiKey("No API key was sent: send 'Authorization: Bearer <key>'; "
-                                        "no other authorization scheme is accepted.")
-        return errors.Unauthorized()
     if isinstance(exc, UnsupportedMediaTypeProblem):
         sent = request.headers.get("content-type", "no content type")
         operation = request.scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")

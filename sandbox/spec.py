@@ -55,6 +55,7 @@ class Contract:
         self.statuses: dict[str, frozenset[int]] = {}
         self.task_operations: set[str] = set()  # those whose path names a task
         self.where: dict[str, tuple[str, str]] = {}  # operationId -> (method, path template)
+        self.secured: set[str] = set()  # operations that need a bearer key
         self.routes: list[Route] = []
         for template, item in document["paths"].items():
             methods = tuple(m.upper() for m in HTTP_METHODS if m in item)
@@ -65,6 +66,8 @@ class Contract:
                 if method in item:
                     op = item[method]
                     self.where[op["operationId"]] = (method.upper(), template)
+                    if op.get("security", document.get("security")):
+                        self.secured.add(op["operationId"])
                     self.scopes[op["operationId"]] = frozenset(op.get("x-required-scopes", []))
                     self.consumes[op["operationId"]] = tuple(op.get("requestBody", {}).get("content", {}))
                     self.statuses[op["operationId"]] = frozenset(int(s) for s in op["responses"] if s.isdigit())
