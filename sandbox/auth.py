@@ -1,9 +1,13 @@
 """Bearer keys from the fixtures (B3) and per-operation scopes read from the spec (B3a)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sandbox import errors
-from sandbox.control.sessions import Sessions
 from sandbox.spec import Contract
+
+if TYPE_CHECKING:
+    from sandbox.control.sessions import Sessions
 
 NO_SCHEME = ("No API key was sent: send 'Authorization: Bearer <key>'; "
              "no other authorization scheme is accepted.")
@@ -24,11 +28,13 @@ class BearerAuth:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
-            extensions = scope.get("extensions", {})
-            operation = extensions.get("connexion_routing", {}).get("operation_id")
-            if operation in self.contract.secured and scope.get("path", "").startswith("/v2/"):
+            routed = scope.get("extensions", {}).get("connexion_routing", {})
+            # The public API is the one at the app's root ("" below wherever the app is mounted);
+            # the control plane's operations are never secured by a key.
+            if routed.get("api_base_path") == "" and routed.get("operation_id") in self.contract.secured:
+                operation = routed["operation_id"]
                 key = self._key(scope)
-                extensions.setdefault("connexion_context", {}).update(
+                scope["extensions"].setdefault("connexion_context", {}).update(
                     user=key.key, token_info={"sub": key.key, "scope": sorted(key.scopes), "api_key": key})
                 missing = sorted(self.contract.scopes[operation] - key.scopes)
                 if missing:

@@ -19,7 +19,7 @@ def _where(path) -> str:
 
 def _load(path: Path, problems: list[str]) -> dict | None:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=spec.SAFE_LOADER)  # as the app parses it
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(f"{path}: cannot be read as YAML: {exc}")
         return None

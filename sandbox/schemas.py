@@ -34,8 +34,9 @@ class Compiled:
         # (`with_definitions`), which makes it cyclic: the resolved schema is all it needs.
         rust = {k: v for k, v in schema.items() if k != "components"} if resolved else schema
         try:
-            self.quick = jsonschema_rs.Draft4Validator(
-                plain_json_schema(rust), validate_formats=explain.format_checker is not None if formats is None else formats)
+            if formats is None:
+                formats = explain.format_checker is not None
+            self.quick = jsonschema_rs.Draft4Validator(plain_json_schema(rust), validate_formats=formats)
         except RecursionError:  # a schema that really is recursive: Python alone judges
             self.quick = None
 

@@ -24,7 +24,7 @@ def resource_path(name: str) -> Path:
 
 @functools.lru_cache(maxsize=None)
 def _load(path: str) -> dict:
-    return yaml.load(Path(path).read_text(), Loader=SAFE_LOADER)
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
 
 
 def load_public() -> dict:
@@ -66,13 +66,23 @@ class Contract:
                 if method in item:
                     op = item[method]
                     self.where[op["operationId"]] = (method.upper(), template)
-                    if op.get("security", document.get("security")):
+                    if self._needs_bearer(op.get("security", document.get("security")) or [], op["operationId"]):
                         self.secured.add(op["operationId"])
                     self.scopes[op["operationId"]] = frozenset(op.get("x-required-scopes", []))
                     self.consumes[op["operationId"]] = tuple(op.get("requestBody", {}).get("content", {}))
                     self.statuses[op["operationId"]] = frozenset(int(s) for s in op["responses"] if s.isdigit())
                     if "{task_id}" in template:
                         self.task_operations.add(op["operationId"])
+
+    @staticmethod
+    def _needs_bearer(requirements: list[dict], operation: str) -> bool:
+        """sandbox/auth.py knows one scheme, required: a contract asking for anything else (an
+        optional key, another scheme) must not be served as if it asked for that."""
+        if not requirements:
+            return False
+        if any(set(r) != {"bearerAuth"} for r in requirements):
+            raise ValueError(f"{operation}: the sandbox authenticates only a required bearerAuth, not {requirements}")
+        return True
 
     def allowed_methods(self, path: str) -> tuple[str, ...] | None:
         """Every method the spec declares for `path`, or None when no path matches.

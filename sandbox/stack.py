@@ -2,6 +2,7 @@
 handler calls are prepared once per operation, from the contract (create_app lists the layers)."""
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import re
@@ -22,6 +23,21 @@ from connexion.utils import inspect_function_arguments, is_nullable
 from sandbox.schemas import Compiled
 from sandbox.validation import BODY, PARAMETERS, compiled
 
+# Connexion validates a spec against the OpenAPI schema on every add_api: 60 ms of a start-up of
+# about 400, and of every test's app. The sandbox adds only its own two specs, which `task-sandbox
+# check` and tests/test_spec.py validate (with openapi-spec-validator, the stricter of the two),
+# so SandboxApp.add_api marks them trusted. A context variable, not a swapped attribute: another
+# thread building any other Connexion app meanwhile still validates its spec.
+_TRUSTED_SPEC = contextvars.ContextVar("sandbox_trusted_spec", default=False)
+_validate_spec = Specification.__dict__["_validate_spec"].__func__
+
+
+def _validate_unless_trusted(cls, spec) -> None:
+    if not _TRUSTED_SPEC.get():
+        _validate_spec(cls, spec)
+
+
+Specification._validate_spec = classmethod(_validate_unless_trusted)
 SWAGGER_PATHS = re.compile(r"^(/_sandbox)?/(ui(/.*)?|openapi\.(json|yaml))$")
 JSON = "application/json"
 JSON_HEADER = (b"content-type", JSON.encode())
@@ -178,13 +194,9 @@ class SandboxApp(AsyncApp):
         AbstractApp.__init__(self, import_name, **kwargs)  # AsyncApp's own __init__ only sets the layer
 
     def add_api(self, specification: dict, **kwargs):
-        """Connexion validates a spec against the OpenAPI schema on every add_api: 60 ms of a
-        start-up of about 400, and of every test's app. The sandbox adds only its own two specs,
-        which `task-sandbox check` and tests/test_spec.py validate (with openapi-spec-validator,
-        the stricter of the two), so it skips that here; the rest of loading is Connexion's."""
-        validate = Specification.__dict__["_validate_spec"]
-        Specification._validate_spec = classmethod(lambda cls, spec: None)
+        """One of the sandbox's own specs: trusted, not validated again (see _TRUSTED_SPEC)."""
+        token = _TRUSTED_SPEC.set(True)
         try:
             return super().add_api(specification, **kwargs)
         finally:
-            Specification._validate_spec = validate
+            _TRUSTED_SPEC.reset(token)

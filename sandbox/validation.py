@@ -195,8 +195,8 @@ class ParametersValidator(ParameterValidator):
         self._only_path_and_query = set(self.parameters) <= {"path", "query"}
         # Path parameters that are plain strings are final as routing found them: Connexion's URI
         # parser (about 5% of a request) would return them unchanged.
-        self._plain_path = all(p.get("schema", _ANY).get("type") == "string" and p.get("style", "simple") == "simple"
-                               for p in self.parameters.get("path", ()))
+        self._plain_path = all(p.get("schema", _ANY).get("type") == "string" and not p["schema"].get("nullable")
+                               and p.get("style", "simple") == "simple" for p in self.parameters.get("path", ()))
 
     def validate_request(self, request: ConnexionRequest) -> None:
         query_string = request.scope.get("query_string", b"")

@@ -95,7 +95,24 @@ CREDENTIALS = [
     pytest.param({"Authorization": "Basic abc"}, {"missing_api_key", "invalid_api_key"}, id="basic"),
     pytest.param({"Authorization": "Bearer "}, {"missing_api_key", "invalid_api_key"}, id="empty-bearer"),
     pytest.param({"Authorization": "bearer nope"}, {"invalid_api_key"}, id="lowercase-scheme-unknown-key"),
+    # any whitespace parts scheme and key, as it did under Connexion's security layer
+    pytest.param({"Authorization": "Bearer\tnope"}, {"invalid_api_key"}, id="tab-unknown-key"),
+    pytest.param({"Authorization": "Token YOUR_API_KEY"}, {"missing_api_key"}, id="another-scheme"),
 ]
+
+
+@pytest.mark.parametrize("header", ["Bearer\tYOUR_API_KEY", "Bearer  YOUR_API_KEY", "BEARER YOUR_API_KEY"])
+def test_a_key_is_found_whatever_whitespace_or_case_parts_it_from_its_scheme(client, header):
+    assert client.get(f"{BASE}/task/task_abcdef123456", headers={"Authorization": header}).status_code == 200
+
+
+@pytest.mark.parametrize("security", [[{}], [{}, {"bearerAuth": []}], [{"apiKey": []}]])
+def test_a_contract_asking_for_other_authentication_is_refused_not_served_as_bearer(security):
+    from sandbox.spec import Contract, load_public
+
+    document = load_public()
+    with pytest.raises(ValueError, match="only a required bearerAuth"):
+        Contract({**document, "security": security})
 
 
 @pytest.mark.parametrize("headers, codes", CREDENTIALS)

@@ -82,6 +82,10 @@ class Sender:
         self._loop, self._event = asyncio.get_running_loop(), asyncio.Event()
         inflight: set[asyncio.Task] = set()
         idle_since = None
+        try:
+            self._validator  # before any delivery is in flight: its import stalls the loop once
+        except Exception:  # each attempt then records why it sent nothing
+            log.exception("notifications: the UploadEvent validator could not be built")
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False) as client:
             try:
                 await self.store.prepare()
@@ -175,7 +179,10 @@ class Sender:
     async def attempt(self, client: httpx.AsyncClient, send: outbox.Send) -> dict:
         """One POST of the event, signed; what came back, in the shape a delivery keeps."""
         body = serialise(send.body).rstrip(b"\n")
-        problem = next(iter(self._validator.iter_errors(orjson.loads(body))), None)
+        try:
+            problem = next(iter(self._validator.iter_errors(orjson.loads(body))), None)
+        except ImportError as exc:  # never send what could not be checked
+            return _outcome(error=f"the event could not be checked against UploadEvent: {exc}")
         if problem is not None:  # never send what the contract does not allow (B1, outbound too)
             return _outcome(error=f"the event does not conform to UploadEvent: {problem.message}")
         host = urlsplit(send.url).hostname
