@@ -29,11 +29,12 @@ TEAM, PROJECT = "team_123456", "proj_123456"
 
 EXPECTS = "sandbox_expects_violations"
 REPORTS = pytest.StashKey[list]()  # (test's node id, its session's report, whether it expects violations)
+RUN_REPORT = pytest.StashKey[tuple]()  # the run's report, merged once at the end (_run_report)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", f"{EXPECTS}: this test sends requests that break the contract on "
-                                       "purpose; the sandbox's report lists them apart and never fails the run on them")
+                                       "purpose; the sandbox's report counts them on a line of their own and never fails the run on them")
     config.stash[REPORTS] = []
     # connexion 3.3 warns about its own dependencies (starlette's test client, jsonschema's
     # RefResolver): noise in a partner's run that they can do nothing about.
@@ -102,8 +103,9 @@ class Sandbox:
     def reset(self, scenario: str | None = None) -> dict:
         # A reset empties the journal: what the client did so far stays in the test's report.
         mine = self._control.get("/report")
-        if mine.status_code == 200 and mine.json()["payload"]["requests"]:
-            self._before_reset.append(mine.json()["payload"])
+        found = mine.json()["payload"] if mine.status_code == 200 else None
+        if found and found["requests"]:
+            self._before_reset.append(found)
         return self._call("POST", "/reset", json={"scenario": scenario} if scenario else None)["payload"]
 
     def journal(self, **filters) -> list[dict]:
@@ -222,14 +224,15 @@ def _keep_report(sandbox: Sandbox, request) -> None:
 
 
 def _run_report(config) -> tuple[dict, int] | None:
-    """The run's report, and how many violations tests marked sandbox_expects_violations sent."""
-    found = config.stash.get(REPORTS, [])
-    if not found:
-        return None
-    expected = sum(r["violations"]["count"] for _, r, expects in found if expects)
-    quiet = [{**r, "violations": {"count": 0, "by": dict.fromkeys(r["violations"]["by"], 0), "kept": 0,
-                                  "not_kept": 0, "entries": []}} if expects else r for _, r, expects in found]
-    return report.merge(quiet), expected
+    """The run's report, and how many violations tests marked sandbox_expects_violations sent;
+    merged once (session finish, then the terminal summary, read it)."""
+    if RUN_REPORT not in config.stash:
+        found = config.stash.get(REPORTS, [])
+        expected = sum(r["violations"]["count"] for _, r, expects in found if expects)
+        quiet = [{**r, "violations": {"count": 0, "by": dict.fromkeys(r["violations"]["by"], 0), "kept": 0,
+                                      "not_kept": 0, "entries": []}} if expects else r for _, r, expects in found]
+        config.stash[RUN_REPORT] = (report.merge(quiet), expected) if found else None
+    return config.stash[RUN_REPORT]
 
 
 WORKER_OUTPUT = "task_sandbox_reports"
