@@ -17,7 +17,8 @@ from connexion.resolver import Resolver
 
 from connexion.validators import FormDataValidator
 
-from sandbox import auth, edge, envelope, spec
+from sandbox import edge, envelope, spec
+from sandbox.context import AdminSecret, ContextLayer
 from sandbox.control import layers as control
 from sandbox.control.api import ControlHandlers
 from sandbox.control.scenarios import Scenarios
@@ -98,13 +99,14 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
         partial(control.JournalRecorder, sessions=sessions, contract=contract),  # sees every answer
         ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)
         partial(Pages, token=admin_token),  # /, the dashboard, Swagger UI with a session of its own
-        partial(control.SessionOpener, sessions=sessions),
         SwaggerUI,
+        # Who is asking, for which operation, in which session: resolved once, from the contracts (so a
+        # 405 of the router still reaches the caller's journal); nothing before it touches a session.
+        partial(ContextLayer, sessions=sessions, contract=contract, control=control_contract,
+                admin=AdminSecret(admin_token) if admin_token else None),
         partial(edge.RequestGuardMiddleware, contracts=[contract, control_contract]),
-        partial(control.AdminGuard, token=admin_token),
         RoutingMiddleware,
-        partial(control.FaultInjector, sessions=sessions, contract=contract),  # before auth, as Prism
-        partial(auth.BearerAuth, contract=contract, sessions=sessions),
+        partial(control.FaultInjector, sessions=sessions, contract=contract),
         partial(edge.BodyLimitMiddleware, max_bytes=max_body_bytes,
                 per_operation={"createUpload": UPLOAD_MAX_BODY, "receiveInInbox": INBOX_MAX_BODY}),
         RequestValidation,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from connexion import context
 
+from sandbox.context import context_of
+
 from sandbox import errors
 from sandbox.control.layers import FORCE_TRACKER_FAILURE
 from sandbox.control.sessions import Session, Sessions
@@ -21,7 +23,7 @@ class Handlers:
 
     @property
     def session(self) -> Session:
-        return self.sessions.for_scope(context.scope)
+        return context_of(context.scope).session
 
     async def list_tasks(self, team_id, project_id, token_info, limit=20, token=None,
                          upload_id=None, status=None, step_type=None):

@@ -47,7 +47,8 @@ def guarded(clock):
     ({TOKEN_HEADER: "s3cret"}, 200),
 ], ids=["missing", "wrong", "trailing-space", "case", "right"])
 def test_admin_token_guards_every_control_call(guarded, method, path, body, headers, status):
-    response = guarded.request(method, path, json=body, headers=headers)
+    # the admin acts on every team's sessions, so it names one as NAME@TEAM
+    response = guarded.request(method, path, json=body, headers={**headers, "X-Sandbox-Session": "ci@team_123456"})
     assert response.status_code == status, response.text
     if status == 403:
         assert response.headers["content-type"] == "application/json"
@@ -63,7 +64,8 @@ def test_public_api_is_unaffected_by_the_admin_token(guarded, headers):
 def test_admin_token_opens_the_control_plane_to_a_remote_client(clock):
     with create_app(clock=clock, admin_token="s3cret").test_client(client=("10.1.2.3", 5000)) as remote:
         assert remote.get("/_sandbox/session").status_code == 403
-        assert remote.get("/_sandbox/session", headers={TOKEN_HEADER: "s3cret"}).status_code == 200
+        assert remote.get("/_sandbox/session", headers={
+            TOKEN_HEADER: "s3cret", "X-Sandbox-Session": "default@team_123456"}).status_code == 200
 
 
 @pytest.mark.parametrize("host, local", [

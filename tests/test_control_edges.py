@@ -128,7 +128,8 @@ def test_a_fault_on_a_task_of_an_operation_without_tasks_is_refused(client):
 def test_a_non_ascii_admin_token_can_match():
     token = "s\u20accret"
     with create_app(admin_token=token).test_client() as client:
-        response = client.get("/_sandbox/clock", headers=[("X-Sandbox-Admin-Token", token.encode())])
+        response = client.get("/_sandbox/clock", headers=[("X-Sandbox-Admin-Token", token.encode()),
+                                                          ("X-Sandbox-Session", b"default@team_123456")])
         assert response.status_code == 200
 
 

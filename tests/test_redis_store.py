@@ -141,21 +141,25 @@ def test_the_same_scenario_gives_the_same_ids_whichever_replica_answers(replicas
     assert ids[0] == ids[1] and len(set(ids[0])) == 3
 
 
-def test_a_session_name_belongs_to_the_team_that_first_used_it(replicas):
-    one, two = replicas
-    ours, theirs = {**auth(), **session("team-test")}, {**auth("key_other_team"), **session("team-test")}
-    assert httpx.get(f"{one}{BASE}/task", headers=ours).status_code == 200
-    assert httpx.get(f"{two}/v2/team_654321/project/proj_654321/task", headers=theirs).status_code == 200
-    # The control plane with a team's key reaches that team's session of the name.
-    assert httpx.post(f"{two}/_sandbox/clock", headers=theirs, json={"advance_seconds": 3600}).status_code == 200
-    mine = httpx.get(f"{one}/_sandbox/journal", headers=ours).json()["payload"]
-    other = httpx.get(f"{one}/_sandbox/journal", headers=theirs).json()["payload"]
-    assert [e["path"] for e in mine] == [f"{BASE}/task"]
-    assert [e["path"] for e in other] == ["/v2/team_654321/project/proj_654321/task"]
-    clocks = [httpx.get(f"{one}/_sandbox/clock", headers=h).json()["payload"]["now"] for h in (ours, theirs)]
-    assert clocks[0] < clocks[1]
-    names = httpx.get(f"{two}/_sandbox/sessions").json()["payload"]
-    assert "team-test" in names and "team-test@team_654321" in names
+def test_two_teams_using_one_name_on_two_replicas_get_two_sessions(redis_url, namespace):
+    store = ["--store", redis_url, "--namespace", namespace, "--admin-token", "T"]
+    with Served(*store) as one, Served(*store) as two:
+        one, two = one.url, two.url
+        ours, theirs = {**auth(), **session("team-test")}, {**auth("key_other_team"), **session("team-test")}
+        assert httpx.get(f"{one}{BASE}/task", headers=ours).status_code == 200
+        assert httpx.get(f"{two}/v2/team_654321/project/proj_654321/task", headers=theirs).status_code == 200
+        # The control plane with a team's key reaches that team's session of the name.
+        assert httpx.post(f"{two}/_sandbox/clock", headers=theirs, json={"advance_seconds": 3600}).status_code == 200
+        mine = httpx.get(f"{one}/_sandbox/journal", headers=ours).json()["payload"]
+        other = httpx.get(f"{one}/_sandbox/journal", headers=theirs).json()["payload"]
+        assert [e["path"] for e in mine] == [f"{BASE}/task"]
+        assert [e["path"] for e in other] == ["/v2/team_654321/project/proj_654321/task"]
+        clocks = [httpx.get(f"{one}/_sandbox/clock", headers=h).json()["payload"]["now"] for h in (ours, theirs)]
+        assert clocks[0] < clocks[1]
+        # each team lists its own; the admin sees both, with their teams
+        assert httpx.get(f"{two}/_sandbox/sessions", headers=ours).json()["payload"] == ["team-test"]
+        admin = httpx.get(f"{two}/_sandbox/sessions", headers={"X-Sandbox-Admin-Token": "T"}).json()["payload"]
+        assert admin == ["team-test@team_123456", "team-test@team_654321"]
 
 
 @pytest.mark.parametrize("on_redis", [False, True], ids=["memory", "redis"])

@@ -79,7 +79,6 @@ VIOLATIONS = [
     ("size", "POST", f"{BASE}/task/{TASK}/report", "YOUR_API_KEY",
      {"content": b"x" * (1024 * 1024 + 1), "headers": {"Content-Type": "application/json"}}, "invalid_request",
      "payload_too_large", 413),
-    ("no key", "GET", f"{BASE}/task/{TASK}", None, {}, "auth", "missing_api_key", 401),
     ("wrong key", "GET", f"{BASE}/task/{TASK}", "not_a_key", {}, "auth", "invalid_api_key", 401),
     ("scope", "POST", f"{BASE}/task/{TASK}/complete", "key_task_read_only", {}, "auth", "insufficient_scope", 403),
     ("project", "GET", f"{BASE}/task/{TASK}", "key_no_project", {}, "auth", "project_not_granted", 403),
@@ -142,10 +141,9 @@ def test_state_rule_refusals_are_counted_by_code_apart_from_violations(client):
 def test_a_capped_journal_still_counts_every_violation_and_says_what_it_dropped(store):
     with app_with(store, journal_size=3).test_client() as client:
         h = {**auth(), **sess("cap")}
-        for _ in range(4):
-            assert client.get(f"{BASE}/task/{TASK}", headers={k: v for k, v in h.items() if k != "Authorization"}
-                              ).status_code == 401
         assert client.put(f"{BASE}/task/{TASK}", headers=h).status_code == 405
+        for _ in range(4):  # a key the session does not know: it is the session's, so in its journal
+            assert client.get(f"{BASE}/task/{TASK}", headers={**h, **auth("nope")}).status_code == 401
         for _ in range(10):
             assert client.get(f"{BASE}/task/{TASK}", headers=h).status_code == 200
 
@@ -156,7 +154,7 @@ def test_a_capped_journal_still_counts_every_violation_and_says_what_it_dropped(
         assert violations["count"] == 5 and violations["by"]["auth"] == 4 and violations["by"]["wrong_method"] == 1
         # the entries share the journal's bound, apart from it: the newest three violations
         assert (violations["kept"], violations["not_kept"]) == (3, 2)
-        assert [e["code"] for e in violations["entries"]] == ["missing_api_key"] * 2 + ["method_not_allowed"]
+        assert [e["code"] for e in violations["entries"]] == ["invalid_api_key"] * 3
         assert counts(found) == {("getTask", 401): 4, ("getTask", 200): 10}
         assert found["requests"] == 15
 
@@ -179,7 +177,7 @@ def test_injected_faults_count_as_exercised_and_are_no_violation(client):
 
 def test_the_dashboards_own_calls_are_not_the_clients(client):
     h = {**sess("d"), "X-Sandbox-Client": "dashboard"}
-    assert client.get(f"{BASE}/task/{TASK}", headers=h).status_code == 401
+    assert client.get(f"{BASE}/task/{TASK}", headers={**h, **auth("key_no_project")}).status_code == 403
     assert client.get(f"{BASE}/task/{TASK}", headers={**h, **auth()}).status_code == 200
     found = get_report(client, "d")
     assert found["requests"] == 0 and found["violations"]["count"] == 0 and counts(found) == {}
@@ -187,16 +185,16 @@ def test_the_dashboards_own_calls_are_not_the_clients(client):
 
 
 def test_a_report_reads_sessions_by_name_or_prefix_without_making_any(client, app):
-    calls = [("ci-1", "YOUR_API_KEY", 200), ("ci-1", "key_other_team", 404), ("ci-2", None, 401),
+    calls = [("ci-1", "YOUR_API_KEY", 200), ("ci-1", "key_other_team", 404), ("ci-2", "key_no_project", 403),
              ("other", "YOUR_API_KEY", 200)]
     for name, key, status in calls:
         assert client.get(f"{BASE}/task/{TASK}", headers={**sess(name), **(auth(key) if key else {})}
                           ).status_code == status
     one = get_report(client, session="ci-1")
-    # another team's key under the same name works in that team's own session of the name
-    assert one["sessions"] == ["ci-1", "ci-1@team_654321"] and one["requests"] == 2
+    # on a laptop (no admin token) every key works in the one session a name names
+    assert one["sessions"] == ["ci-1"] and one["requests"] == 2
     both = get_report(client, prefix="ci-")
-    assert both["sessions"] == ["ci-1", "ci-1@team_654321", "ci-2"] and both["requests"] == 3
+    assert both["sessions"] == ["ci-1", "ci-2"] and both["requests"] == 3
     assert [e["session"] for e in both["violations"]["entries"]] == ["ci-2"]
     assert get_report(client, "other")["sessions"] == ["other"]  # no query: the caller's session
 
@@ -220,8 +218,8 @@ def test_bad_report_queries_are_refused_in_the_envelope(client, params, location
 
 
 def test_a_prefix_report_is_the_merge_of_its_sessions_reports(client):
-    for name, key in (("m-1", "YOUR_API_KEY"), ("m-2", None), ("m-3", "key_task_read_only")):
-        h = {**sess(name), **(auth(key) if key else {})}
+    for name, key in (("m-1", "YOUR_API_KEY"), ("m-2", "key_no_project"), ("m-3", "key_task_read_only")):
+        h = {**sess(name), **auth(key)}
         client.get(f"{BASE}/task/{TASK}", headers=h)
         client.post(f"{BASE}/task/{TASK}/complete", headers=h)
         client.post(f"{BASE}/task/{TASK}/complete", headers=h)
@@ -232,7 +230,7 @@ def test_a_prefix_report_is_the_merge_of_its_sessions_reports(client):
 @pytest.mark.parametrize("empty", ["reset", "clear"])
 def test_reset_and_emptying_the_journal_start_the_report_afresh(client, empty):
     h = {**sess("e")}
-    assert client.get(f"{BASE}/task/{TASK}", headers=h).status_code == 401
+    assert client.get(f"{BASE}/task/{TASK}", headers={**h, **auth("key_no_project")}).status_code == 403
     assert get_report(client, "e")["violations"]["count"] == 1
     if empty == "reset":
         assert client.post("/_sandbox/reset", headers=sess("e")).status_code == 200
@@ -271,17 +269,18 @@ def test_one_refusal_met_on_two_operations_adds_up(client):
 def test_refusals_never_push_the_violations_out(store):
     with app_with(store, journal_size=2).test_client() as client:
         h = {**auth(), **sess("crowd")}
-        assert client.get(f"{BASE}/task/{TASK}", headers=sess("crowd")).status_code == 401
+        assert client.get(f"{BASE}/task/{TASK}", headers={**h, **auth("key_no_project")}).status_code == 403
         for _ in range(5):  # a client stuck on a task it thinks is still in review
             assert client.post(f"{BASE}/task/task_email000att2/complete", headers=h).status_code == 400
         found = get_report(client, "crowd")
-        assert [e["code"] for e in found["violations"]["entries"]] == ["missing_api_key"]
+        assert [e["code"] for e in found["violations"]["entries"]] == ["project_not_granted"]
         assert (found["refusals"]["count"], found["refusals"]["kept"], found["refusals"]["not_kept"]) == (5, 2, 3)
 
 
 def test_limit_shows_the_newest_entries_and_keeps_the_counts(client):
-    for key in (None, "nope", "key_no_project"):
-        client.get(f"{BASE}/task/{TASK}", headers={**sess("lim"), **(auth(key) if key else {})})
+    assert client.get(f"{BASE}/task/{TASK}", headers={**sess("lim"), **auth()}).status_code == 200
+    for key in ("nope", "nope", "key_no_project"):
+        client.get(f"{BASE}/task/{TASK}", headers={**sess("lim"), **auth(key)})
     newest = get_report(client, "lim", limit=1)["violations"]
     assert (newest["count"], newest["kept"], [e["code"] for e in newest["entries"]]) == (
         3, 3, ["project_not_granted"])
@@ -325,3 +324,15 @@ def test_a_move_naming_another_upload_is_a_wrong_request_not_a_lost_state(client
     assert (answer.status_code, answer.json()["code"]) == (400, "upload_id_mismatch")
     found = get_report(client, "mv")
     assert found["violations"]["by"]["invalid_request"] == 1 and found["refusals"]["count"] == 0
+
+
+@pytest.mark.parametrize("headers", [{}, auth("nope"), {"Authorization": "Basic YWxhZGRpbjpvcGVu"},
+                                     {"Authorization": "Bearer\tYOUR_API_KEY"}])
+def test_a_request_without_a_valid_key_reaches_no_session_and_is_counted_for_the_server(client, headers):
+    answer = client.get(f"{BASE}/task/{TASK}", headers={**sess("anon"), **headers})
+    assert answer.status_code == 401
+    assert "anon" not in client.get("/_sandbox/sessions").json()["payload"]  # made no session
+    found = get_report(client)  # the developer's report of the default session
+    assert found["requests"] == 0 and found["violations"]["count"] == 0
+    assert found["unauthenticated"] == {"requests": 1, "answers": [
+        {"operation": "getTask", "status": 401, "code": answer.json()["code"], "count": 1}]}

@@ -5,14 +5,17 @@ from datetime import datetime, timezone
 
 from connexion import context
 
+from sandbox.context import context_of
+
 from sandbox import errors, fixtures
 from sandbox.control import faults, journal, report
 from sandbox.control.journal import decode
 from sandbox.control.notifications import NotificationHandlers
-from sandbox.control.sessions import TEAM_SEPARATOR, Session, Sessions
+from sandbox.control.sessions import Session, Sessions
 from sandbox.domain import folders, world
 from sandbox.domain.clock import format_timestamp, parse_timestamp
 from sandbox.spec import Contract
+from sandbox.store.base import split_sid
 
 
 def clock_view(session: Session) -> dict:
@@ -22,7 +25,7 @@ def clock_view(session: Session) -> dict:
 
 async def session_view(session: Session) -> dict:
     state = session.state
-    return {"name": session.name, "scenario": state.scenario, "clock": clock_view(session),
+    return {"name": Sessions.shown(session.sid, context_of(context.scope).everyone), "scenario": state.scenario, "clock": clock_view(session),
             "tasks": state.count("tasks"), "journal_entries": await session.store.journal_length(session.sid),
             "faults": len(state.faults)}
 
@@ -36,7 +39,7 @@ class ControlHandlers(NotificationHandlers):
 
     @property
     def session(self) -> Session:
-        return self.sessions.for_scope(context.scope)
+        return context_of(context.scope).session
 
     async def get_session(self, **_):
         return {"payload": await session_view(self.session)}, 200
@@ -46,7 +49,9 @@ class ControlHandlers(NotificationHandlers):
         return None, 204
 
     async def list_sessions(self, **_):
-        return {"payload": await self.sessions.names(), "max_sessions": self.sessions.max_sessions}, 200
+        ctx = context_of(context.scope)
+        names = [Sessions.shown(sid, ctx.everyone) for sid in await self.sessions.sids(ctx.tenants(self.sessions.teams))]
+        return {"payload": names, "max_sessions": self.sessions.max_sessions}, 200
 
     async def reset_session(self, body=None, **_):
         scenario = (body or {}).get("scenario")
@@ -56,6 +61,11 @@ class ControlHandlers(NotificationHandlers):
         return {"payload": self.sessions.scenarios.names()}, 200
 
     async def load_fixtures(self, body, **_):
+        if context_of(context.scope).hosted and isinstance(body, dict) and body.get("keys"):
+            raise errors.InvalidFixture(
+                "API keys are the server's on a sandbox started with an admin token: a request's team comes "
+                "from its key before any session is opened. Start the sandbox with --fixtures holding them.",
+                [{"location": "body.keys", "message": "not loadable into a session here"}])
         document = self.contract.document
         added = await self.session.run(world.load, lambda tx: fixtures.load_into(tx, body, document))
         return {"payload": added}, 201
@@ -141,14 +151,24 @@ class ControlHandlers(NotificationHandlers):
         if session is not None and prefix is not None:
             raise errors.BadRequest("Give session or prefix, not both.",
                                     [{"location": "query", "message": "session and prefix exclude each other"}])
-        store = self.session.store
-        if session is None and prefix is None:
-            sids = [self.session.sid]
+        ctx = context_of(context.scope)
+        store = self.sessions.store
+        server_wide = ctx.admin and session is None and prefix is None and ctx.everyone and not ctx.named
+        if session is None and prefix is None and not server_wide:
+            sids = [(await self.sessions.open(ctx.tenant, ctx.name)).sid]
         else:
-            sids = [s for s in await self.sessions.names()
-                    if (s == session or s.startswith(f"{session}{TEAM_SEPARATOR}") if session else s.startswith(prefix))]
-        tallies = {sid: found for sid in sids if (found := await store.journal_tally(sid)) is not None}
-        if not tallies:
+            def wanted(sid: str) -> bool:
+                name = split_sid(sid)[1]
+                if session is not None:  # the admin's NAME@TEAM is one session; a bare NAME, that name in each team
+                    return session in (sid, name)
+                return name.startswith(prefix or "")
+            sids = [sid for sid in await self.sessions.sids(ctx.tenants(self.sessions.teams)) if wanted(sid)]
+        tallies = {Sessions.shown(sid, ctx.everyone): found for sid in sids
+                   if (found := await store.journal_tally(sid)) is not None}
+        if not tallies and not server_wide:
             wanted = f"named {session!r}" if session else f"whose name starts with {prefix!r}"
             raise errors.SessionNotFound(f"No session {wanted}: it was never used, or was deleted or evicted.")
-        return {"payload": report.build(self.contract, tallies, limit)}, 200
+        payload = report.build(self.contract, tallies, limit)
+        if ctx.admin and session is None and prefix is None:  # refused before any session: the server's, never a team's
+            payload["unauthenticated"] = report.unauthenticated(await store.unauthenticated())
+        return {"payload": payload}, 200

@@ -1,27 +1,23 @@
-"""ASGI layers of the control plane: who may call it, injected faults, and the request journal."""
+"""ASGI layers of the control plane: injected faults, and the request journal with the server-wide tally."""
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import logging
 import re
 
 from sandbox import errors
 from sandbox.control import faults, report
 from sandbox.control.journal import decode
-from sandbox.control.sessions import SCOPE_KEY, Sessions
+from sandbox.context import context_of, is_local  # noqa: F401  (is_local: the dashboard's page asks it too)
+from sandbox.control.sessions import Sessions
 from sandbox.envelope import ERROR_CODE
 from sandbox.spec import Contract
 
 log = logging.getLogger("sandbox")
-CONTROL_PREFIX = "/_sandbox/"
-INBOX_PREFIX = CONTROL_PREFIX + "inbox/"
 # x-sandbox-client: a tool naming itself (the dashboard does), so its own calls can be told apart
 JOURNALLED_HEADERS = ("content-type", "prefer", "x-sandbox-client")
 _JOURNALLED = {name.encode(): name for name in JOURNALLED_HEADERS}
 DASHBOARD = "dashboard"
-TOKEN_HEADER = "x-sandbox-admin-token"
 MAX_BODY = 64 * 1024
 FORCE_TRACKER_FAILURE = "sandbox.force_tracker_failure"
 PREFER_CODE = re.compile(r"(?:^|[;,\s])code=(\d{3})(?:$|[;,\s])")
@@ -35,43 +31,8 @@ def _header(scope, name: str) -> str | None:
     return None
 
 
-IN_PROCESS = {None, "", "testclient"}  # Starlette's test client names no address
-
-
-def is_local(host: str | None) -> bool:
-    """Loopback, or no network at all (an in-process test client)."""
-    if host in IN_PROCESS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class AdminGuard:
-    """The control plane answers only on loopback unless an admin token is set; with a token,
-    every control call must carry it (B12)."""
-
-    def __init__(self, app, token: str | None):
-        self.app = app
-        self.token = token
-
-    async def __call__(self, scope, receive, send):
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        # The built-in inbox receives like any webhook receiver: from senders that hold no token.
-        if path.startswith(CONTROL_PREFIX) and not (scope["method"] == "POST" and path.startswith(INBOX_PREFIX)):
-            if self.token:
-                given = next((v for k, v in scope.get("headers", ()) if k == TOKEN_HEADER.encode()), b"")
-                if not hmac.compare_digest(given, self.token.encode()):  # raw bytes: any token can match
-                    raise errors.ControlForbidden("The control plane needs the header X-Sandbox-Admin-Token.")
-            elif not is_local((scope.get("client") or (None,))[0]):
-                raise errors.ControlForbidden(
-                    "The control plane answers only on loopback; start the sandbox with --admin-token to open it.")
-        await self.app(scope, receive, send)
-
-
 class _SessionLayer:
-    """An ASGI layer that needs the request's session and the public contract."""
+    """An ASGI layer that reads the request's context (sandbox/context.py) and the public contract."""
 
     def __init__(self, app, sessions: Sessions, contract: Contract):
         self.app = app
@@ -79,31 +40,17 @@ class _SessionLayer:
         self.contract = contract
 
 
-class SessionOpener:
-    """Inside the exception layer, so a bad session name or an unreachable store is the
-    envelope: finds the request's session once (sandbox/control/sessions.py)."""
-
-    def __init__(self, app, sessions: Sessions):
-        self.app = app
-        self.sessions = sessions
-
-    async def __call__(self, scope, receive, send):
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        # An inbox belongs to no session: a post there must not make one (anyone may post).
-        if path.startswith(("/v2/", CONTROL_PREFIX)) and not path.startswith(INBOX_PREFIX):
-            await self.sessions.open(scope)
-        await self.app(scope, receive, send)
-
-
 class FaultInjector(_SessionLayer):
-    """After routing, before auth: `Prefer: code=NNN` and the session's fault rules."""
+    """After the request is authenticated: `Prefer: code=NNN` and the session's fault rules. A
+    request without a valid key spends no rule: it reaches no session."""
 
     async def __call__(self, scope, receive, send):
-        operation = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
+        ctx = context_of(scope) if scope["type"] == "http" else None
+        operation = ctx.operation if ctx is not None and ctx.kind == "api" else None
         # The dashboard reads the session it shows: its reads must not spend the rules set for the app under test.
-        if scope["type"] == "http" and operation in self.contract.statuses and \
+        if operation in self.contract.statuses and ctx.session is not None and \
                 _header(scope, "x-sandbox-client") != DASHBOARD:
-            session = self.sessions.for_scope(scope)
+            session = ctx.session
             self._prefer(scope, operation, _header(scope, "prefer"))
             task_id = (scope.get("path_params") or {}).get("task_id")
             # Firing counts and spends rules: a unit of work, taken only when there are rules.
@@ -138,10 +85,11 @@ class JournalRecorder(_SessionLayer):
     async def __call__(self, scope, receive, send):
         # A CORS preflight is the browser's, not the client's; an OPTIONS without an Origin is no
         # preflight (the CORS layer passes it on, and it is a wrong method).
-        if scope["type"] != "http" or not scope.get("path", "").startswith("/v2/") or (
-                scope.get("method") == "OPTIONS" and _header(scope, "access-control-request-method")
-                and _header(scope, "origin")):
+        if scope["type"] != "http" or (scope.get("method") == "OPTIONS" and _header(
+                scope, "access-control-request-method") and _header(scope, "origin")):
             return await self.app(scope, receive, send)
+        if not scope.get("path", "").startswith("/v2/"):
+            return await self._control(scope, receive, send)
         request, response = bytearray(), {"status": 0, "body": bytearray(), "recorded": False}
 
         async def receive_():
@@ -173,10 +121,41 @@ class JournalRecorder(_SessionLayer):
         finally:
             await record()
 
+    async def _control(self, scope, receive, send):
+        """The control plane is not journalled; its refusals of callers without credentials are counted."""
+        status = 0
+
+        async def send_(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_)
+        finally:
+            ctx = context_of(scope)
+            if status >= 400 and scope.get("path", "").startswith("/_sandbox/") and (
+                    ctx is None or not ctx.authenticated):
+                await self._unauthenticated(scope, ctx, status)
+
+    async def _unauthenticated(self, scope, ctx, status: int) -> None:
+        """Refused before any session: counted for the whole server, never in a team's report.
+        The field is (operation, status, code), each from a closed set, so the tally stays small."""
+        code = scope.get("extensions", {}).get(ERROR_CODE) or "-"
+        try:
+            await self.sessions.store.count_unauthenticated(
+                f"{ctx.operation if ctx is not None and ctx.operation else '-'} {status} {code}")
+        except Exception:  # like the journal, the tally never breaks the call it counts
+            log.exception("unauthenticated request not counted")
+
     async def _record(self, scope, request: bytes, status: int, body: bytes) -> None:
-        session = scope.get("extensions", {}).get(SCOPE_KEY)
+        ctx = context_of(scope)
+        session = ctx.session if ctx is not None else None
         if session is None:
-            return  # an invalid session name or no store: there is no journal to write to
+            if status >= 400:
+                await self._unauthenticated(scope, ctx, status)
+            return
         routed = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
         # Connexion's router leaves both in this scope unless a layer between copied it.
         operation, params = ((routed, scope["path_params"]) if routed in self.contract.statuses

@@ -7,6 +7,8 @@ import time
 
 from connexion import context
 
+from sandbox.context import context_of
+
 from sandbox import errors
 from sandbox.domain import outbox
 from sandbox.domain.clock import format_timestamp
@@ -28,7 +30,7 @@ class NotificationHandlers:
 
     @property
     def session(self):
-        return self.sessions.for_scope(context.scope)
+        return context_of(context.scope).session
 
     def _check(self, body: dict) -> None:
         for field, problem in (("url", body.get("url") and self.hosts.problem(body["url"])),

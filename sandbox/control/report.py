@@ -161,3 +161,13 @@ def failures(report: dict, min_coverage: float | None = None) -> list[str]:
         found.append(f"coverage {percent:g}% of the contract's operation x status pairs is under "
                      f"--min-coverage {min_coverage:g}%")
     return found
+
+
+def unauthenticated(tally: dict[str, int]) -> dict:
+    """The server-wide count of requests answered before any session (no or a wrong key or token)."""
+    answers = []
+    for field, count in sorted(tally.items()):
+        operation, status, code = field.split(" ")
+        answers.append({"operation": None if operation == "-" else operation, "status": int(status),
+                        "code": None if code == "-" else code, "count": count})
+    return {"requests": sum(tally.values()), "answers": answers}

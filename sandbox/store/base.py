@@ -8,13 +8,29 @@ from sandbox.domain.clock import Clock
 from sandbox.store.state import Seed, SessionState
 
 DEFAULT = "default"
+TENANT = "@"  # never in a session's name: a session's id is NAME, or NAME@TEAM on a hosted sandbox
+
+
+def sid_of(tenant: str | None, name: str) -> str:
+    return name if tenant is None else f"{name}{TENANT}{tenant}"
+
+
+def split_sid(sid: str) -> tuple[str | None, str]:
+    """(tenant, name) of a session's id."""
+    name, _, tenant = sid.partition(TENANT)
+    return tenant or None, name
+
+
+def is_default(sid: str) -> bool:
+    """A tenant's default session: never evicted, never idle, never deleted."""
+    return sid.partition(TENANT)[0] == DEFAULT
 
 
 @dataclass
 class Options:
     seeds: Callable[[str | None], Seed]   # a scenario's seed by name (None: the default)
     id_seed: int = 0
-    max_sessions: int = 100                # besides the default session
+    max_sessions: int = 100                # per tenant, besides its default session
     idle_seconds: float | None = None      # a session unused this long starts afresh
     journal_size: int = 1000
     new_clock: Callable[[], Clock] = Clock

@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict, deque
 
 from sandbox.control.journal import Journal
-from sandbox.store.base import DEFAULT, Options, fresh, tell, wake_of
+from sandbox.store.base import DEFAULT, Options, fresh, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.state import SessionState, Tx
 
 
@@ -19,49 +19,75 @@ class MemoryStore:
 
     def __init__(self, **options):
         self.options = Options(**options)
+        # Every session by last use, oldest first (idle expiry takes from the front), and each
+        # tenant's by last use (its cap evicts from its front): no request scans all sessions.
         self._states: OrderedDict[str, SessionState] = OrderedDict()
+        self._tenants: dict[str, OrderedDict[str, None]] = {}
         self._journals: dict[str, Journal] = {}
         self._used: dict[str, float] = {}
-        self._wake: dict[str, float] = {}
-        self._inboxes: OrderedDict[str, deque] = OrderedDict()  # sid -> when a sender should look at it (host's clock)
+        self._wake: dict[str, float] = {}  # sid -> when a sender should look at it (host's clock)
+        self._inboxes: OrderedDict[str, deque] = OrderedDict()
+        self._unauthenticated: dict[str, int] = {}
         self._lock = threading.RLock()
         self._open(DEFAULT)  # its seed's schedule starts with the app, as the clock it was given
 
     # -- sessions --
-    def _open(self, sid: str, owner: str | None = None) -> SessionState:
+    def _open(self, sid: str, owner: str | None = None, create: bool = True) -> SessionState | None:
         now = time.monotonic()
-        idle = self.options.idle_seconds
         state = self._states.get(sid)
-        if state is not None and sid != DEFAULT and idle is not None and now - self._used[sid] > idle:
+        if state is not None and self._idle(sid, now):
             self._forget(sid)
             state = None
         if state is None:
+            if not create:
+                return None
             state = self._states[sid] = fresh(self.options, sid, owner=owner)
+            self._tenants.setdefault(split_sid(sid)[0] or "", OrderedDict())[sid] = None
             self._journals[sid] = Journal(self.options.journal_size)
-            self._evict(now)
+            self._used[sid] = now
+            self._evict(sid, now)
             if state.seed.tables["subscriptions"]:  # its fixtures subscribe already: maybe something to send
                 self._set_wake(sid, Tx(state, sid, self.options.id_seed))
-        if sid != DEFAULT:
-            self._states.move_to_end(sid)
+        self._states.move_to_end(sid)
+        self._tenants[split_sid(sid)[0] or ""].move_to_end(sid)
         self._used[sid] = now
         return state
 
-    def _evict(self, now: float) -> None:
+    def _idle(self, sid: str, now: float) -> bool:
         idle = self.options.idle_seconds
-        if idle is not None:
-            for sid in [s for s, used in self._used.items() if s != DEFAULT and now - used > idle]:
-                self._forget(sid)
-        while len(self._states) - (DEFAULT in self._states) > self.options.max_sessions:
-            self._forget(next(s for s in self._states if s != DEFAULT))
+        return idle is not None and not is_default(sid) and now - self._used[sid] > idle
+
+    def _evict(self, new: str, now: float) -> None:
+        """Idle sessions from the oldest on, then the new session's tenant's least recently used
+        over its cap: O(1) for each session dropped, however many are live."""
+        idle = []
+        for sid in self._states:  # oldest first; defaults (one per tenant) are passed over
+            if is_default(sid):
+                continue
+            if not self._idle(sid, now):
+                break
+            idle.append(sid)
+        for sid in idle:
+            self._forget(sid)
+        name = split_sid(new)[0]
+        tenant = self._tenants[name or ""]
+        while len(tenant) - (sid_of(name, DEFAULT) in tenant) > self.options.max_sessions:
+            self._forget(next(s for s in tenant if not is_default(s)))
 
     def _forget(self, sid: str) -> None:
         self._wake.pop(sid, None)
-        self._states.pop(sid, None)
+        if self._states.pop(sid, None) is not None:
+            self._tenants[split_sid(sid)[0] or ""].pop(sid, None)
         self._journals.pop(sid, None)
         self._used.pop(sid, None)
 
     async def open(self, sid: str, owner: str | None = None) -> SessionState:
         return self.open_sync(sid, owner)
+
+    async def find(self, sid: str) -> SessionState | None:
+        """The session's state if it is live; never makes one."""
+        with self._lock:
+            return self._open(sid, create=False)
 
     def open_sync(self, sid: str, owner: str | None = None) -> SessionState:
         with self._lock:
@@ -99,10 +125,8 @@ class MemoryStore:
     async def run_existing(self, sid: str, fn, *args):
         """fn(tx, ...) on a session that exists (a sender's work never makes one); None if it does not."""
         with self._lock:
-            state = self._states.get(sid)
-            idle = self.options.idle_seconds
-            if state is None or (sid != DEFAULT and idle is not None and time.monotonic() - self._used[sid] > idle):
-                self._forget(sid)
+            if self._open(sid, create=False) is None:
+                self._wake.pop(sid, None)
                 return None
             return self.run_sync(sid, fn, *args)
 
@@ -131,9 +155,23 @@ class MemoryStore:
         with self._lock:
             self._forget(sid)
 
-    async def sessions(self) -> list[dict]:
+    async def sessions(self, tenants: list[str | None]) -> list[str]:
+        """The live sessions of these tenants, each one's default first, then by last use."""
         with self._lock:
-            return [{"sid": sid, "owner": s.owner} for sid, s in self._states.items()]
+            found = []
+            for tenant in tenants:
+                sids = list(self._tenants.get(tenant or "", ()))
+                found += sorted(sids, key=lambda sid: not is_default(sid))
+            return found
+
+    # -- requests refused before any session: counted for the whole server --
+    async def count_unauthenticated(self, field: str) -> None:
+        with self._lock:
+            self._unauthenticated[field] = self._unauthenticated.get(field, 0) + 1
+
+    async def unauthenticated(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._unauthenticated)
 
     # -- journals --
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None) -> None:

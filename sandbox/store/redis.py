@@ -20,7 +20,7 @@ from sandbox import errors
 from sandbox.store import codec
 from sandbox.store.redis_journals import Journals
 from sandbox.store.scripts import APPEND, COMMIT, CREATE, RESET
-from sandbox.store.base import DEFAULT, Options, fresh, tell, wake_of
+from sandbox.store.base import DEFAULT, Options, fresh, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.state import Own, SessionState, Tx
 
 log = logging.getLogger("sandbox")
@@ -92,7 +92,11 @@ class RedisStore(Journals):
         return max(1, math.ceil(idle)) if idle else 0
 
     def _ttl_of(self, sid: str) -> int:
-        return 0 if sid == DEFAULT else self._ttl  # the default session is never dropped
+        return 0 if is_default(sid) else self._ttl  # a tenant's default session is never dropped
+
+    def _index(self, tenant: str | None) -> str:
+        """A tenant's sessions by last use: its cap evicts from there (the laptop's is "sessions")."""
+        return self.prefix + "sessions" + (f":{tenant}" if tenant else "")
 
     async def ping(self) -> None:
         await self._call(lambda r: r.ping())
@@ -109,12 +113,18 @@ class RedisStore(Journals):
         self._clients.clear()
 
     # -- sessions --
-    async def open(self, sid: str, owner: str | None = None) -> SessionState:
+    async def find(self, sid: str) -> SessionState | None:
+        """The session's state if it is live; never makes one."""
+        return await self.open(sid, create=False)
+
+    async def open(self, sid: str, owner: str | None = None, create: bool = True) -> SessionState | None:
         """The session's state, read from this process's cache when Redis holds the same
         version and incarnation (one round trip), from Redis otherwise; a new session is
         created unless another process creates it first. Opening counts as use: it keeps
         the session from expiring."""
         meta, records, *journal = self._keys(sid)
+        tenant = split_sid(sid)[0]
+        index = self._index(tenant)
         ttl = self._ttl_of(sid)
         now = time.time()
         # Marking a session used costs a command per key: each process does it at most every
@@ -130,7 +140,7 @@ class RedisStore(Journals):
                 return await r.hmget(meta, "v", "b")
             async with r.pipeline(transaction=False) as pipe:
                 pipe.hmget(meta, "v", "b")
-                pipe.zadd(self.prefix + "sessions", {sid: now})
+                pipe.zadd(index, {sid: now})
                 if ttl:
                     for key in (meta, records, *journal):
                         pipe.expire(key, ttl)
@@ -142,10 +152,15 @@ class RedisStore(Journals):
             self._cache.move_to_end(sid)
             return cached[0]
         if version is None:
+            if not create:
+                if touch:  # the touch marked a session that is not there
+                    await self._call(lambda r: r.zrem(index, sid))
+                    self._touched.pop(sid, None)
+                return None
             new = fresh(self.options, sid, owner=owner)
             found, gone = await self._call(lambda r: self._scripts["create"](
-                keys=[meta, self.prefix + "sessions", records, *journal], client=r,
-                args=[codec.state_meta(new), ttl, uuid.uuid4().hex, *self._eviction(), sid, now]))
+                keys=[meta, index, records, *journal], client=r,
+                args=[codec.state_meta(new), ttl, uuid.uuid4().hex, *self._eviction(tenant), sid, now]))
             self._forget(gone)
             wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), now) \
                 if new.seed.tables["subscriptions"] else None
@@ -155,7 +170,7 @@ class RedisStore(Journals):
         else:
             found = await self._call(lambda r: r.hmget(meta, "v", "b", "rv", "d"))
             if found[0] is None:  # gone meanwhile (expired, deleted): start it again
-                return await self.open(sid, owner)
+                return await self.open(sid, owner, create)
         return await self._state(sid, *found)
 
     async def _state(self, sid: str, version: bytes, born: bytes, rv: bytes, data: bytes) -> SessionState:
@@ -182,11 +197,11 @@ class RedisStore(Journals):
         while len(self._cache) > self.options.max_sessions + 1:
             self._cache.popitem(last=False)
 
-    def _eviction(self) -> list:
-        """Over the count, the least recently used go first; the default never does. Idle
-        sessions expired by their keys' TTL already: only the index needs tidying."""
+    def _eviction(self, tenant: str | None) -> list:
+        """Over the tenant's count, its least recently used go first; its default never does.
+        Idle sessions expired by their keys' TTL already: only the index needs tidying."""
         idle = self.options.idle_seconds
-        return [self.options.max_sessions, self.prefix, time.time() - idle if idle else ""]
+        return [self.options.max_sessions, self.prefix, time.time() - idle if idle else "", sid_of(tenant, DEFAULT)]
 
     def _forget(self, sids) -> None:
         for sid in sids:
@@ -253,7 +268,7 @@ class RedisStore(Journals):
         self._cache.pop(sid, None)
         self._touched.pop(sid, None)
         await self._call(lambda r: r.delete(*self._keys(sid)))
-        await self._call(lambda r: r.zrem(self.prefix + "sessions", sid))
+        await self._call(lambda r: r.zrem(self._index(split_sid(sid)[0]), sid))
         await self._call(lambda r: r.zrem(self._wake_key, sid))
 
     # -- senders of notifications: which sessions to look at, shared by every process --
@@ -290,9 +305,26 @@ class RedisStore(Journals):
             return None
         return await self.run(sid, fn, *args)
 
-    async def sessions(self) -> list[dict]:
-        sids = [s.decode() for s in await self._call(lambda r: r.zrange(self.prefix + "sessions", 0, -1))]
-        sids = [DEFAULT, *(s for s in sids if s != DEFAULT)]  # never evicted, maybe tidied from the index
-        exists = [await self._call(lambda r, s=s: r.exists(self._keys(s)[0])) for s in sids]
-        live = [s for s, e in zip(sids, exists) if e]
-        return [{"sid": s, "owner": None} for s in ([DEFAULT] if DEFAULT in live else []) + [s for s in live if s != DEFAULT]]
+    async def sessions(self, tenants: list[str | None]) -> list[str]:
+        """The live sessions of these tenants, each one's default first, then by last use."""
+        found = []
+        for tenant in tenants:
+            default = sid_of(tenant, DEFAULT)
+            sids = [s.decode() for s in await self._call(lambda r, t=tenant: r.zrange(self._index(t), 0, -1))]
+            sids = [default, *(s for s in sids if s != default)]  # never evicted, maybe tidied from the index
+
+            async def exist(r, sids=sids):
+                async with r.pipeline(transaction=False) as pipe:
+                    for sid in sids:
+                        pipe.exists(self._keys(sid)[0])
+                    return await pipe.execute()
+            found += [s for s, e in zip(sids, await self._call(exist)) if e]
+        return found
+
+    # -- requests refused before any session: counted for the whole server --
+    async def count_unauthenticated(self, field: str) -> None:
+        await self._call(lambda r: r.hincrby(self.prefix + "unauthenticated", field, 1), changes=True)
+
+    async def unauthenticated(self) -> dict[str, int]:
+        found = await self._call(lambda r: r.hgetall(self.prefix + "unauthenticated"))
+        return {k.decode(): int(v) for k, v in found.items()}

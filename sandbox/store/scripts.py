@@ -1,18 +1,23 @@
 """The Redis store's Lua scripts: each change of a session is one script, so it applies whole."""
 from __future__ import annotations
 
-# Over the count, drop the least recently used sessions (from the index of last use by sid),
+# Over the count, drop the least recently used sessions of one tenant (from its index of last use by sid, where
+# its default session is never dropped),
 # in the step that made the new one, so that many processes creating sessions at once do not
 # all delete the same ones.
 EVICTION = """
-local function evict(index, kept, prefix, cutoff)
-  if cutoff ~= '' then redis.call('ZREMRANGEBYSCORE', index, '-inf', cutoff) end
+local function evict(index, kept, prefix, cutoff, default)
+  if cutoff ~= '' then
+    local score = redis.call('ZSCORE', index, default)
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', cutoff)
+    if score then redis.call('ZADD', index, score, default) end
+  end
   local n = redis.call('ZCARD', index)
-  if redis.call('ZSCORE', index, 'default') then n = n - 1 end
+  if redis.call('ZSCORE', index, default) then n = n - 1 end
   local excess, gone = n - tonumber(kept), {}
   if excess <= 0 then return gone end
   for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess)) do
-    if sid ~= 'default' and #gone < excess then
+    if sid ~= default and #gone < excess then
       local base = prefix .. 's:' .. sid .. ':'
       redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jv', base .. 'jr')
       redis.call('ZREM', index, sid)
@@ -44,8 +49,9 @@ if tonumber(ARGV[4]) > 0 then
 end
 return 1
 """
-# KEYS: meta, the sessions index, records, then the journal's keys. ARGV: meta of a new session, ttl, incarnation, then
-# eviction's sessions kept, prefix and idle cutoff, then the session's id and the time. Unless another process made the session
+# KEYS: meta, the tenant's sessions index, records, then the journal's keys. ARGV: meta of a new session, ttl,
+# incarnation, then eviction's sessions kept, prefix, idle cutoff and the tenant's default session, then the
+# session's id and the time. Unless another process made the session
 # first, makes it and evicts over the count, in the same step. Returns its fields and the
 # sessions evicted.
 CREATE = EVICTION + """
@@ -54,8 +60,8 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('DEL', unpack(KEYS, 3))  -- what a late write left of an earlier incarnation
   redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[3], 'rv', 0, 'd', ARGV[1])
   if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-  redis.call('ZADD', KEYS[2], ARGV[8], ARGV[7])
-  gone = evict(KEYS[2], ARGV[4], ARGV[5], ARGV[6])
+  redis.call('ZADD', KEYS[2], ARGV[9], ARGV[8])
+  gone = evict(KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 end
 return {redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
 """
