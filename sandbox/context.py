@@ -190,24 +190,22 @@ class ContextLayer:
             self._name(scope, ctx)
         else:
             given = next((v for k, v in scope.get("headers", ()) if k == TOKEN_HEADER), None)
-            if given is not None and self.admin.matches(given):
-                ctx.admin = True
-                if ctx.operation not in SESSIONLESS or _header(scope, SESSION_HEADER) is not None:
-                    self._name(scope, ctx, qualified=True)
-            else:
-                header = _header(scope, b"authorization")
-                known = None
-                if header is not None:
-                    try:
-                        known = self.sessions.keys.get(bearer(header))
-                    except errors.SandboxError:
-                        known = None
-                if known is None:
-                    raise errors.ControlForbidden(
-                        "The control plane needs the header X-Sandbox-Admin-Token, or a team's API key as "
-                        "Authorization: Bearer <key> for that team's own sessions.")
-                ctx.key, ctx.tenant = known, known.team_id
+            ctx.admin = given is not None and self.admin.matches(given)
+            header = _header(scope, b"authorization")
+            if header is not None:  # a team's key: that team's sessions, whoever else the caller is
+                try:
+                    ctx.key = self.sessions.keys.get(bearer(header))
+                except errors.SandboxError:
+                    ctx.key = None
+            if ctx.key is not None:
+                ctx.tenant = ctx.key.team_id
                 self._name(scope, ctx)
+            elif not ctx.admin:
+                raise errors.ControlForbidden(
+                    "The control plane needs the header X-Sandbox-Admin-Token, or a team's API key as "
+                    "Authorization: Bearer <key> for that team's own sessions.")
+            elif ctx.operation not in SESSIONLESS or _header(scope, SESSION_HEADER) is not None:
+                self._name(scope, ctx, qualified=True)
         if ctx.operation is not None and ctx.operation not in SESSIONLESS:
             ctx.session = await self.sessions.open(ctx.tenant, ctx.name)
 

@@ -133,11 +133,11 @@ def test_a_request_from_another_tab_appears_in_the_live_journal(page, live):
 def test_the_contract_report_names_the_clients_violations_not_the_dashboards(page, live):
     h = {"X-Sandbox-Session": "ui-report"}
     assert httpx.get(f"{live.url}{BASE}/task/{TASK}", headers={**h, **auth()}).status_code == 200
-    assert httpx.get(f"{live.url}{BASE}/task/{TASK}", headers=h).status_code == 401
+    assert httpx.get(f"{live.url}{BASE}/task/{TASK}", headers={**h, **auth("nope")}).status_code == 401
     assert httpx.post(f"{live.url}{BASE}/task/{TASK}/report", headers={**h, **auth()},
                       json={"issues": "none"}).status_code == 400
     open_session(page, "ui-report")
-    page.wait_for_selector("#report-violations li:has-text('missing_api_key')")
+    page.wait_for_selector("#report-violations li:has-text('invalid_api_key')")
     violations = page.locator("#report-violations > li")
     assert violations.count() == 2
     assert "body.issues: 'none' is not of type 'array'" in violations.nth(1).text_content()

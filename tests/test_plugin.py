@@ -71,7 +71,7 @@ def test_a_partner_project_can_use_a_running_sandbox(pytester):
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}")
         result.assert_outcomes(passed=5)
         # a fresh session per test, deleted after it: the shared sandbox keeps only its default
-        assert asyncio.run(app.sessions.names()) == ["default"]
+        assert asyncio.run(app.sessions.sids([None])) == ["default"]
 
 
 def test_a_failing_partner_test_fails(pytester):
@@ -89,13 +89,17 @@ def test_the_option_is_listed_in_pytest_help(pytester):
 
 
 def test_a_sandbox_behind_an_admin_token(pytester):
-    with ServerThread(create_app(admin_token="s3cret")) as server:
+    app = create_app(admin_token="s3cret")
+    with ServerThread(app) as server:
         pytester.makepyfile(test_partner=PARTNER_TESTS)
-        refused = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}")
-        refused.assert_outcomes(errors=5)
+        # a partner holds no token: its key opens its own team's sessions on the control plane
+        with_key = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}")
+        with_key.assert_outcomes(passed=5)
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}",
                                                "--sandbox-admin-token=s3cret")
         result.assert_outcomes(passed=5)
+        # every test's session was its team's, and was deleted after it
+        assert asyncio.run(app.sessions.sids(["team_123456"])) == []
 
 
 def test_two_runs_on_one_sandbox_keep_apart(pytester):
@@ -106,7 +110,7 @@ def test_two_runs_on_one_sandbox_keep_apart(pytester):
             pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sandbox-url={server.url}").assert_outcomes(
                 passed=5)
         # each test's session is deleted after it: a shared sandbox keeps only its default
-        assert asyncio.run(app.sessions.names()) == ["default"]
+        assert asyncio.run(app.sessions.sids([None])) == ["default"]
 
 
 CLIENT_TESTS = '''
