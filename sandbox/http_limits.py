@@ -79,8 +79,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         view = memoryview(data)
         while view and not self._ignoring:
-            # Feed at most what the header section may still use, so an endless header costs
-            # O(limit) and never reaches the parser, whose buffering of a header grows quadratically.
+            # Feed no more than the header section may still use: the parser buffers a header
+            # it gets in pieces at quadratic cost, so it must never see more than the limit.
+            # One that begins after another request ended in this same piece counts from the next
+            # read on: at most one read (256 KiB) more, and its first byte is never missed.
             part = view[:self._head_left]
             completed = self._completed
             super().data_received(part)
