@@ -82,7 +82,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             # Feed no more than the header section may still use: the parser buffers a header
             # it gets in pieces at quadratic cost, so it must never see more than the limit.
             # One that begins after another request ended in this same piece counts from the next
-            # read on: at most one read (256 KiB) more, and its first byte is never missed.
+            # read on: at most one read of the socket (256 KiB) more.
             part = view[:self._head_left]
             completed = self._completed
             super().data_received(part)
