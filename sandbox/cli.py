@@ -47,6 +47,12 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _header_bytes(text: str) -> int:
+    if not text.isdigit() or not 1024 <= int(text) <= 16 * 1024 * 1024:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes from 1024 to 16777216 (16 MiB)")
+    return int(text)
+
+
 def _loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -100,6 +106,15 @@ def _parser() -> argparse.ArgumentParser:
                             "any (default: loopback only)")
     serve.add_argument("--webhook-timeout", metavar="SECONDS", type=_seconds, default=5.0,
                        help="how long a notification waits for its receiver's answer (default: %(default)s)")
+    serve.add_argument("--max-header-bytes", metavar="BYTES", type=_header_bytes, default=65536,
+                       help="largest header section (request line and headers) of a request; a larger one "
+                            "is answered 431 and its connection closed (default: %(default)s)")
+    serve.add_argument("--header-timeout", metavar="SECONDS", type=_seconds, default=10.0,
+                       help="time from a request's first byte until its headers are complete; then 408 "
+                            "and the connection is closed (default: %(default)s)")
+    serve.add_argument("--body-idle-timeout", metavar="SECONDS", type=_seconds, default=10.0,
+                       help="time a request body may go without a byte while it is being received; then "
+                            "408 and the connection is closed (default: %(default)s)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                        help="server log level (default: %(default)s)")
     check = commands.add_parser(
@@ -176,14 +191,18 @@ def serve(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     import uvicorn
 
+    from sandbox.http_limits import Limits
+
+    http = Limits(args.max_header_bytes, args.header_timeout, args.body_idle_timeout).protocol()
     if args.workers == 1:
-        uvicorn.Server(uvicorn.Config(app, log_level=args.log_level)).run(sockets=[sock])
+        uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, http=http)).run(sockets=[sock])
         return 0
     from uvicorn.supervisors import Multiprocess
 
     # Each worker builds its app from the same options (spawned processes share no objects).
     os.environ[WORKER_OPTIONS] = json.dumps(options)
-    config = uvicorn.Config("sandbox.cli:worker_app", factory=True, workers=args.workers, log_level=args.log_level)
+    config = uvicorn.Config("sandbox.cli:worker_app", factory=True, workers=args.workers, log_level=args.log_level,
+                            http=http)
     Multiprocess(config, sockets=[sock]).run()
     return 0
 

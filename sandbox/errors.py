@@ -259,6 +259,18 @@ class UnsupportedMediaType(SandboxError):
     blame = "invalid_request"
 
 
+# Answered by the HTTP server itself (sandbox/http_limits.py), before a request reaches the app.
+class RequestTimeout(SandboxError):
+    status = 408
+    code = "request_timeout"
+
+
+class RequestHeaderFieldsTooLarge(SandboxError):
+    status = 431
+    code = "request_header_fields_too_large"
+    blame = "invalid_request"
+
+
 # 503: the store behind the sandbox (sandbox/store/redis.py)
 class StoreUnavailable(SandboxError):
     status = 503
