@@ -38,6 +38,21 @@ def _validate_unless_trusted(cls, spec) -> None:
 
 
 Specification._validate_spec = classmethod(_validate_unless_trusted)
+# Every private name of Connexion the sandbox relies on, here and in sandbox/validation.py and
+# sandbox/multipart.py (validators that subclass Connexion's): tests/test_stack.py fails when an
+# upgrade of Connexion renames or drops one, so the upgrade shows what broke. (owner, name, how:
+# "attribute" of the class, or "set in __init__" on each instance.)
+CONNEXION_PRIVATE = [
+    ("connexion.spec.Specification", "_validate_spec", "attribute"),
+    ("connexion.apps.abstract.AbstractApp", "_middleware_app", "read in __init__"),
+    ("connexion.middleware.request_validation.RequestValidationOperation", "_operation", "set in __init__"),
+    ("connexion.middleware.request_validation.RequestValidationOperation", "_validator_map", "set in __init__"),
+    ("connexion.validators.abstract.AbstractRequestBodyValidator", "_schema", "set in __init__"),
+    ("connexion.validators.abstract.AbstractRequestBodyValidator", "_nullable", "set in __init__"),
+    ("connexion.validators.abstract.AbstractRequestBodyValidator", "_required", "set in __init__"),
+    ("connexion.validators.abstract.AbstractRequestBodyValidator", "_encoding", "set in __init__"),
+    ("connexion.validators.json.JSONRequestBodyValidator", "_validator", "attribute"),
+]
 SWAGGER_PATHS = re.compile(r"^(/_sandbox)?/(ui(/.*)?|openapi\.(json|yaml))$")
 JSON = "application/json"
 JSON_HEADER = (b"content-type", JSON.encode())
