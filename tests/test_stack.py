@@ -25,7 +25,7 @@ def test_the_scope_keys_the_sandbox_reads_are_connexions():
     from connexion.middleware import context, routing
 
     assert routing.ROUTING_CONTEXT == "connexion_routing"
-    assert '"connexion_context"' in inspect.getsource(context.ContextMiddleware)
+    assert '"connexion_context"' in inspect.getsource(context.ContextOperation)
 
 
 def test_the_list_is_checked_for_real():
