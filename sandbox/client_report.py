@@ -50,13 +50,18 @@ def add_parser(commands) -> None:
                         help="also fail when under PERCENT of the contract's operation x status pairs were exercised")
     report.add_argument("--admin-token", default=os.environ.get("TASK_SANDBOX_ADMIN_TOKEN"), metavar="TOKEN",
                         help="X-Sandbox-Admin-Token, for a sandbox started with one (default: $TASK_SANDBOX_ADMIN_TOKEN)")
+    report.add_argument("--api-key", default=os.environ.get("TASK_SANDBOX_API_KEY"), metavar="KEY",
+                        help="a team's API key instead of the admin token: on a sandbox started with an admin token "
+                             "it reports that team's own sessions (default: $TASK_SANDBOX_API_KEY)")
 
 
 def fetch(base_url: str, session: str | None = None, prefix: str | None = None,
-          admin_token: str | None = None) -> dict:
+          admin_token: str | None = None, api_key: str | None = None) -> dict:
     """The report, or ReportError saying in one line why there is none."""
     params = {"prefix": prefix} if prefix is not None else {"session": session or "default"}
     headers = {"X-Sandbox-Admin-Token": admin_token} if admin_token else {}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
     url = base_url.rstrip("/") + "/_sandbox/report"
     try:
         answer = httpx.get(url, params=params, headers=headers, timeout=30)
@@ -78,7 +83,7 @@ class ReportError(Exception):
 
 def run(args: argparse.Namespace) -> int:
     try:
-        report = fetch(args.base_url, args.session, args.prefix, args.admin_token)
+        report = fetch(args.base_url, args.session, args.prefix, args.admin_token, args.api_key)
     except ReportError as exc:
         print(f"task-sandbox report: {exc}", file=sys.stderr)
         return EXIT_UNREPORTED

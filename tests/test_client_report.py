@@ -163,7 +163,12 @@ def test_a_sandbox_behind_an_admin_token(capsys, store):
         code, _, err = report(capsys, "--base-url", server.url, "--session", "t")
         assert code == 2 and "answered 403" in err and "X-Sandbox-Admin-Token" in err
         code, out, _ = report(capsys, "--base-url", server.url, "--session", "t", "--admin-token", "s3cret")
-        assert code == 1 and "route_not_found" in out
+        assert code == 1 and "route_not_found" in out and "t@team_123456" in out  # the admin sees the team
+        # a team's key in place of the token reports that team's sessions only
+        code, out, _ = report(capsys, "--base-url", server.url, "--session", "t", "--api-key", "YOUR_API_KEY")
+        assert code == 1 and "route_not_found" in out and "@team" not in out
+        code, _, err = report(capsys, "--base-url", server.url, "--session", "t", "--api-key", "key_other_team")
+        assert code == 2 and "No session named 't'" in err
 
 
 @pytest.mark.parametrize("args, says", [

@@ -251,11 +251,11 @@ def test_an_existing_session_is_picked_from_the_list(page, live):
 
 def test_a_key_without_task_read_shows_the_apis_refusal(page):
     open_session(page, "ui-scopes")
-    page.get_by_label("Key").select_option("key_task_edit_only")
+    page.get_by_label("Key", exact=True).select_option("key_task_edit_only")
     page.wait_for_selector("#tasks tbody td.problems")
     assert "insufficient_scope" in page.text_content("#status") or "task.read" in page.text_content("#tasks tbody")
     assert page.locator(f"#tasks tbody tr[data-task='{TASK}']").count() == 0  # no rows left from the other key
-    page.get_by_label("Key").select_option("YOUR_API_KEY")
+    page.get_by_label("Key", exact=True).select_option("YOUR_API_KEY")
     page.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
 
 
@@ -270,18 +270,23 @@ def test_the_dashboards_own_reads_never_spend_fault_rules(page, live):
     assert httpx.get(f"{live.url}{BASE}/task", headers=headers).status_code == 503  # still there for the app
 
 
-def test_with_an_admin_token_the_page_asks_for_it(browser):
+def test_with_an_admin_token_the_page_works_as_a_team_and_shows_only_its_sessions(browser):
     from sandbox.app import create_app
     from sandbox.server import ServerThread
 
     with ServerThread(create_app(admin_token="T0k")) as server:
+        theirs = {**auth("key_other_team"), "X-Sandbox-Session": "globex-only"}
+        assert httpx.get(f"{server.url}/v2/team_654321/project/proj_654321/task", headers=theirs).status_code == 200
         context = browser.new_context(base_url=server.url, bypass_csp=True)
         page = context.new_page()
-        page.goto("/_sandbox/")
-        page.wait_for_selector("#status.error")
-        assert "X-Sandbox-Admin-Token" in page.text_content("#status")
-        page.get_by_label("Admin token").fill("T0k")
-        page.get_by_label("Admin token").press("Enter")
+        page.goto("/_sandbox/")  # its key (YOUR_API_KEY, team_123456) opens that team's sessions, no token needed
+        page.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
+        names = page.eval_on_selector_all("#session option", "options => options.map(o => o.value)")
+        assert "globex-only" not in names
+        keys = page.eval_on_selector_all("#key option", "options => options.map(o => o.value)")
+        assert "key_other_team" not in keys  # another team's key is never shown to this one
+        page.get_by_label("Admin token or API key").fill("T0k")
+        page.get_by_label("Admin token or API key").press("Enter")
         page.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
         assert page.url.endswith("/_sandbox/")  # Enter applied the token, and did not reload
         fresh = context.new_page()

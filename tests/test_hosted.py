@@ -187,3 +187,12 @@ def test_only_spaces_part_bearer_from_the_key(hosted, team_a, separator):
     assert control.status_code == 403
     assert team_a_state(hosted) == team_a
     assert sessions_of_everyone(hosted) == ["ci-42@team_123456"]
+
+
+def test_a_team_sees_only_its_own_keys_teams_and_projects(hosted):
+    world = hosted.get("/_sandbox/world", headers=key(B_KEY)).json()["payload"]
+    assert {k["key"] for k in world["keys"]} == {B_KEY}
+    assert {t["id"] for t in world["teams"]} == {"team_654321"}
+    assert {p["team_id"] for p in world["projects"]} == {"team_654321"}
+    everything = hosted.get("/_sandbox/world", headers={**ADMIN, **sess("default@team_654321")}).json()["payload"]
+    assert A_KEY in {k["key"] for k in everything["keys"]}  # the admin sees every team's

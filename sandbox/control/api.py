@@ -85,7 +85,8 @@ class ControlHandlers(NotificationHandlers):
         return {"payload": clock_view(session)}, 200
 
     async def get_world(self, **_):
-        return {"payload": await self.session.run(world.describe)}, 200
+        ctx = context_of(context.scope)
+        return {"payload": await self.session.run(world.describe, ctx.tenant if ctx.hosted and not ctx.admin else None)}, 200
 
     async def list_folders(self, project_id=None, **_):
         return {"payload": await self.session.run(folders.listed, project_id)}, 200

@@ -194,11 +194,14 @@ def force(tx, task_id: str, status: str, step_type: str | None = None) -> dict:
     return task.public()
 
 
-def describe(tx) -> dict:
-    """The session's teams, projects and keys, sorted by id (the control plane's GET /world)."""
-    teams = sorted(tx.values("teams"), key=lambda t: t.id)
-    projects = sorted(tx.values("projects"), key=lambda p: p.id)
-    keys = sorted(tx.values("keys"), key=lambda k: (k.team_id, k.key))
+def describe(tx, team: str | None = None) -> dict:
+    """The session's teams, projects and keys, sorted by id (the control plane's GET /world);
+    `team`: only that team's, for a team's own view, which must never show another team's keys."""
+    def mine(record, field: str = "team_id") -> bool:
+        return team is None or getattr(record, field) == team
+    teams = sorted((t for t in tx.values("teams") if mine(t, "id")), key=lambda t: t.id)
+    projects = sorted((p for p in tx.values("projects") if mine(p)), key=lambda p: p.id)
+    keys = sorted((k for k in tx.values("keys") if mine(k)), key=lambda k: (k.team_id, k.key))
     return {"teams": [{"id": t.id, "name": t.name} for t in teams],
             "projects": [{"id": p.id, "team_id": p.team_id, "name": p.name, "steps": list(p.steps),
                           "automation": p.automation} for p in projects],

@@ -41,7 +41,11 @@ function say(text, error = false) {
 function headers(extra = {}) {
   const found = { "X-Sandbox-Session": state.session, "X-Sandbox-Client": CLIENT, ...extra };
   if (state.key) found.Authorization = `Bearer ${state.key}`;
-  if (state.token) found["X-Sandbox-Admin-Token"] = state.token;
+  if (state.token) {
+    // the admin's token, or a team's API key, which opens that team's own sessions on a hosted sandbox
+    found["X-Sandbox-Admin-Token"] = state.token;
+    if (!state.key) found.Authorization = `Bearer ${state.token}`;
+  }
   return found;
 }
 
