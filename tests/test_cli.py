@@ -1,6 +1,7 @@
 """The `task-sandbox` command: help, serving on a port, Swagger UI."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -15,9 +16,9 @@ from tests.conftest import BASE, auth
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def run(*args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def free_port() -> int:
@@ -108,7 +109,7 @@ def test_a_taken_port_is_one_line_and_exit_2():
 
 
 def test_an_unknown_host_is_one_line_and_exit_2():
-    out = run("serve", "--host", "no-such-host.invalid", "--admin-token", "t")
+    out = run("serve", "--host", "no-such-host.invalid", env={"TASK_SANDBOX_ADMIN_TOKEN": "t"})
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot resolve the host 'no-such-host.invalid'" in lines[0]
@@ -152,7 +153,7 @@ def test_serve_passes_the_allowed_webhook_hosts_on():
     from sandbox.app import create_app
 
     args = cli._parser().parse_args(["serve", "--webhook-allow-host", "hooks.example.com", "--webhook-timeout", "2"])
-    with create_app(**cli.app_options(args)).test_client() as client:  # the app serve would run
+    with create_app(**cli.app_options(args)).test_client(base_url="http://localhost") as client:  # as serve runs it
         made = client.post("/_sandbox/subscriptions", json={"project_id": "proj_123456",
                                                             "url": "https://hooks.example.com/in"})
         assert made.status_code == 201

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import ipaddress
 import logging
 import re
@@ -12,6 +11,7 @@ from sandbox.control import faults, report
 from sandbox.control.journal import decode
 from sandbox.control.sessions import SCOPE_KEY, Sessions
 from sandbox.envelope import ERROR_CODE
+from sandbox.secrets import AdminToken
 from sandbox.spec import Contract
 
 log = logging.getLogger("sandbox")
@@ -52,7 +52,7 @@ class AdminGuard:
     """The control plane answers only on loopback unless an admin token is set; with a token,
     every control call must carry it (B12)."""
 
-    def __init__(self, app, token: str | None):
+    def __init__(self, app, token: AdminToken | None):
         self.app = app
         self.token = token
 
@@ -62,7 +62,7 @@ class AdminGuard:
         if path.startswith(CONTROL_PREFIX) and not (scope["method"] == "POST" and path.startswith(INBOX_PREFIX)):
             if self.token:
                 given = next((v for k, v in scope.get("headers", ()) if k == TOKEN_HEADER.encode()), b"")
-                if not hmac.compare_digest(given, self.token.encode()):  # raw bytes: any token can match
+                if not self.token.matches(given):  # raw bytes: any token can match
                     raise errors.ControlForbidden("The control plane needs the header X-Sandbox-Admin-Token.")
             elif not is_local((scope.get("client") or (None,))[0]):
                 raise errors.ControlForbidden(
