@@ -9,27 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import browser as chromium
+from tests.browser import browser  # noqa: F401  the fixture
 from tests.conftest import BASE, auth
 
 TASK = "task_abcdef123456"
 SHOTS = os.environ.get("TASK_SANDBOX_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium.find()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        how = "Playwright for Python is missing (`make test` installs it)"
-        if chromium.required():
-            pytest.fail(how, pytrace=False)
-        pytest.skip(f"SKIPPED browser tests: {how}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

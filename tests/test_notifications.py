@@ -110,7 +110,7 @@ def test_the_inbox_takes_posts_without_the_admin_token_and_shows_them_only_with_
         assert client.get("/_sandbox/inbox/ci").status_code == 403
         got = client.get("/_sandbox/inbox/ci", headers={"X-Sandbox-Admin-Token": "T"}).json()
         assert got["count"] == 1 and got["payload"][0]["body"] == {"hello": 1}
-        assert client.delete("/_sandbox/inbox/ci").status_code == 403
+        assert client.delete("/_sandbox/inbox/ci", headers={"X-Sandbox-Client": "tests"}).status_code == 403
 
 
 def test_an_inbox_refuses_big_bodies_and_makes_no_session():
