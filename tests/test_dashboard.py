@@ -195,6 +195,20 @@ def test_try_it_out_runs_in_its_own_session(page, live):
     assert httpx.get(f"{live.url}/_sandbox/journal").json()["payload"] == []  # the default session saw nothing
 
 
+def test_try_it_out_deletes_a_session_on_the_control_plane(page, live):
+    # a body-less DELETE, which the control plane takes only from a tool that names itself
+    page.goto("/_sandbox/ui/")
+    session = page.get_by_label('"Try it out" runs in the session').input_value()
+    assert session_get(live, session, f"{BASE}/task/{TASK}").status_code == 200
+    assert session in httpx.get(f"{live.url}/_sandbox/sessions").json()["payload"]
+    page.locator("#operations-sessions-deleteSession .opblock-summary").click()
+    page.get_by_role("button", name="Try it out", exact=True).click()
+    page.get_by_role("button", name="Execute", exact=True).click()
+    page.wait_for_selector("#operations-sessions-deleteSession .live-responses-table .response-col_status")
+    assert "204" in page.text_content("#operations-sessions-deleteSession .live-responses-table")
+    assert session not in httpx.get(f"{live.url}/_sandbox/sessions").json()["payload"]
+
+
 def test_the_dashboard_is_behind_the_control_planes_guard():
     from sandbox.app import create_app
 
