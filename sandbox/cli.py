@@ -160,7 +160,7 @@ def serve(args: argparse.Namespace) -> int:
     from sandbox.app import create_app  # deferred: `--help` stays fast
 
     try:
-        args.token = admin_token(args)
+        args.token = secrets.read(args.admin_token_file, args.admin_token)
     except secrets.TokenError as exc:
         print(f"task-sandbox: {exc}", file=sys.stderr)
         return 2
@@ -206,19 +206,6 @@ def serve(args: argparse.Namespace) -> int:
 
 
 WORKER_OPTIONS = "TASK_SANDBOX_WORKER_OPTIONS"
-
-
-def admin_token(args: argparse.Namespace) -> str | None:
-    """The token from --admin-token-file, --admin-token or the environment, which then keeps it
-    no more (workers, and whatever else this starts, inherit the environment)."""
-    from_environment = secrets.take_from_environment()
-    if args.admin_token_file:
-        return secrets.from_file(args.admin_token_file)
-    if args.admin_token:
-        print(f"task-sandbox: warning: --admin-token shows the token to anyone who can run `ps` here; "
-              f"prefer --admin-token-file FILE or ${secrets.ENVIRONMENT}", file=sys.stderr)
-        return args.admin_token
-    return from_environment
 
 
 def app_options(args: argparse.Namespace) -> dict:

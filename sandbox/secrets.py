@@ -5,6 +5,7 @@ import ctypes
 import hashlib
 import hmac
 import os
+import sys
 from pathlib import Path
 
 ENVIRONMENT = "TASK_SANDBOX_ADMIN_TOKEN"
@@ -37,6 +38,19 @@ class AdminToken:
 
 class TokenError(Exception):
     """Why the token cannot be read, as one line for a person."""
+
+
+def read(file: str | None, given: str | None) -> str | None:
+    """serve's token: from --admin-token-file, --admin-token (with a warning) or the environment,
+    which then keeps it no more (workers, and whatever else serve starts, inherit it)."""
+    from_environment = take_from_environment()
+    if file:
+        return from_file(file)
+    if given:
+        print(f"task-sandbox: warning: --admin-token shows the token to anyone who can run `ps` here; "
+              f"prefer --admin-token-file FILE or ${ENVIRONMENT}", file=sys.stderr)
+        return given
+    return from_environment
 
 
 def from_file(path: str) -> str:
