@@ -26,7 +26,7 @@ def test_a_subscription_is_made_listed_changed_and_deleted(client):
     assert changed.status_code == 200
     assert changed.json()["payload"]["enabled"] is False and changed.json()["payload"]["events"] == ["upload.in_review"]
     assert client.patch(f"{SUBS}/{sub['id']}", json={"enabled": True}).json()["payload"]["disabled_reason"] is None
-    assert client.delete(f"{SUBS}/{sub['id']}").status_code == 204
+    assert client.delete(f"{SUBS}/{sub['id']}", headers={"X-Sandbox-Client": "tests"}).status_code == 204
     assert client.get(SUBS).json()["payload"] == []
     assert client.get(f"{SUBS}/{sub['id']}").status_code == 404
 
@@ -70,7 +70,7 @@ def test_subscriptions_belong_to_their_session(client):
     ("POST", "/_sandbox/inbox/-bad-", {"a": 1}, 400, "invalid_request"),
 ])
 def test_refusals_are_clear_and_in_the_envelope(client, method, path, body, status, code):
-    answer = client.request(method, path, json=body)
+    answer = client.request(method, path, json=body, headers={"X-Sandbox-Client": "tests"})
     assert answer.status_code == status, answer.text
     assert answer.json()["code"] == code and answer.json()["error"]
 
