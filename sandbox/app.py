@@ -18,7 +18,7 @@ from connexion.resolver import Resolver
 from connexion.validators import FormDataValidator
 
 from sandbox import edge, envelope, spec
-from sandbox.context import AdminSecret, ContextLayer
+from sandbox.context import ContextLayer
 from sandbox.control import layers as control
 from sandbox.control.api import ControlHandlers
 from sandbox.control.scenarios import Scenarios
@@ -32,6 +32,7 @@ from sandbox.domain.records import Records
 from sandbox.store import open_store
 from sandbox.store.direct import Direct
 from sandbox.handlers import Handlers
+from sandbox.secrets import AdminToken
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
 from sandbox.multipart import UploadValidator
 from sandbox.stack import RequestValidation, SandboxApp, SwaggerUI
@@ -70,12 +71,17 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                validate_responses: bool = True, admin_token: str | None = None,
                max_sessions: int = 100, journal_size: int = 1000, idle_seconds: float | None = None,
                store: str | None = None, namespace: str | None = None,
-               webhook_hosts: Sequence[str] = (), webhook_timeout: float = 5.0) -> SandboxApp:
+               webhook_hosts: Sequence[str] = (), webhook_timeout: float = 5.0,
+               control_cors_origins: Sequence[str] = (), allowed_hosts: Sequence[str] | None = None,
+               admin_token_sha256: str | None = None) -> SandboxApp:
     """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
     fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
     `store` is None (this process's memory) or a redis:// URL, under `namespace`.
     Notifications go to loopback subscribers, and to `webhook_hosts` ("*": any), waiting at
     most `webhook_timeout` seconds for an answer.
+    The control plane answers CORS only to `control_cors_origins`; `allowed_hosts` (None: any)
+    are the Host names served (sandbox/edge.py HostGuard). The admin token is given in clear
+    (`admin_token`) or as its SHA-256 hex digest (`admin_token_sha256`, what workers get).
     Raises FixtureError on a bad fixture or scenario (B13), ValueError on a bad store URL."""
     document = spec.load_public()
     contract = spec.Contract(document)
@@ -90,20 +96,23 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
         sender.wake()
     sessions = Sessions(state, scenarios)
     control_contract = spec.Contract(spec.load_control(), prefix="/_sandbox")
+    token = AdminToken.of(admin_token, admin_token_sha256)
     # Every layer of a request, outermost first, in the order they run.
     layers = [
         ServerErrorMiddleware,
-        partial(edge.CorsMiddleware, allow_origins=list(cors_origins),
+        *([partial(edge.HostGuard, allowed=allowed_hosts)] if allowed_hosts is not None else []),
+        partial(edge.CorsByPath, control_origins=control_cors_origins, allow_origins=list(cors_origins),
                 allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
                 expose_headers=["WWW-Authenticate", "Allow"], max_age=600),
         partial(control.JournalRecorder, sessions=sessions, contract=contract),  # sees every answer
         ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)
-        partial(Pages, token=admin_token),  # /, the dashboard, Swagger UI with a session of its own
+        edge.ControlFormGuard,  # before a session is opened: a refused call leaves none behind
+        partial(Pages, token=token),  # /, the dashboard, Swagger UI with a session of its own
         SwaggerUI,
         # Who is asking, for which operation, in which session: resolved once, from the contracts (so a
         # 405 of the router still reaches the caller's journal); nothing before it touches a session.
         partial(ContextLayer, sessions=sessions, contract=contract, control=control_contract,
-                admin=AdminSecret(admin_token) if admin_token else None),
+                admin=token),
         partial(edge.RequestGuardMiddleware, contracts=[contract, control_contract]),
         RoutingMiddleware,
         partial(control.FaultInjector, sessions=sessions, contract=contract),

@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from sandbox import __version__, errors
+from sandbox import __version__, errors, secrets
 from sandbox import client_report, generate
 from sandbox.notify import listen as listen_command
 from sandbox.verify import PHASES
@@ -82,9 +82,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="allow browser calls from this origin only; repeat for several "
                             "(default: any origin)")
     serve.add_argument("--seed", type=int, default=0, help="seed for generated ids (default: %(default)s)")
-    serve.add_argument("--admin-token", metavar="TOKEN", default=None,
-                       help="require X-Sandbox-Admin-Token: TOKEN on every /_sandbox call; needed to bind "
-                            "a non-loopback --host (default: control plane on loopback only)")
+    token = serve.add_mutually_exclusive_group()
+    token.add_argument("--admin-token-file", metavar="FILE", default=None,
+                       help="require X-Sandbox-Admin-Token: <the file's first line> on every /_sandbox call; "
+                            f"or set ${secrets.ENVIRONMENT}. Needed to bind a non-loopback --host "
+                            "(default: no token, control plane on loopback only)")
+    token.add_argument("--admin-token", metavar="TOKEN", default=None,
+                       help="the same, with the token on the command line, where `ps` shows it: prefer "
+                            f"--admin-token-file or ${secrets.ENVIRONMENT}")
+    serve.add_argument("--control-cors-origin", metavar="ORIGIN", action="append", dest="control_cors_origins",
+                       help="let pages of this origin call the control plane /_sandbox from a browser; repeat "
+                            "for several (default: none, the dashboard at /_sandbox/ needs none)")
+    serve.add_argument("--allowed-host", metavar="NAME", action="append", dest="allowed_hosts",
+                       help="also answer requests whose Host header names NAME (a name, *.suffix, or an IP "
+                            "address or network); repeat for several (default: on a loopback --host, only "
+                            "localhost, *.localhost, 127.0.0.0/8 and ::1; on another, any Host)")
     serve.add_argument("--max-sessions", type=_positive, default=100,
                        help="sessions kept, least recently used evicted first (default: %(default)s)")
     serve.add_argument("--journal-size", type=_positive, default=1000,
@@ -162,10 +174,15 @@ def serve(args: argparse.Namespace) -> int:
     _quiet()
     from sandbox.app import create_app  # deferred: `--help` stays fast
 
-    if not _loopback(args.host) and not args.admin_token:
-        print(f"task-sandbox: refusing to serve on {args.host} without --admin-token: anyone who can "
+    try:
+        args.token = secrets.read(args.admin_token_file, args.admin_token)
+    except secrets.TokenError as exc:
+        print(f"task-sandbox: {exc}", file=sys.stderr)
+        return 2
+    if not _loopback(args.host) and not args.token:
+        print(f"task-sandbox: refusing to serve on {args.host} without an admin token: anyone who can "
               "reach it could reset sessions and inject faults through /_sandbox. Bind 127.0.0.1, or "
-              "set --admin-token.", file=sys.stderr)
+              f"give one with --admin-token-file FILE or ${secrets.ENVIRONMENT}.", file=sys.stderr)
         return 2
     options = app_options(args)
     try:
@@ -211,10 +228,17 @@ WORKER_OPTIONS = "TASK_SANDBOX_WORKER_OPTIONS"
 
 
 def app_options(args: argparse.Namespace) -> dict:
+    """create_app's keywords, as JSON for workers: the admin token only as its SHA-256 digest."""
+    from sandbox.edge import LOOPBACK_HOSTS
+
+    token = secrets.AdminToken.of(getattr(args, "token", None) or args.admin_token)
+    hosts = args.allowed_hosts or []
     return dict(fixtures_dir=args.fixtures, seed=args.seed, cors_origins=args.cors_origins or ["*"],
-                admin_token=args.admin_token, max_sessions=args.max_sessions, journal_size=args.journal_size,
-                idle_seconds=args.session_idle, store=args.store, namespace=args.namespace,
-                webhook_hosts=args.webhook_hosts or [], webhook_timeout=args.webhook_timeout)
+                admin_token_sha256=token.sha256 if token else None, max_sessions=args.max_sessions,
+                journal_size=args.journal_size, idle_seconds=args.session_idle, store=args.store,
+                namespace=args.namespace, webhook_hosts=args.webhook_hosts or [],
+                webhook_timeout=args.webhook_timeout, control_cors_origins=args.control_cors_origins or [],
+                allowed_hosts=[*LOOPBACK_HOSTS, *hosts] if _loopback(args.host) else hosts or None)
 
 
 def worker_app():
@@ -247,7 +271,7 @@ def listen(host: str, port: int) -> socket.socket:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror:
         raise StartError(f"cannot resolve the host {host!r}; give an address such as 127.0.0.1, ::1 "
-                         "or 0.0.0.0 (with --admin-token)") from None
+                         "or 0.0.0.0 (with an admin token)") from None
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

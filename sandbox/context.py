@@ -1,7 +1,6 @@
 """The request context: what a request is (kind, operation, key, team, session), worked out once after routing."""
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -105,7 +104,7 @@ class ContextLayer:
         self.sessions = sessions
         self.contract = contract
         self.control = control
-        self.admin = admin  # sandbox.secrets.AdminSecret, or None on a laptop
+        self.admin = admin  # sandbox.secrets.AdminToken, or None on a laptop
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
@@ -208,13 +207,3 @@ class ContextLayer:
                 self._name(scope, ctx, qualified=True)
         if ctx.operation is not None and ctx.operation not in SESSIONLESS:
             ctx.session = await self.sessions.open(ctx.tenant, ctx.name)
-
-
-class AdminSecret:
-    """The admin token, kept as a digest: compared in constant time on raw bytes."""
-
-    def __init__(self, token: str):
-        self._token = token.encode()
-
-    def matches(self, given: bytes) -> bool:
-        return hmac.compare_digest(given, self._token)

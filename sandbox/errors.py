@@ -70,6 +70,10 @@ class CorsPreflightRefused(SandboxUsage):
     code = "cors_preflight_refused"
 
 
+class HostNotAllowed(SandboxUsage):
+    code = "host_not_allowed"
+
+
 # 400: state rules refused (B5)
 class StateRuleRefused(BadRequest):
     """A lifecycle rule refused the action; the code names the rule."""
@@ -210,6 +214,12 @@ class SessionNotFound(NotFound):
 
 class ControlForbidden(Forbidden):
     code = "control_plane_forbidden"
+    blame = None
+
+
+class ControlCallUnmarked(Forbidden):
+    """A state-changing control call a web page's form could have sent."""
+    code = "control_call_unmarked"
     blame = None
 
 

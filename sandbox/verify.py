@@ -116,7 +116,8 @@ def _forget(base_url: str, session: str) -> None:
     """Delete the run's session on a sandbox; anything else (a deployment, a closed control
     plane) keeps nothing of it anyway."""
     try:
-        httpx.delete(base_url.rstrip("/") + "/_sandbox/session", headers={"X-Sandbox-Session": session}, timeout=5)
+        httpx.delete(base_url.rstrip("/") + "/_sandbox/session", timeout=5,
+                     headers={"X-Sandbox-Session": session, "X-Sandbox-Client": "task-sandbox-verify"})
     except httpx.HTTPError:
         pass
 

@@ -29,3 +29,20 @@ def find() -> str:
             pytest.fail(f"no Chromium found: {HOW}", pytrace=False)
         pytest.skip(f"SKIPPED browser tests: {HOW}")
     return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module, driven by Playwright."""
+    path = find()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        how = "Playwright for Python is missing (`make test` installs it)"
+        if required():
+            pytest.fail(how, pytrace=False)
+        pytest.skip(f"SKIPPED browser tests: {how}")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        yield launched
+        launched.close()

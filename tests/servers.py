@@ -14,7 +14,8 @@ from tests.redis_server import free_port
 class Served:
     """One `task-sandbox serve` on a free port; stopped on exit."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, env: dict | None = None):
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [sys.executable, "-m", "sandbox.cli", "serve", "--port", str(self.port),
@@ -23,7 +24,7 @@ class Served:
 
     def __enter__(self) -> "Served":
         self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                                     env={**os.environ, "PYTHONWARNINGS": "ignore", **self.env})
         deadline = time.monotonic() + 30
         while True:
             try:

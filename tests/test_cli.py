@@ -1,6 +1,8 @@
 """The `task-sandbox` command: help, serving on a port, Swagger UI."""
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -15,9 +17,9 @@ from tests.conftest import BASE, auth
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def run(*args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def free_port() -> int:
@@ -108,7 +110,7 @@ def test_a_taken_port_is_one_line_and_exit_2():
 
 
 def test_an_unknown_host_is_one_line_and_exit_2():
-    out = run("serve", "--host", "no-such-host.invalid", "--admin-token", "t")
+    out = run("serve", "--host", "no-such-host.invalid", env={"TASK_SANDBOX_ADMIN_TOKEN": "t"})
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot resolve the host 'no-such-host.invalid'" in lines[0]
@@ -152,7 +154,7 @@ def test_serve_passes_the_allowed_webhook_hosts_on():
     from sandbox.app import create_app
 
     args = cli._parser().parse_args(["serve", "--webhook-allow-host", "hooks.example.com", "--webhook-timeout", "2"])
-    with create_app(**cli.app_options(args)).test_client() as client:  # the app serve would run
+    with create_app(**cli.app_options(args)).test_client(base_url="http://localhost") as client:  # as serve runs it
         made = client.post("/_sandbox/subscriptions", json={"project_id": "proj_123456",
                                                             "url": "https://hooks.example.com/in"})
         assert made.status_code == 201
@@ -165,3 +167,44 @@ def test_a_mistyped_flag_shows_the_commands_own_usage(command, mistake):
     out = run(command, *mistake.split())
     assert out.returncode == 2
     assert f"usage: task-sandbox {command}" in out.stderr and mistake.split()[-1] in out.stderr
+
+
+def test_serve_on_loopback_refuses_another_host(served):
+    refused = httpx.get(f"{served}/openapi.json", headers={"Host": "evil.example:4010"})
+    assert refused.status_code == 400 and refused.json()["code"] == "host_not_allowed"
+    assert httpx.get(f"{served}/openapi.json", headers={"Host": "localhost"}).status_code == 200
+
+
+@pytest.mark.parametrize("args, served, refused", [
+    ([], ["localhost:4010", "127.0.0.1", "[::1]:4010", "app.localhost"], ["evil.example", "box.lan"]),
+    (["--host", "localhost"], ["localhost", "127.0.0.1:4010"], ["evil.example"]),
+    (["--host", "::1"], ["[::1]:4010", "localhost"], ["evil.example"]),
+    (["--allowed-host", "box.lan"], ["box.lan:4010", "localhost"], ["evil.example"]),
+    (["--host", "0.0.0.0", "--admin-token", "t"], ["evil.example", "box.lan", "localhost"], []),
+    (["--host", "0.0.0.0", "--admin-token", "t", "--allowed-host", "*.example.com"],
+     ["sandbox.example.com:4010"], ["localhost", "example.com", "evil.example"]),
+], ids=["default", "localhost", "ipv6-loopback", "loopback-plus-named", "other-bind", "other-bind-named"])
+def test_which_hosts_serve_answers_to(args, served, refused):
+    from sandbox import cli
+    from sandbox.app import create_app
+
+    with create_app(**cli.app_options(cli._parser().parse_args(["serve", *args]))).test_client() as client:
+        for host in served:
+            assert client.get("/openapi.json", headers={"Host": host}).status_code == 200, host
+        for host in refused:
+            assert client.get("/openapi.json", headers={"Host": host}).json()["code"] == "host_not_allowed", host
+
+
+def test_serve_passes_the_control_cors_origins_and_only_a_digest_of_the_token():
+    from sandbox import cli
+    from sandbox.app import create_app
+
+    args = cli._parser().parse_args(["serve", "--control-cors-origin", "http://localhost:3000", "--admin-token", "T0k"])
+    options = cli.app_options(args)
+    assert "T0k" not in json.dumps(options)  # what workers are handed
+    with create_app(**options).test_client(base_url="http://localhost") as client:
+        answer = client.options("/_sandbox/journal", headers={
+            "Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"})
+        assert answer.headers["access-control-allow-origin"] == "http://localhost:3000"
+        assert client.get("/_sandbox/journal", headers={"X-Sandbox-Admin-Token": "T0k"}).status_code == 200
+        assert client.get("/_sandbox/journal", headers={"X-Sandbox-Admin-Token": "t0k"}).status_code == 403

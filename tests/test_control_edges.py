@@ -136,6 +136,6 @@ def test_a_non_ascii_admin_token_can_match():
 @pytest.mark.parametrize("path", ["/_sandbox/faults", "/_sandbox/journal"])
 def test_a_204_carries_no_body_and_no_content_length(live, path):
     # RFC 9110 8.6: a server must not send Content-Length in a 204.
-    response = httpx.delete(f"{live.url}{path}")
+    response = httpx.delete(f"{live.url}{path}", headers={"X-Sandbox-Client": "tests"})
     assert response.status_code == 204 and response.content == b""
     assert "content-length" not in response.headers

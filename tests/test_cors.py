@@ -160,3 +160,58 @@ def test_preflight_admits_the_headers_libraries_add(client, sent):
 def test_a_refused_preflight_names_the_method_and_the_origin(restricted):
     body = assert_envelope(preflight(restricted, f"{TASK}/complete", origin=EVIL, method="PATCH"), 400)
     assert "PATCH" in body["error"] and EVIL in body["error"] and f"--cors-origin {EVIL}" in body["error"]
+
+
+# -- the control plane: no CORS unless origins are named for it --
+
+CONTROL = [("GET", "/_sandbox/journal"), ("GET", "/_sandbox/session"), ("POST", "/_sandbox/reset"),
+           ("DELETE", "/_sandbox/session"), ("PATCH", "/_sandbox/world")]
+
+
+@pytest.mark.parametrize("origin", [FRONTEND, EVIL])
+@pytest.mark.parametrize("path", ["/_sandbox/journal", "/_sandbox/session", "/_sandbox/"])
+def test_the_control_plane_answers_no_cors_to_another_origin(client, origin, path):
+    response = client.get(path, headers={"Origin": origin})
+    assert response.status_code == 200
+    assert not [h for h in response.headers if h.lower().startswith("access-control-")], response.headers
+
+
+@pytest.mark.parametrize("method, path", CONTROL)
+def test_a_preflight_to_the_control_plane_is_refused(client, method, path):
+    response = preflight(client, path, method, origin=FRONTEND, request_headers="content-type,x-sandbox-session")
+    body = assert_envelope(response, 400, "cors_preflight_refused")
+    assert f"--control-cors-origin {FRONTEND}" in body["error"]
+    assert not [h for h in response.headers if h.lower().startswith("access-control-")]
+
+
+@pytest.fixture
+def control_cors():
+    with create_app(control_cors_origins=[FRONTEND]).test_client() as c:
+        yield c
+
+
+@pytest.mark.parametrize("method, path", CONTROL)
+def test_a_named_origin_may_call_the_control_plane(control_cors, method, path):
+    allowed = preflight(control_cors, path, method, request_headers="content-type,x-sandbox-session")
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == FRONTEND
+    assert method.lower() in header_set(allowed, "access-control-allow-methods")
+    body = assert_envelope(preflight(control_cors, path, method, origin=EVIL), 400, "cors_preflight_refused")
+    assert f"--control-cors-origin {EVIL}" in body["error"]
+
+
+@pytest.mark.parametrize("origin, allow_origin", [(FRONTEND, FRONTEND), (EVIL, None)])
+def test_a_named_origin_reads_the_control_plane_and_no_other(control_cors, origin, allow_origin):
+    response = control_cors.get("/_sandbox/journal", headers={"Origin": origin})
+    assert response.status_code == 200
+    assert response.headers.get("access-control-allow-origin") == allow_origin
+
+
+@pytest.mark.parametrize("path", [TASK, "/openapi.json", "/ui/"])
+@pytest.mark.parametrize("make", [dict, lambda: {"control_cors_origins": [FRONTEND]}], ids=["default", "control-named"])
+def test_the_public_apis_cors_is_unchanged_by_the_control_planes(make, path):
+    with create_app(**make()).test_client() as c:
+        response = c.get(path, headers={**auth(), "Origin": EVIL})
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert preflight(c, TASK, "GET", origin=EVIL).headers["access-control-allow-origin"] == "*"

@@ -9,27 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import browser as chromium
+from tests.browser import browser  # noqa: F401  the fixture
 from tests.conftest import BASE, auth
 
 TASK = "task_abcdef123456"
 SHOTS = os.environ.get("TASK_SANDBOX_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium.find()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        how = "Playwright for Python is missing (`make test` installs it)"
-        if chromium.required():
-            pytest.fail(how, pytrace=False)
-        pytest.skip(f"SKIPPED browser tests: {how}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -209,6 +193,20 @@ def test_try_it_out_runs_in_its_own_session(page, live):
     mine = httpx.get(f"{live.url}/_sandbox/journal", headers={"X-Sandbox-Session": session}).json()["payload"]
     assert [e["operation"] for e in mine] == ["getTask"]
     assert httpx.get(f"{live.url}/_sandbox/journal").json()["payload"] == []  # the default session saw nothing
+
+
+def test_try_it_out_deletes_a_session_on_the_control_plane(page, live):
+    # a body-less DELETE, which the control plane takes only from a tool that names itself
+    page.goto("/_sandbox/ui/")
+    session = page.get_by_label('"Try it out" runs in the session').input_value()
+    assert session_get(live, session, f"{BASE}/task/{TASK}").status_code == 200
+    assert session in httpx.get(f"{live.url}/_sandbox/sessions").json()["payload"]
+    page.locator("#operations-sessions-deleteSession .opblock-summary").click()
+    page.get_by_role("button", name="Try it out", exact=True).click()
+    page.get_by_role("button", name="Execute", exact=True).click()
+    page.wait_for_selector("#operations-sessions-deleteSession .live-responses-table .response-col_status")
+    assert "204" in page.text_content("#operations-sessions-deleteSession .live-responses-table")
+    assert session not in httpx.get(f"{live.url}/_sandbox/sessions").json()["payload"]
 
 
 def test_the_dashboard_is_behind_the_control_planes_guard():

@@ -54,7 +54,7 @@ def test_multi_task_upload_fires_in_review_then_processed(client):
 
 def test_one_jump_of_the_clock_fires_what_small_steps_fire(client):
     def run(steps: list[float]) -> list[tuple[str, float]]:
-        client.post("/_sandbox/reset")  # the clock keeps its time: times count from here
+        client.post("/_sandbox/reset", json={})  # the clock keeps its time: times count from here
         start = parse_timestamp(client.get("/_sandbox/clock").json()["payload"]["now"])
         act(client, "task_email000body", "complete")
         for step in steps:
@@ -99,7 +99,7 @@ def test_nothing_fires_for_changes_that_keep_the_status(client):
 def test_event_ids_repeat_after_a_reset_and_never_shift_task_ids(client):
     story(client)
     first = [e["id"] for e in events(client)]
-    client.post("/_sandbox/reset")
+    client.post("/_sandbox/reset", json={})
     story(client)
     assert [e["id"] for e in events(client)] == first
     assert all(i.startswith("evt_") for i in first)

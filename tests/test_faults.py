@@ -169,17 +169,17 @@ def test_list_remove_and_clear_rules(client):
                       "latency_ms": 10, "times": 2, "probability": 0.25, "seed": 3, "fired": 0}
     assert first["id"] != second["id"]
 
-    assert client.delete(f"{FAULTS}/{first['id']}").status_code == 204
+    assert client.delete(f"{FAULTS}/{first['id']}", headers={"X-Sandbox-Client": "tests"}).status_code == 204
     assert client.get(FAULTS).json()["payload"] == [second]
     assert call(client, "getTask").status_code == 200
 
-    missing = client.delete(f"{FAULTS}/{first['id']}")
+    missing = client.delete(f"{FAULTS}/{first['id']}", headers={"X-Sandbox-Client": "tests"})
     assert missing.status_code == 404
     ERROR.validate(missing.json())
     assert missing.json()["code"] == "fault_not_found"
 
     add_fault(client, operation="getTask", status=500)
-    assert client.delete(FAULTS).status_code == 204
+    assert client.delete(FAULTS, headers={"X-Sandbox-Client": "tests"}).status_code == 204
     assert client.get(FAULTS).json()["payload"] == []
     assert call(client, "getTask").status_code == 200
 

@@ -48,7 +48,7 @@ def test_stateful_runs_through_the_links_each_from_a_reset_session():
         def setup(self):
             runs.append(len(runs))
             self.session = f"stateful-{len(runs)}"
-            reset = app.test_client().post("/_sandbox/reset", headers={HEADER: self.session})
+            reset = app.test_client().post("/_sandbox/reset", headers={HEADER: self.session}, json={})
             assert reset.status_code == 200
 
         def get_call_kwargs(self, case):

@@ -26,7 +26,7 @@ def test_a_subscription_is_made_listed_changed_and_deleted(client):
     assert changed.status_code == 200
     assert changed.json()["payload"]["enabled"] is False and changed.json()["payload"]["events"] == ["upload.in_review"]
     assert client.patch(f"{SUBS}/{sub['id']}", json={"enabled": True}).json()["payload"]["disabled_reason"] is None
-    assert client.delete(f"{SUBS}/{sub['id']}").status_code == 204
+    assert client.delete(f"{SUBS}/{sub['id']}", headers={"X-Sandbox-Client": "tests"}).status_code == 204
     assert client.get(SUBS).json()["payload"] == []
     assert client.get(f"{SUBS}/{sub['id']}").status_code == 404
 
@@ -70,7 +70,7 @@ def test_subscriptions_belong_to_their_session(client):
     ("POST", "/_sandbox/inbox/-bad-", {"a": 1}, 400, "invalid_request"),
 ])
 def test_refusals_are_clear_and_in_the_envelope(client, method, path, body, status, code):
-    answer = client.request(method, path, json=body)
+    answer = client.request(method, path, json=body, headers={"X-Sandbox-Client": "tests"})
     assert answer.status_code == status, answer.text
     assert answer.json()["code"] == code and answer.json()["error"]
 
@@ -110,7 +110,7 @@ def test_the_inbox_takes_posts_without_the_admin_token_and_shows_them_only_with_
         assert client.get("/_sandbox/inbox/ci").status_code == 403
         got = client.get("/_sandbox/inbox/ci", headers={"X-Sandbox-Admin-Token": "T"}).json()
         assert got["count"] == 1 and got["payload"][0]["body"] == {"hello": 1}
-        assert client.delete("/_sandbox/inbox/ci").status_code == 403
+        assert client.delete("/_sandbox/inbox/ci", headers={"X-Sandbox-Client": "tests"}).status_code == 403
 
 
 def test_an_inbox_refuses_big_bodies_and_makes_no_session():

@@ -133,7 +133,7 @@ def test_clock_faults_and_journal_are_one_across_replicas(replicas):
 def test_the_same_scenario_gives_the_same_ids_whichever_replica_answers(replicas):
     ids = []
     for url in replicas:
-        assert httpx.post(f"{url}/_sandbox/reset", headers=session("ids")).status_code == 200
+        assert httpx.post(f"{url}/_sandbox/reset", headers=session("ids"), json={}).status_code == 200
         created = [httpx.post(f"{url}{BASE}/upload", headers={**auth(), **session("ids")},
                               files=[("file", ("a.pdf", b"%PDF", "application/pdf"))]).json()["id"]
                    for _ in range(3)]

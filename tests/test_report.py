@@ -233,9 +233,9 @@ def test_reset_and_emptying_the_journal_start_the_report_afresh(client, empty):
     assert client.get(f"{BASE}/task/{TASK}", headers={**h, **auth("key_no_project")}).status_code == 403
     assert get_report(client, "e")["violations"]["count"] == 1
     if empty == "reset":
-        assert client.post("/_sandbox/reset", headers=sess("e")).status_code == 200
+        assert client.post("/_sandbox/reset", headers=sess("e"), json={}).status_code == 200
     else:
-        assert client.delete("/_sandbox/journal", headers=sess("e")).status_code == 204
+        assert client.delete("/_sandbox/journal", headers={**sess("e"), "X-Sandbox-Client": "tests"}).status_code == 204
     found = get_report(client, "e")
     assert (found["requests"], found["violations"]["count"], found["journal"]["recorded"]) == (0, 0, 0)
     assert client.get(f"{BASE}/task/{TASK}", headers={**h, **auth()}).status_code == 200

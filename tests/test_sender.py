@@ -141,7 +141,7 @@ def test_resend_sends_the_same_event_again(client, receivers):
     subscribe(client, receiver.url)
     event = in_review(client)
     first = delivery(client, lambda d: d["status"] == "delivered")
-    answer = client.post(f"/_sandbox/deliveries/{first['id']}/resend")
+    answer = client.post(f"/_sandbox/deliveries/{first['id']}/resend", headers={"X-Sandbox-Client": "tests"})
     assert answer.status_code == 202 and answer.json()["payload"]["status"] == "pending"
     again = delivery(client, attempts(2))
     assert again["status"] == "delivered" and len(receiver.wait_for(2)) == 2
@@ -152,7 +152,7 @@ def test_deleting_a_subscription_fails_its_pending_deliveries_unsent(client):
     sub = subscribe(client, refused_url())
     in_review(client)
     delivery(client, attempts(1))
-    assert client.delete(f"/_sandbox/subscriptions/{sub['id']}").status_code == 204
+    assert client.delete(f"/_sandbox/subscriptions/{sub['id']}", headers={"X-Sandbox-Client": "tests"}).status_code == 204
     advance(client, BACKOFF[0])
     done = delivery(client, lambda d: d["status"] == "failed")
     assert done["attempts"][-1]["error"] == "the subscription was deleted"
@@ -171,7 +171,7 @@ def test_the_inbox_receives_what_is_sent_to_it(app, receivers):
         received = got["payload"][0]
         assert received["body"] == event["body"]
         assert received["headers"]["webhook-id"] == event["id"]
-        assert client.delete("/_sandbox/inbox/mine").status_code == 204
+        assert client.delete("/_sandbox/inbox/mine", headers={"X-Sandbox-Client": "tests"}).status_code == 204
         assert client.get("/_sandbox/inbox/mine").json() == {"count": 0, "payload": []}
     app.sender.stop()
 
@@ -243,9 +243,9 @@ def test_an_attempt_from_before_a_reset_never_counts_for_a_delivery_after_it(sto
         fire(client)
         assert old.hanging.wait(10)
         pending = client.get("/_sandbox/deliveries").json()["payload"][0]
-        resend = client.post(f"/_sandbox/deliveries/{pending['id']}/resend")
+        resend = client.post(f"/_sandbox/deliveries/{pending['id']}/resend", headers={"X-Sandbox-Client": "tests"})
         assert resend.status_code == 409 and resend.json()["code"] == "delivery_in_flight"
-        assert client.post("/_sandbox/reset").status_code == 200
+        assert client.post("/_sandbox/reset", json={}).status_code == 200
         subscribe(client, new.url)  # the same ids again after the reset
         fire(client)
         new.wait_for(1)

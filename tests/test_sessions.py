@@ -42,14 +42,14 @@ def test_a_new_session_starts_from_the_fixtures_and_stays_apart(client):
 
 def test_a_deleted_session_is_gone_and_its_name_starts_afresh(client):
     assert client.post(f"{TASK}/complete", headers={**auth(), **session("gone")}).status_code == 200
-    assert client.delete("/_sandbox/session", headers=session("gone")).status_code == 204
+    assert client.delete("/_sandbox/session", headers={**session("gone"), "X-Sandbox-Client": "tests"}).status_code == 204
     assert "gone" not in client.get("/_sandbox/sessions").json()["payload"]
     assert get_task(client, "gone")["status"] == "REVIEWING"  # the name, used again, is a new session
-    assert client.delete("/_sandbox/session", headers=session("never-used")).status_code == 204  # idempotent
+    assert client.delete("/_sandbox/session", headers={**session("never-used"), "X-Sandbox-Client": "tests"}).status_code == 204  # idempotent
 
 
 def test_the_default_session_cannot_be_deleted(client):
-    response = client.delete("/_sandbox/session")
+    response = client.delete("/_sandbox/session", headers={"X-Sandbox-Client": "tests"})
     assert response.status_code == 400 and response.json()["code"] == "invalid_session"
     assert "reset" in response.json()["error"]
 
@@ -62,7 +62,7 @@ def test_reset_restores_exactly_the_fixtures(client):
     client.post(f"{BASE}/upload", headers=headers, files=[("file", ("x.pdf", b"%PDF", "application/pdf"))])
     client.post("/_sandbox/faults", headers=session("r"), json={"operation": "getTask", "status": 503})
     assert everything(client, "r") != before
-    response = client.post("/_sandbox/reset", headers=session("r"))
+    response = client.post("/_sandbox/reset", headers=session("r"), json={})
     assert response.status_code == 200
     assert response.json()["payload"]["faults"] == 0 and response.json()["payload"]["journal_entries"] == 0
     assert everything(client, "r") == before
@@ -75,7 +75,7 @@ def test_reset_to_a_scenario_and_back(client):
     assert everything(client, "s")[0]["count"] == 0
     client.post("/_sandbox/reset", headers=session("s"), json={"scenario": "busy-review"})
     assert get_task(client, "s", f"{BASE}/task/task_batch000003")["status"] == "REVIEWING"
-    client.post("/_sandbox/reset", headers=session("s"))
+    client.post("/_sandbox/reset", headers=session("s"), json={})
     missing = client.get(f"{BASE}/task/task_batch000003", headers={**auth(), **session("s")})
     assert missing.status_code == 404
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from sandbox import errors
 from sandbox.control.layers import is_local
+from sandbox.secrets import AdminToken
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {".html": b"text/html; charset=utf-8", ".js": b"text/javascript; charset=utf-8",
@@ -25,7 +26,7 @@ class Pages:
     with --admin-token its data needs the token, typed into the page), /_sandbox/assets/*, and
     the index of both Swagger UIs, whose "Try it out" sends X-Sandbox-Session."""
 
-    def __init__(self, app, token: str | None = None):
+    def __init__(self, app, token: AdminToken | None = None):
         self.app = app
         self.token = token
         self.pages = {
