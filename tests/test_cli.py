@@ -206,5 +206,6 @@ def test_serve_passes_the_control_cors_origins_and_only_a_digest_of_the_token():
         answer = client.options("/_sandbox/journal", headers={
             "Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"})
         assert answer.headers["access-control-allow-origin"] == "http://localhost:3000"
-        assert client.get("/_sandbox/journal", headers={"X-Sandbox-Admin-Token": "T0k"}).status_code == 200
+        assert client.get("/_sandbox/journal", headers={"X-Sandbox-Admin-Token": "T0k",
+                                                        "X-Sandbox-Session": "ci@team_123456"}).status_code == 200
         assert client.get("/_sandbox/journal", headers={"X-Sandbox-Admin-Token": "t0k"}).status_code == 403

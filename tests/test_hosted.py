@@ -89,7 +89,7 @@ PROBES = [
     ("admin with an unknown team", "POST", "/_sandbox/reset", {**ADMIN, **sess("ci-42@team_999999")}, 400,
      "invalid_session"),
 ]
-BODIES = {"B moves its own clock": {"advance_seconds": 7200}, "B forces its own copy of A's task": {"status": "COMPLETED"},
+BODIES = {"keyless control call, A's name": {}, "B moves its own clock": {"advance_seconds": 7200}, "B forces its own copy of A's task": {"status": "COMPLETED"},
           "B loads a key": {"keys": [{"key": "key_b2", "team_id": "team_654321", "scopes": ["task.read"]}]}}
 
 

@@ -115,7 +115,8 @@ def test_workers_never_hold_the_token_in_clear(redis_url, namespace, tmp_path, s
         assert httpx.get(served.url + "/_sandbox/session", timeout=10).status_code == 403
         assert httpx.get(served.url + "/_sandbox/session", headers={HEADER: "wrong"}, timeout=10).status_code == 403
         for _ in range(6):  # several connections: more than one worker answers
-            answer = httpx.get(served.url + "/_sandbox/session", headers={HEADER: token}, timeout=10)
+            answer = httpx.get(served.url + "/_sandbox/session", timeout=10,
+                               headers={HEADER: token, "X-Sandbox-Session": "default@team_123456"})
             assert answer.status_code == 200, answer.text
         pids = tree(served.proc.pid)
         assert len(pids) >= 3, pids  # the server and its two workers at least
