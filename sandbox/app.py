@@ -29,6 +29,7 @@ from sandbox.notify.sender import Sender
 from sandbox.domain.clock import Clock
 from sandbox.domain.records import Records
 from sandbox.store import open_store
+from sandbox.store.base import INBOX_BYTES
 from sandbox.store.direct import Direct
 from sandbox.handlers import Handlers
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
@@ -69,18 +70,21 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                validate_responses: bool = True, admin_token: str | None = None,
                max_sessions: int = 100, journal_size: int = 1000, idle_seconds: float | None = None,
                store: str | None = None, namespace: str | None = None,
-               webhook_hosts: Sequence[str] = (), webhook_timeout: float = 5.0) -> SandboxApp:
+               webhook_hosts: Sequence[str] = (), webhook_timeout: float = 5.0,
+               inbox_bytes: int = INBOX_BYTES) -> SandboxApp:
     """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
     fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
     `store` is None (this process's memory) or a redis:// URL, under `namespace`.
     Notifications go to loopback subscribers, and to `webhook_hosts` ("*": any), waiting at
-    most `webhook_timeout` seconds for an answer.
+    most `webhook_timeout` seconds for an answer; the built-in inboxes keep `inbox_bytes` in
+    all, dropping the oldest entries first.
     Raises FixtureError on a bad fixture or scenario (B13), ValueError on a bad store URL."""
     document = spec.load_public()
     contract = spec.Contract(document)
     scenarios = Scenarios(fixtures_dir, document, default=records)
     options = dict(seeds=scenarios.seed, id_seed=seed, max_sessions=max_sessions, idle_seconds=idle_seconds,
-                   journal_size=journal_size, default_clock=clock, wake_at=outbox.wake_at)
+                   journal_size=journal_size, default_clock=clock, wake_at=outbox.wake_at,
+                   inbox_bytes=inbox_bytes)
     state = open_store(store, **options, **({"namespace": namespace} if namespace else {}))
     hosts = HostPolicy(webhook_hosts)
     sender = Sender(state.sibling(), document, timeout=webhook_timeout, hosts=hosts)

@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="sessions kept, least recently used evicted first (default: %(default)s)")
     serve.add_argument("--journal-size", type=_positive, default=1000,
                        help="journal entries kept per session (default: %(default)s)")
+    serve.add_argument("--inbox-bytes", metavar="BYTES", type=_positive, default=32 * 1024 * 1024,
+                       help="bytes all built-in inboxes (/_sandbox/inbox/NAME) keep together, the oldest "
+                            "entries dropped first (default: %(default)s, 32 MiB)")
     serve.add_argument("--store", metavar="URL", default="memory",
                        help="where sessions live: memory (this process, the default) or redis://host:port/db, "
                             "which several workers and replicas share as one sandbox")
@@ -195,7 +198,8 @@ def app_options(args: argparse.Namespace) -> dict:
     return dict(fixtures_dir=args.fixtures, seed=args.seed, cors_origins=args.cors_origins or ["*"],
                 admin_token=args.admin_token, max_sessions=args.max_sessions, journal_size=args.journal_size,
                 idle_seconds=args.session_idle, store=args.store, namespace=args.namespace,
-                webhook_hosts=args.webhook_hosts or [], webhook_timeout=args.webhook_timeout)
+                webhook_hosts=args.webhook_hosts or [], webhook_timeout=args.webhook_timeout,
+                inbox_bytes=args.inbox_bytes)
 
 
 def worker_app():

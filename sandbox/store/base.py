@@ -8,6 +8,7 @@ from sandbox.domain.clock import Clock
 from sandbox.store.state import Seed, SessionState
 
 DEFAULT = "default"
+INBOX_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -17,6 +18,7 @@ class Options:
     max_sessions: int = 100                # besides the default session
     idle_seconds: float | None = None      # a session unused this long starts afresh
     journal_size: int = 1000
+    inbox_bytes: int = INBOX_BYTES         # what all inboxes together keep, oldest dropped first
     new_clock: Callable[[], Clock] = Clock
     default_clock: Clock | None = None
     namespace: str = "task-sandbox"        # Redis key prefix: several sandboxes on one Redis

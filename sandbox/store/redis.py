@@ -19,7 +19,7 @@ from redis.retry import Retry
 from sandbox import errors
 from sandbox.store import codec
 from sandbox.store.redis_journals import Journals
-from sandbox.store.scripts import APPEND, COMMIT, CREATE, RESET
+from sandbox.store.scripts import APPEND, COMMIT, CREATE, INBOX, RESET
 from sandbox.store.base import DEFAULT, Options, fresh, tell, wake_of
 from sandbox.store.state import Own, SessionState, Tx
 
@@ -61,7 +61,7 @@ class RedisStore(Journals):
                 retry=Retry(NoBackoff(), 0), health_check_interval=0)  # never resend a script: see _call
             self._scripts = {name: client.register_script(text)
                              for name, text in (("commit", COMMIT), ("create", CREATE), ("reset", RESET),
-                                                ("append", APPEND))}
+                                                ("append", APPEND), ("inbox", INBOX))}
         return client
 
     async def _call(self, coro_fn, changes: bool = False):

@@ -90,3 +90,27 @@ if tonumber(ARGV[3]) > 0 then
   for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 end
 """
+# The built-in inboxes, bounded together. KEYS: the name's list, the order of every entry (one
+# record "<seq> <bytes> <name>" each, oldest first), the bytes those records count, the seq
+# counter. ARGV: the entry, its name, entries kept per name, the bytes all inboxes keep, ttl,
+# the prefix of a name's list. Each entry is kept as "<seq> <entry>", so a record whose entry
+# is gone already (cleared, trimmed, expired) drops nothing newer; the count covers such
+# records until they come up, so it is never below what the inboxes hold.
+INBOX = """
+local seq = redis.call('INCR', KEYS[4])
+local size = #ARGV[1] + #ARGV[2]
+redis.call('RPUSH', KEYS[1], seq .. ' ' .. ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+redis.call('RPUSH', KEYS[2], seq .. ' ' .. size .. ' ' .. ARGV[2])
+local total = redis.call('INCRBY', KEYS[3], size)
+while total > tonumber(ARGV[4]) do
+  local record = redis.call('LPOP', KEYS[2])
+  if not record then redis.call('SET', KEYS[3], 0); break end
+  local old, bytes, name = string.match(record, '^(%d+) (%d+) (.*)$')
+  total = redis.call('DECRBY', KEYS[3], bytes)
+  local box = ARGV[6] .. name
+  local head = redis.call('LINDEX', box, 0)
+  if head and string.sub(head, 1, #old + 1) == old .. ' ' then redis.call('LPOP', box) end
+end
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+"""
