@@ -30,6 +30,7 @@ from sandbox.domain.clock import Clock
 from sandbox.domain.records import Records
 from sandbox.store import open_store
 from sandbox.store.base import INBOX_BYTES
+from sandbox.control.journal import BODY_BYTES, JOURNAL_BYTES
 from sandbox.store.direct import Direct
 from sandbox.handlers import Handlers
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
@@ -71,20 +72,23 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                max_sessions: int = 100, journal_size: int = 1000, idle_seconds: float | None = None,
                store: str | None = None, namespace: str | None = None,
                webhook_hosts: Sequence[str] = (), webhook_timeout: float = 5.0,
-               inbox_bytes: int = INBOX_BYTES) -> SandboxApp:
+               inbox_bytes: int = INBOX_BYTES, journal_bytes: int = JOURNAL_BYTES,
+               journal_body_bytes: int = BODY_BYTES) -> SandboxApp:
     """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
     fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
     `store` is None (this process's memory) or a redis:// URL, under `namespace`.
     Notifications go to loopback subscribers, and to `webhook_hosts` ("*": any), waiting at
     most `webhook_timeout` seconds for an answer; the built-in inboxes keep `inbox_bytes` in
-    all, dropping the oldest entries first.
+    all, dropping the oldest entries first. Each session's journal, and the violations and
+    refusals it keeps apart, each keep at most `journal_size` entries and `journal_bytes` bytes
+    (as JSON), each body of an entry cut at `journal_body_bytes`.
     Raises FixtureError on a bad fixture or scenario (B13), ValueError on a bad store URL."""
     document = spec.load_public()
     contract = spec.Contract(document)
     scenarios = Scenarios(fixtures_dir, document, default=records)
     options = dict(seeds=scenarios.seed, id_seed=seed, max_sessions=max_sessions, idle_seconds=idle_seconds,
                    journal_size=journal_size, default_clock=clock, wake_at=outbox.wake_at,
-                   inbox_bytes=inbox_bytes)
+                   inbox_bytes=inbox_bytes, journal_bytes=journal_bytes)
     state = open_store(store, **options, **({"namespace": namespace} if namespace else {}))
     hosts = HostPolicy(webhook_hosts)
     sender = Sender(state.sibling(), document, timeout=webhook_timeout, hosts=hosts)
@@ -99,7 +103,8 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
         partial(edge.CorsMiddleware, allow_origins=list(cors_origins),
                 allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
                 expose_headers=["WWW-Authenticate", "Allow"], max_age=600),
-        partial(control.JournalRecorder, sessions=sessions, contract=contract),  # sees every answer
+        partial(control.JournalRecorder, sessions=sessions, contract=contract,
+                body_bytes=journal_body_bytes),  # sees every answer
         ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)
         partial(Pages, token=admin_token),  # /, the dashboard, Swagger UI with a session of its own
         partial(control.SessionOpener, sessions=sessions),

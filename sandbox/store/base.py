@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from sandbox.control.journal import JOURNAL_BYTES
 from sandbox.domain.clock import Clock
 from sandbox.store.state import Seed, SessionState
 
@@ -18,6 +19,7 @@ class Options:
     max_sessions: int = 100                # besides the default session
     idle_seconds: float | None = None      # a session unused this long starts afresh
     journal_size: int = 1000
+    journal_bytes: int = JOURNAL_BYTES     # each of a session's journal, violations and refusals
     inbox_bytes: int = INBOX_BYTES         # what all inboxes together keep, oldest dropped first
     new_clock: Callable[[], Clock] = Clock
     default_clock: Clock | None = None

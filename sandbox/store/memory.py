@@ -42,7 +42,7 @@ class MemoryStore:
             state = None
         if state is None:
             state = self._states[sid] = fresh(self.options, sid, owner=owner)
-            self._journals[sid] = Journal(self.options.journal_size)
+            self._journals[sid] = Journal(self.options.journal_size, self.options.journal_bytes)
             self._evict(now)
             if state.seed.tables["subscriptions"]:  # its fixtures subscribe already: maybe something to send
                 self._set_wake(sid, Tx(state, sid, self.options.id_seed))
@@ -154,6 +154,10 @@ class MemoryStore:
         """What the client's report reads (Journal.tally), or None if there is no such session."""
         journal = self._journals.get(sid)
         return journal.tally() if journal is not None else None
+
+    async def journal_held(self, sid: str) -> dict[str, int]:
+        journal = self._journals.get(sid)
+        return journal.held() if journal is not None else {}
 
     async def journal_clear(self, sid: str) -> None:
         journal = self._journals.get(sid)

@@ -81,10 +81,11 @@ class RedisStore(Journals):
                     raise (errors.StoreUnavailable() if self.quiet else unavailable(exc)) from None
 
     def _keys(self, sid: str) -> tuple[str, ...]:
-        """meta, records, then the journal's: its entries, their count ever, its tally, and the
-        violations and refusals it keeps apart (sandbox/control/journal.py)."""
+        """meta, records, then the journal's: its entries, their count ever, its tally, the
+        violations and refusals it keeps apart (sandbox/control/journal.py), and the bytes each
+        of those three lists holds."""
         base = f"{self.prefix}s:{sid}:"
-        return base + "m", base + "r", base + "j", base + "jn", base + "jt", base + "jv", base + "jr"
+        return base + "m", base + "r", base + "j", base + "jn", base + "jt", base + "jv", base + "jr", base + "jb"
 
     @property
     def _ttl(self) -> int:

@@ -41,12 +41,12 @@ class Journals:
         await self._call(lambda r: self._scripts["append"](
             keys=self._keys(sid)[2:], client=r,
             args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
-                  KEPT.index(keep) + 1 if keep else 0]),
+                  KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT]),
             changes=True)
 
     async def journal_tally(self, sid: str) -> dict | None:
         """What the client's report reads (as Journal.tally), or None if there is no such session."""
-        meta, _, journal, _, tally, *kept = self._keys(sid)
+        meta, _, journal, _, tally, *kept, _ = self._keys(sid)
 
         async def read(r):
             async with r.pipeline(transaction=True) as pipe:
@@ -78,6 +78,11 @@ class Journals:
         raw, total = await self._call(query)
         first = int(total or 0) - len(raw) + 1
         return [{"seq": first + i, **codec.loads(e)} for i, e in enumerate(raw)]
+
+    async def journal_held(self, sid: str) -> dict[str, int]:
+        """The bytes each list counts now (as Journal.held)."""
+        held = await self._call(lambda r: r.hgetall(self._keys(sid)[-1]))
+        return {"journal": 0, **{kind: 0 for kind in KEPT}, **{k.decode(): int(v) for k, v in held.items()}}
 
     async def journal_clear(self, sid: str) -> None:
         _, _, journal, _, *report = self._keys(sid)

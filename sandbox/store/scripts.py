@@ -14,7 +14,8 @@ local function evict(index, kept, prefix, cutoff)
   for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess)) do
     if sid ~= 'default' and #gone < excess then
       local base = prefix .. 's:' .. sid .. ':'
-      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jv', base .. 'jr')
+      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jv', base .. 'jr',
+                 base .. 'jb')
       redis.call('ZREM', index, sid)
       redis.call('ZREM', prefix .. 'wake', sid)
       table.insert(gone, sid)
@@ -72,19 +73,28 @@ redis.call('DEL', unpack(KEYS, 3))
 if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
 return v
 """
-# KEYS: journal, its counter, its tally, the violations and the refusals it keeps apart. ARGV:
-# entry, entries kept, ttl (0: none), the tally's field ('': none), which of the two lists keeps
-# the entry too (1, 2; 0: neither) (sandbox/control/journal.py).
+# KEYS: journal, its counter, its tally, the violations and the refusals it keeps apart, the
+# bytes each of those three lists holds. ARGV: entry, entries kept, ttl (0: none), the tally's
+# field ('': none), which of the two lists keeps the entry too (1, 2; 0: neither), bytes each
+# list keeps, then the two lists' names (sandbox/control/journal.py). Each list drops its
+# oldest entries past either bound.
 APPEND = """
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+local function keep(key, field, item)
+  redis.call('RPUSH', key, item)
+  local total = redis.call('HINCRBY', KEYS[6], field, #item)
+  local n = redis.call('LLEN', key)
+  while n > 0 and (n > tonumber(ARGV[2]) or total > tonumber(ARGV[6])) do
+    total = redis.call('HINCRBY', KEYS[6], field, -#redis.call('LPOP', key))
+    n = n - 1
+  end
+end
+keep(KEYS[1], 'journal', ARGV[1])
 local seq = redis.call('INCR', KEYS[2])
 redis.call('HINCRBY', KEYS[3], '#', 1)
 if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end
 local kept = tonumber(ARGV[5])
 if kept > 0 then
-  redis.call('RPUSH', KEYS[3 + kept], seq .. ' ' .. ARGV[1])
-  redis.call('LTRIM', KEYS[3 + kept], -tonumber(ARGV[2]), -1)
+  keep(KEYS[3 + kept], ARGV[6 + kept], seq .. ' ' .. ARGV[1])
 end
 if tonumber(ARGV[3]) > 0 then
   for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
