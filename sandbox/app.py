@@ -34,7 +34,7 @@ from sandbox.control.journal import BODY_BYTES, JOURNAL_BYTES
 from sandbox.store.direct import Direct
 from sandbox.handlers import Handlers
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
-from sandbox.multipart import UploadValidator
+from sandbox.multipart import FormLimits, UploadValidator
 from sandbox.stack import RequestValidation, SandboxApp, SwaggerUI
 from sandbox.validation import BodyValidator, ParametersValidator
 
@@ -73,7 +73,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                store: str | None = None, namespace: str | None = None,
                webhook_hosts: Sequence[str] = (), webhook_timeout: float = 5.0,
                inbox_bytes: int = INBOX_BYTES, journal_bytes: int = JOURNAL_BYTES,
-               journal_body_bytes: int = BODY_BYTES) -> SandboxApp:
+               journal_body_bytes: int = BODY_BYTES, form_limits: FormLimits = FormLimits()) -> SandboxApp:
     """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
     fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
     `store` is None (this process's memory) or a redis:// URL, under `namespace`.
@@ -81,7 +81,8 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     most `webhook_timeout` seconds for an answer; the built-in inboxes keep `inbox_bytes` in
     all, dropping the oldest entries first. Each session's journal, and the violations and
     refusals it keeps apart, each keep at most `journal_size` entries and `journal_bytes` bytes
-    (as JSON), each body of an entry cut at `journal_body_bytes`.
+    (as JSON), each body of an entry cut at `journal_body_bytes`. `form_limits` bound an
+    upload's meta and form fields (sandbox/multipart.py).
     Raises FixtureError on a bad fixture or scenario (B13), ValueError on a bad store URL."""
     document = spec.load_public()
     contract = spec.Contract(document)
@@ -121,7 +122,9 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
         ContextMiddleware,
     ]
     app = SandboxApp(__name__, middlewares=layers)
-    common = dict(strict_validation=True, validate_responses=validate_responses, validator_map=VALIDATORS)
+    validators = {**VALIDATORS, "body": MediaTypeDict({**VALIDATORS["body"],
+                                                        "multipart/form-data": partial(UploadValidator, limits=form_limits)})}
+    common = dict(strict_validation=True, validate_responses=validate_responses, validator_map=validators)
     # The control API first: the public API's base path "" would otherwise route /_sandbox too.
     app.add_api(spec.load_control(), base_path="/_sandbox",
                 resolver=_resolver(ControlHandlers(sessions, contract, hosts)), **common)
