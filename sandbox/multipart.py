@@ -21,8 +21,8 @@ CONTEXT_KEY = "upload_form"
 
 @dataclass(frozen=True)
 class FormLimits:
-    """What an upload's form may hold besides its files (upstream's limits): meta is copied to
-    the upload and to each of its tasks, and every list of them answers it."""
+    """The sandbox's bounds of an upload's form besides its files (which keep upstream's): meta
+    is copied to the upload and to each of its tasks, and every list of them answers it."""
     meta_entries: int = 50       # {name, value} pairs, in one part or one part each
     meta_name_chars: int = 100
     meta_value_chars: int = 1000
