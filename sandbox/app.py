@@ -30,11 +30,13 @@ from sandbox.notify.sender import Sender
 from sandbox.domain.clock import Clock
 from sandbox.domain.records import Records
 from sandbox.store import open_store
+from sandbox.store.base import INBOX_BYTES
+from sandbox.control.journal import BODY_BYTES, JOURNAL_BYTES
 from sandbox.store.direct import Direct
 from sandbox.handlers import Handlers
 from sandbox.secrets import AdminToken
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
-from sandbox.multipart import UploadValidator
+from sandbox.multipart import FormLimits, UploadValidator
 from sandbox.stack import RequestValidation, SandboxApp, SwaggerUI
 from sandbox.validation import BodyValidator, ParametersValidator
 
@@ -73,12 +75,18 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                store: str | None = None, namespace: str | None = None,
                webhook_hosts: Sequence[str] = (), webhook_timeout: float = 5.0,
                control_cors_origins: Sequence[str] = (), allowed_hosts: Sequence[str] | None = None,
-               admin_token_sha256: str | None = None) -> SandboxApp:
+               admin_token_sha256: str | None = None, inbox_bytes: int = INBOX_BYTES,
+               journal_bytes: int = JOURNAL_BYTES, journal_body_bytes: int = BODY_BYTES,
+               form_limits: FormLimits = FormLimits()) -> SandboxApp:
     """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
     fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
     `store` is None (this process's memory) or a redis:// URL, under `namespace`.
     Notifications go to loopback subscribers, and to `webhook_hosts` ("*": any), waiting at
-    most `webhook_timeout` seconds for an answer.
+    most `webhook_timeout` seconds for an answer; the built-in inboxes keep `inbox_bytes` in
+    all, dropping the oldest entries first. Each session's journal, and the violations and
+    refusals it keeps apart, each keep at most `journal_size` entries and `journal_bytes` bytes
+    (as JSON), each body of an entry cut at `journal_body_bytes`. `form_limits` bound an
+    upload's meta and form fields (sandbox/multipart.py).
     The control plane answers CORS only to `control_cors_origins`; `allowed_hosts` (None: any)
     are the Host names served (sandbox/edge.py HostGuard). The admin token is given in clear
     (`admin_token`) or as its SHA-256 hex digest (`admin_token_sha256`, what workers get).
@@ -87,7 +95,8 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     contract = spec.Contract(document)
     scenarios = Scenarios(fixtures_dir, document, default=records)
     options = dict(seeds=scenarios.seed, id_seed=seed, max_sessions=max_sessions, idle_seconds=idle_seconds,
-                   journal_size=journal_size, default_clock=clock, wake_at=outbox.wake_at)
+                   journal_size=journal_size, default_clock=clock, wake_at=outbox.wake_at,
+                   inbox_bytes=inbox_bytes, journal_bytes=journal_bytes)
     state = open_store(store, **options, **({"namespace": namespace} if namespace else {}))
     hosts = HostPolicy(webhook_hosts)
     sender = Sender(state.sibling(), document, timeout=webhook_timeout, hosts=hosts)
@@ -104,7 +113,8 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
         partial(edge.CorsByPath, control_origins=control_cors_origins, allow_origins=list(cors_origins),
                 allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
                 expose_headers=["WWW-Authenticate", "Allow"], max_age=600),
-        partial(control.JournalRecorder, sessions=sessions, contract=contract),  # sees every answer
+        partial(control.JournalRecorder, sessions=sessions, contract=contract,
+                body_bytes=journal_body_bytes),  # sees every answer
         ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)
         edge.ControlFormGuard,  # before a session is opened: a refused call leaves none behind
         partial(Pages, token=token),  # /, the dashboard, Swagger UI with a session of its own
@@ -123,7 +133,9 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
         ContextMiddleware,
     ]
     app = SandboxApp(__name__, middlewares=layers)
-    common = dict(strict_validation=True, validate_responses=validate_responses, validator_map=VALIDATORS)
+    validators = {**VALIDATORS, "body": MediaTypeDict({**VALIDATORS["body"],
+                                                        "multipart/form-data": partial(UploadValidator, limits=form_limits)})}
+    common = dict(strict_validation=True, validate_responses=validate_responses, validator_map=validators)
     # The control API first: the public API's base path "" would otherwise route /_sandbox too.
     app.add_api(spec.load_control(), base_path="/_sandbox",
                 resolver=_resolver(ControlHandlers(sessions, contract, hosts)), **common)

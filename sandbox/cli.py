@@ -101,6 +101,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="sessions kept, least recently used evicted first (default: %(default)s)")
     serve.add_argument("--journal-size", type=_positive, default=1000,
                        help="journal entries kept per session (default: %(default)s)")
+    serve.add_argument("--journal-bytes", metavar="BYTES", type=_positive, default=2 * 1024 * 1024,
+                       help="bytes (as JSON) each session's journal keeps, and its violations and refusals "
+                            "each again, the oldest entries dropped first; the report's counts stay whole "
+                            "(default: %(default)s, 2 MiB)")
+    serve.add_argument("--journal-body-bytes", metavar="BYTES", type=_positive, default=8 * 1024,
+                       help="bytes of each request and response body a journal entry keeps; a longer one "
+                            "is cut and says how many bytes were cut (default: %(default)s, 8 KiB)")
+    serve.add_argument("--inbox-bytes", metavar="BYTES", type=_positive, default=32 * 1024 * 1024,
+                       help="bytes all built-in inboxes (/_sandbox/inbox/NAME) keep together, the oldest "
+                            "entries dropped first (default: %(default)s, 32 MiB)")
     serve.add_argument("--store", metavar="URL", default="memory",
                        help="where sessions live: memory (this process, the default) or redis://host:port/db, "
                             "which several workers and replicas share as one sandbox")
@@ -238,7 +248,9 @@ def app_options(args: argparse.Namespace) -> dict:
                 journal_size=args.journal_size, idle_seconds=args.session_idle, store=args.store,
                 namespace=args.namespace, webhook_hosts=args.webhook_hosts or [],
                 webhook_timeout=args.webhook_timeout, control_cors_origins=args.control_cors_origins or [],
-                allowed_hosts=[*LOOPBACK_HOSTS, *hosts] if _loopback(args.host) else hosts or None)
+                allowed_hosts=[*LOOPBACK_HOSTS, *hosts] if _loopback(args.host) else hosts or None,
+                inbox_bytes=args.inbox_bytes, journal_bytes=args.journal_bytes,
+                journal_body_bytes=args.journal_body_bytes)
 
 
 def worker_app():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from connexion.validators import AbstractRequestBodyValidator
 from jsonschema import Draft4Validator
@@ -11,18 +12,30 @@ from starlette.datastructures import Headers
 
 from sandbox import errors
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES, File
-from sandbox.validation import details_of, no_constants, summary
+from sandbox.validation import MAX_DETAILS, details_of, json_integer, no_constants, summary
 
-MAX_FIELD_BYTES = 64 * 1024  # name and meta are short; keeps a runaway text field out of memory
 FIELDS = ("file", "name", "meta")
 MAX_BOUNDARY = 70  # RFC 2046
 CONTEXT_KEY = "upload_form"
 
 
+@dataclass(frozen=True)
+class FormLimits:
+    """The sandbox's bounds of an upload's form besides its files (which keep upstream's): meta
+    is copied to the upload and to each of its tasks, and every list of them answers it."""
+    meta_entries: int = 50       # {name, value} pairs, in one part or one part each
+    meta_name_chars: int = 100
+    meta_value_chars: int = 1000
+    field_bytes: int = 64 * 1024  # any part but a file: name and meta are short
+    parts: int = 200              # all parts: 100 files, a name and 50 meta entries fit
+
+
 class _Form:
     """Collects parts as the parser calls back; raises as soon as a limit is crossed."""
 
-    def __init__(self):
+    def __init__(self, limits: FormLimits):
+        self.limits = limits
+        self.parts = 0
         self.files: list[File] = []
         self.fields: dict[str, list[str]] = {}
         self._headers: dict[str, str] = {}
@@ -40,6 +53,10 @@ class _Form:
 
     def _begin(self):
         self._headers, self._size, self._chunks = {}, 0, []
+        self.parts += 1
+        if self.parts > self.limits.parts:
+            raise errors.BadRequest(f"An upload's form holds at most {self.limits.parts} parts.",
+                                    [{"location": "body", "message": f"more than {self.limits.parts} parts"}])
 
     def _field(self, data, start, end):
         self._header += data[start:end]
@@ -68,6 +85,11 @@ class _Form:
             raise (errors.InvalidMeta if self._name == "meta" else errors.BadRequest)(
                 f"The form field {self._name!r} is given more than once.",
                 [{"location": where, "message": "is given more than once"}])
+        meta_parts = len(self.fields.get("meta", ()))
+        if self._name == "meta" and meta_parts >= self.limits.meta_entries:
+            raise errors.InvalidMeta(
+                f"meta holds at most {self.limits.meta_entries} entries.",
+                [{"location": "body.meta", "message": f"more than {self.limits.meta_entries} entries"}])
         if self._name == "file" and len(self.files) >= MAX_FILES:
             raise errors.TooManyFiles(f"An upload holds at most {MAX_FILES} files.",
                                       [{"location": "body.file", "message": f"more than {MAX_FILES} files"}])
@@ -77,10 +99,11 @@ class _Form:
         if self._name == "file":
             if self._size > MAX_FILE_BYTES:
                 raise errors.PayloadTooLarge(f"A file may hold at most {MAX_FILE_BYTES} bytes (40 MB).")
-        elif self._size > MAX_FIELD_BYTES:
+        elif self._size > self.limits.field_bytes:
+            limit = self.limits.field_bytes
             raise (errors.InvalidMeta if self._name == "meta" else errors.BadRequest)(
-                f"The form field {self._name!r} exceeds {MAX_FIELD_BYTES} bytes.",
-                [{"location": f"body.{self._name}", "message": f"longer than {MAX_FIELD_BYTES} bytes"}])
+                f"The form field {self._name!r} exceeds {limit} bytes.",
+                [{"location": f"body.{self._name}", "message": f"longer than {limit} bytes"}])
         else:
             self._chunks.append(data[start:end])
 
@@ -101,6 +124,10 @@ class UploadValidator(AbstractRequestBodyValidator):
     through the request context, and passes an empty body on: Connexion would otherwise hold
     the whole upload (up to 4 GB) in memory to replay it."""
 
+    def __init__(self, *args, limits: FormLimits = FormLimits(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limits = limits
+
     async def wrap_receive(self, receive, *, scope):
         headers = Headers(scope=scope)
         if "content-type" not in headers:
@@ -111,7 +138,7 @@ class UploadValidator(AbstractRequestBodyValidator):
             raise errors.BadRequest(f"A multipart body needs a boundary of 1 to {MAX_BOUNDARY} characters "
                                     "in its Content-Type.", [{"location": "header.Content-Type",
                                                               "message": "no usable boundary"}])
-        form = _Form()
+        form = _Form(self.limits)
         try:
             parser = MultipartParser(boundary, form.callbacks())
             more = True
@@ -133,6 +160,7 @@ class UploadValidator(AbstractRequestBodyValidator):
     def _check(self, form: _Form) -> tuple[str | None, list[dict]]:
         meta_texts = form.fields.get("meta", [])
         meta = _meta([_parse_meta(text) for text in meta_texts])
+        _bounded(meta, self.limits)
         shown = {**{k: v[-1] for k, v in form.fields.items()}, "meta": meta,
                  "file": [f.filename for f in form.files]}
         if not meta_texts:
@@ -148,7 +176,7 @@ class UploadValidator(AbstractRequestBodyValidator):
 
 def _parse_meta(text: str):
     try:
-        return json.loads(text, parse_constant=no_constants)
+        return json.loads(text, parse_constant=no_constants, parse_int=json_integer)
     except RecursionError:
         raise errors.InvalidMeta("meta nests too deeply to be a list of {name, value} pairs.",
                                  [{"location": "body.meta", "message": "nested too deeply"}]) from None
@@ -168,6 +196,21 @@ def _meta(parts: list) -> list:
             "an array part cannot come with other meta parts.",
             [{"location": "body.meta", "message": "an array part among several meta parts"}])
     return parts  # each part one entry; the schema checks each
+
+
+def _bounded(meta: list, limits: FormLimits) -> None:
+    """meta's own bounds, each named; what is not a {name, value} of strings the schema refuses."""
+    if len(meta) > limits.meta_entries:
+        raise errors.InvalidMeta(f"meta holds at most {limits.meta_entries} entries; this one has {len(meta)}.",
+                                 [{"location": "body.meta", "message": f"more than {limits.meta_entries} entries"}])
+    details = []
+    for i, entry in enumerate(meta):
+        for field, limit in (("name", limits.meta_name_chars), ("value", limits.meta_value_chars)):
+            text = entry.get(field) if isinstance(entry, dict) else None
+            if isinstance(text, str) and len(text) > limit:
+                details.append({"location": f"body.meta[{i}].{field}", "message": f"longer than {limit} characters"})
+    if details:
+        raise errors.InvalidMeta(summary(details), details[:MAX_DETAILS])
 
 
 def _empty_body(receive):

@@ -57,6 +57,36 @@ def finite(text: str) -> float:
     return value
 
 
+INT64 = range(-2**63, 2**63)  # what an integer of the contract can hold unless its schema says less
+LONG_DIGITS = re.compile(rb"\d{309}")  # the fewest digits of an integer no float can hold
+
+
+def json_integer(text: str) -> int | float:
+    """parse_int for json.loads: an integer past signed 64 bits becomes the float JSON readers
+    in most languages make of it, so a schema saying `integer` refuses it by name; one too long
+    to be a float becomes infinity, which `too_large` finds (Python's own int() raises a plain
+    ValueError past 4,300 digits, which would be a 500)."""
+    if len(text) <= 20:  # 19 digits and a sign: int() is cheap, and the range decides
+        value = int(text)
+        if value in INT64:
+            return value
+    return float(text)
+
+
+def too_large(value, prefix: str) -> list[dict]:
+    """Where a parsed body holds a number too large to be one (json_integer's infinities)."""
+    found, stack = [], [(prefix, value)]
+    while stack and len(found) < MAX_DETAILS:
+        where, value = stack.pop()
+        if isinstance(value, float) and math.isinf(value):
+            found.append({"location": where, "message": "is too large a number"})
+        elif isinstance(value, dict):
+            stack.extend((f"{where}.{k}", v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return found
+
+
 _COMPILED: dict[tuple[int, type, bool], tuple[dict, Compiled]] = {}
 MAX_COMPILED = 4096  # every app of a test run adds its own schema objects
 
@@ -126,7 +156,7 @@ class BodyValidator(JSONRequestBodyValidator):
         try:
             # the handler gets the very object that was validated, parsed once
             body = scope.setdefault("extensions", {})[BODY] = json.loads(
-                raw.decode(self._encoding), parse_constant=no_constants, parse_float=finite)
+                raw.decode(self._encoding), parse_constant=no_constants, parse_float=finite, parse_int=json_integer)
         except UnicodeDecodeError:
             raise errors.InvalidJson(f"The request body is not valid {self._encoding} text.",
                                      [{"location": "body", "message": "not valid UTF-8"}]) from None
@@ -136,6 +166,9 @@ class BodyValidator(JSONRequestBodyValidator):
         except json.JSONDecodeError as exc:
             raise errors.InvalidJson(f"The request body is not valid JSON: {exc}.",
                                      [{"location": "body", "message": str(exc)}]) from None
+        huge = too_large(body, "body") if LONG_DIGITS.search(raw) else []
+        if huge:
+            raise errors.BadRequest(summary(huge), huge)
         if body is None and not self._nullable:  # `null` is a body, and not an object: not a body left out
             raise errors.BadRequest("The request body is JSON null; send a JSON object, or no body where none is needed.",
                                     [{"location": "body", "message": "None is not of type 'object'"}])
@@ -210,7 +243,8 @@ class ParametersValidator(ParameterValidator):
             simple = simple and len(raw.multi_items()) == len(raw) and (
                 not self.strict_validation or raw.keys() <= self._query_names)
         try:
-            if simple and self._required <= values.keys() and self._every.is_valid(values):
+            if simple and self._required <= values.keys() and self._every.is_valid(values) and \
+                    not any(type(v) is int and v not in INT64 for v in values.values()):
                 request.scope["extensions"][PARAMETERS] = sources["path"], sources["query"]
                 return
         except (ValueError, OverflowError):  # values Rust cannot take (huge ints): explain below
@@ -236,6 +270,9 @@ class ParametersValidator(ParameterValidator):
                 if value is None:
                     if param.get("required"):
                         details.append({"location": location, "message": "is required"})
+                    continue
+                if type(value) is int and value not in INT64:
+                    details.append({"location": location, "message": "is beyond a signed 64-bit integer"})
                     continue
                 details += details_of(compiled(param.get("schema", _ANY), formats=False), value, location)
         if len(details) > MAX_DETAILS:  # 1,500 unknown parameters fit in a URL: their answer need not

@@ -209,3 +209,27 @@ def test_serve_passes_the_control_cors_origins_and_only_a_digest_of_the_token():
         assert client.get("/_sandbox/journal", headers={"X-Sandbox-Admin-Token": "T0k",
                                                         "X-Sandbox-Session": "ci@team_123456"}).status_code == 200
         assert client.get("/_sandbox/journal", headers={"X-Sandbox-Admin-Token": "t0k"}).status_code == 403
+
+
+def test_serve_passes_the_memory_bounds_on():
+    from sandbox import cli
+    from sandbox.app import create_app
+
+    args = cli._parser().parse_args(["serve", "--inbox-bytes", "1000", "--journal-bytes", "3000",
+                                     "--journal-body-bytes", "20"])
+    app = create_app(**cli.app_options(args))  # the app serve would run
+    assert (app.store.options.inbox_bytes, app.store.options.journal_bytes) == (1000, 3000)
+    with app.test_client() as client:
+        client.post(f"{BASE}/task/task_abcdef123456/report", headers=auth(),
+                    json={"issues": [{"label": "a", "value": "b" * 100}]})
+        [entry] = client.get("/_sandbox/journal").json()["payload"]
+    assert entry["request"]["body"].startswith('{"issues"') and "more bytes not journalled" in entry["request"]["body"]
+    defaults = cli._parser().parse_args(["serve"])
+    assert (defaults.inbox_bytes, defaults.journal_bytes, defaults.journal_body_bytes) == (32 << 20, 2 << 20, 8 << 10)
+
+
+@pytest.mark.parametrize("flag", ["--inbox-bytes", "--journal-bytes", "--journal-body-bytes"])
+@pytest.mark.parametrize("value", ["0", "-5", "lots"])
+def test_a_memory_bound_must_be_a_positive_number(flag, value):
+    out = run("serve", flag, value)
+    assert out.returncode == 2 and f"{value!r} is not a whole number of at least 1" in out.stderr

@@ -9,6 +9,7 @@ from openapi_schema_validator import OAS30Validator
 from sandbox import spec
 from sandbox.app import create_app
 from sandbox.domain.clock import Clock, parse_timestamp
+from sandbox.multipart import FormLimits
 from tests.conftest import BASE, NOW, TEAM, auth
 
 URL = f"{BASE}/upload"
@@ -229,6 +230,8 @@ ERRORS = [
     pytest.param({"content": body(part("file", "a.pdf", b"x"))}, 415, "unsupported_media_type", None,
                  id="no-content-type"),
     pytest.param({"files": [PDF], "data": {"meta": "{not json"}}, 400, "invalid_meta", "body.meta", id="meta-not-json"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x"), part("meta", None, b"[" + b"9" * 5000 + b"]")),
+                  "headers": BOUNDARY}, 400, "invalid_meta", "body.meta", id="meta-5000-digit-integer"),
     pytest.param({"files": [PDF], "data": {"meta": json.dumps({"name": "a"})}},
                  400, "invalid_meta", "body.meta", id="meta-one-entry-without-value"),
     pytest.param({"files": [PDF], "data": {"meta": json.dumps([{"name": "a"}])}},
@@ -299,3 +302,69 @@ def test_media_types_are_case_insensitive(client, content_type):
 def test_file_type_is_a_clean_word(client, filename, content_type, expected):
     response = client.post(URL, headers=auth(), files=[("file", (filename, b"x", content_type))])
     assert response.json()["fileType"] == expected
+
+
+# -- the form's own bounds: meta's entries, names and values, any field's bytes, the parts --
+
+def entries(n: int, name: str = "n", value: str = "v") -> list[dict]:
+    return [{"name": name, "value": value} for _ in range(n)]
+
+
+def meta_parts(meta: list[dict]) -> bytes:
+    return body(part("file", "a.pdf", b"x"), *(part("meta", None, json.dumps(e).encode()) for e in meta))
+
+
+def padded_meta(size: int) -> bytes:
+    """One meta part of exactly `size` bytes: JSON allows the spaces."""
+    raw = json.dumps(entries(1)).encode()
+    return body(part("file", "a.pdf", b"x"), part("meta", None, raw + b" " * (size - len(raw))))
+
+
+# (the form, the app's limits or None for the defaults, the location of the problem or None when accepted)
+FORM_BOUNDS = [
+    pytest.param({"meta": entries(50)}, None, None, id="50-entries-in-one-part"),
+    pytest.param({"meta": entries(51)}, None, "body.meta", id="51-entries-in-one-part"),
+    pytest.param({"content": meta_parts(entries(50))}, None, None, id="50-entries-a-part-each"),
+    pytest.param({"content": meta_parts(entries(51))}, None, "body.meta", id="51-entries-a-part-each"),
+    pytest.param({"meta": entries(1, name="n" * 100)}, None, None, id="name-of-100"),
+    pytest.param({"meta": entries(1, name="n" * 101)}, None, "body.meta[0].name", id="name-of-101"),
+    pytest.param({"meta": entries(1, value="v" * 1000)}, None, None, id="value-of-1000"),
+    pytest.param({"meta": [*entries(1), *entries(1, value="v" * 1001)]}, None, "body.meta[1].value",
+                 id="value-of-1001"),
+    pytest.param({"content": padded_meta(64 * 1024)}, None, None, id="meta-part-of-64-kib"),
+    pytest.param({"content": padded_meta(64 * 1024 + 1)}, None, "body.meta", id="meta-part-over-64-kib"),
+    pytest.param({"meta": entries(3)}, FormLimits(meta_entries=3), None, id="configured-3-entries"),
+    pytest.param({"meta": entries(4)}, FormLimits(meta_entries=3), "body.meta", id="configured-4-entries"),
+    pytest.param({"meta": entries(1, value="v" * 10)}, FormLimits(meta_value_chars=9), "body.meta[0].value",
+                 id="configured-value"),
+    pytest.param({"content": padded_meta(1000)}, FormLimits(field_bytes=999), "body.meta", id="configured-field"),
+    pytest.param({"content": body(part("file", "a.pdf", b"x"), part("name", None, b"n" * 20))},
+                 FormLimits(field_bytes=19), "body.name", id="configured-name-field"),
+    pytest.param({"content": meta_parts(entries(2))}, FormLimits(parts=3), None, id="3-parts"),
+    pytest.param({"content": meta_parts(entries(3))}, FormLimits(parts=3), "body", id="4-parts"),
+]
+
+
+@pytest.mark.parametrize("form, limits, location", FORM_BOUNDS)
+def test_the_forms_bounds_pass_at_their_limit_and_refuse_past_it(store, form, limits, location):
+    options = {} if store is None else {"store": store[0], "namespace": store[1]}
+    with create_app(**options, **({"form_limits": limits} if limits else {})).test_client() as client:
+        before = client.get(f"{BASE}/task", headers=auth(), params={"limit": 1}).json()["count"]
+        if "content" in form:
+            response = client.post(URL, headers={**auth(), **BOUNDARY}, content=form["content"])
+        else:
+            response = client.post(URL, headers=auth(), files=[PDF], data={"meta": json.dumps(form["meta"])})
+        after = client.get(f"{BASE}/task", headers=auth(), params={"limit": 1}).json()["count"]
+    if location is None:
+        assert response.status_code == 201, response.text
+        assert after == before + 1
+        return
+    code = "invalid_request" if location in ("body", "body.name") else "invalid_meta"
+    found = assert_error(response, 400, code, location)
+    assert any(str(n) in found["error"] + found["details"][0]["message"] for n in _bounds(limits)), found
+    assert after == before
+
+
+def _bounds(limits) -> list[int]:
+    limits = limits or FormLimits()
+    return [limits.meta_entries, limits.meta_name_chars, limits.meta_value_chars, limits.field_bytes, limits.parts]

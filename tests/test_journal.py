@@ -1,10 +1,13 @@
 """The request journal over HTTP: what each public call records, filters, clearing, sessions and the bound (B12)."""
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from sandbox.app import create_app
+from sandbox.control.journal import BODY_BYTES
 from tests.conftest import BASE, auth
 
 JOURNAL = "/_sandbox/journal"
@@ -201,3 +204,74 @@ def test_a_task_whose_id_looks_like_a_swagger_path_is_journalled_with_its_id(cli
     assert client.get(f"{BASE}/task/{task_id}", headers=auth()).status_code == 200
     [entry] = journal(client, task_id=task_id)
     assert entry["operation"] == "getTask"
+
+
+# -- the journal's bytes: each body cut at a limit, each list under a byte budget --
+
+REPORT = f"{BASE}/task/{TASK}/report"
+VALID_REPORT = b'{"issues": [{"label": "a", "value": "b"}]}'
+
+
+def held(app, sid: str = "default") -> dict:
+    """The store's own count of the bytes each of the session's three lists holds."""
+    async def read():
+        try:
+            return await app.store.journal_held(sid)
+        finally:
+            await app.store.release()
+    return asyncio.run(read())
+
+
+def journal_app(store, **options):
+    return create_app(**options) if store is None else create_app(store=store[0], namespace=store[1], **options)
+
+
+@pytest.mark.parametrize("extra, cut", [(0, 0), (1, 1), (50_000, 50_000)], ids=["at-the-limit", "one-over", "far-over"])
+def test_a_journalled_body_is_cut_at_its_limit_and_says_how_much(store, extra, cut):
+    raw = VALID_REPORT + b" " * (BODY_BYTES - len(VALID_REPORT) + extra)  # JSON allows trailing spaces
+    with journal_app(store).test_client() as client:
+        answer = client.post(REPORT, headers={**auth(), "Content-Type": "application/json"}, content=raw)
+        assert answer.status_code == 201, answer.text
+        [entry] = journal(client)
+    body = entry["request"]["body"]
+    if not cut:
+        assert body == {"issues": [{"label": "a", "value": "b"}]}  # whole: read back as JSON
+    else:
+        assert body == raw[:BODY_BYTES].decode() + f"[… {cut} more bytes not journalled]"
+
+
+def test_a_long_answer_is_cut_too():
+    with create_app(journal_body_bytes=500).test_client() as client:
+        answer = client.get(f"{BASE}/task", headers=auth())
+        assert answer.status_code == 200 and len(answer.content) > 500
+        [entry] = journal(client)
+    assert entry["response"]["body"] == answer.content[:500].decode() + \
+        f"[… {len(answer.content) - 500} more bytes not journalled]"
+
+
+def test_a_journal_fed_huge_bodies_stays_under_its_budget_and_counts_every_call(store):
+    budget = 48 * 1024
+    app = journal_app(store, journal_bytes=budget)
+    big = b'{"issues": [{"label": "a", "value": "b"}], "message": "' + b"m" * 60_000 + b'"}'
+    with app.test_client() as client:
+        for _ in range(30):  # a message past 5,000 characters: each a 400 the report keeps as a violation
+            answer = client.post(REPORT, headers={**auth(), "Content-Type": "application/json"}, content=big)
+            assert answer.status_code == 400
+        for _ in range(20):  # a state rule: refusals
+            client.post(f"{BASE}/task/task_invalid000001/complete", headers=auth())
+        entries = journal(client)
+        report = client.get("/_sandbox/report").json()["payload"]
+        counts = held(app)
+    assert set(counts) == {"journal", "violations", "refusals"}
+    assert all(0 < n <= budget for n in counts.values()), counts
+    assert 0 < len(entries) < 50 and entries[-1]["seq"] == 50
+    for entry in entries:
+        if entry["operation"] == "reportTask":
+            assert entry["request"]["body"].endswith(f"[… {len(big) - BODY_BYTES} more bytes not journalled]")
+            assert len(entry["request"]["body"].encode()) < BODY_BYTES + 100
+    assert (report["requests"], report["journal"]["recorded"]) == (50, 50)
+    assert report["journal"]["kept"] == len(entries) and report["journal"]["dropped"] == 50 - len(entries)
+    violations, refusals = report["violations"], report["refusals"]
+    assert (violations["count"], refusals["count"]) == (30, 20)
+    assert 0 < violations["kept"] < 30 and violations["kept"] + violations["not_kept"] == 30
+    assert refusals["kept"] + refusals["not_kept"] == 20

@@ -2,6 +2,8 @@
 once, allowed hosts, events on demand, deliveries and inboxes, and every refusal in the envelope."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sandbox.app import create_app
@@ -120,3 +122,71 @@ def test_an_inbox_refuses_big_bodies_and_makes_no_session():
         assert client.post("/_sandbox/inbox/ci", json={}, headers={"X-Sandbox-Session": "made-up"}).status_code == 204
         names = client.get("/_sandbox/sessions", headers={"X-Sandbox-Admin-Token": "T"}).json()["payload"]
         assert names == []  # no team has used the sandbox yet
+
+
+# -- the inboxes' byte bound: all names together, oldest entries dropped first --
+
+def inbox_app(store, **options):
+    return create_app(**options) if store is None else create_app(store=store[0], namespace=store[1], **options)
+
+
+def inbox_bytes(app) -> int:
+    """The store's own count of what the inboxes keep."""
+    async def read():
+        try:
+            return await app.store.inbox_bytes()
+        finally:
+            await app.store.release()
+    return asyncio.run(read())
+
+
+def one_entry_bytes(store) -> int:
+    with inbox_app(store).test_client() as client:
+        client.post("/_sandbox/inbox/size", json={"n": 0})
+        return inbox_bytes(client.app)
+
+
+@pytest.mark.parametrize("posts, kept", [(3, [0, 1, 2]), (4, [1, 2, 3]), (7, [4, 5, 6])])
+def test_inboxes_keep_their_byte_budget_dropping_the_oldest_whatever_the_name(store, posts, kept):
+    size = one_entry_bytes(store)  # each post below has the same size: a name of 4, a body like it
+    app = inbox_app(store, inbox_bytes=3 * size)
+    with app.test_client() as client:
+        for n in range(posts):
+            assert client.post(f"/_sandbox/inbox/{('even', 'odds')[n % 2]}", json={"n": n}).status_code == 204
+        found = sorted(e["body"]["n"] for name in ("even", "odds")
+                       for e in client.get(f"/_sandbox/inbox/{name}").json()["payload"])
+        assert found == kept
+        assert inbox_bytes(app) == len(kept) * size
+
+
+def test_inboxes_stay_under_budget_after_far_more_posts_across_many_names(store):
+    budget = 64 * 1024
+    app = inbox_app(store, inbox_bytes=budget)
+    with app.test_client() as client:
+        for n in range(400):  # about 1.6 MB over 80 names: 25 times the budget
+            assert client.post(f"/_sandbox/inbox/name{n % 80}", json={"n": n, "pad": "x" * 4000}).status_code == 204
+            assert inbox_bytes(app) <= budget
+        newest = client.get("/_sandbox/inbox/name79").json()["payload"]
+        assert [e["body"]["n"] for e in newest] == [399]
+        assert client.get("/_sandbox/inbox/name0").json()["count"] == 0
+        kept = sum(client.get(f"/_sandbox/inbox/name{i}").json()["count"] for i in range(80))
+        assert 10 <= kept <= budget // 4000
+        if store is None:  # the old names themselves are gone, not only their entries
+            assert len(app.store._inboxes) == kept and "name0" not in app.store._inboxes
+
+
+def test_a_cleared_inbox_leaves_the_others_and_the_order_consistent(store):
+    size = one_entry_bytes(store)
+    app = inbox_app(store, inbox_bytes=3 * size)
+    with app.test_client() as client:
+        client.post("/_sandbox/inbox/aaaa", json={"n": 0})
+        client.post("/_sandbox/inbox/bbbb", json={"n": 1})
+        assert client.delete("/_sandbox/inbox/aaaa", headers={"X-Sandbox-Client": "test"}).status_code == 204
+        client.post("/_sandbox/inbox/aaaa", json={"n": 2})
+        client.post("/_sandbox/inbox/cccc", json={"n": 3})  # over: the cleared entry's record goes first
+        assert [e["body"]["n"] for e in client.get("/_sandbox/inbox/aaaa").json()["payload"]] == [2]
+        assert client.get("/_sandbox/inbox/bbbb").json()["count"] == 1
+        client.post("/_sandbox/inbox/cccc", json={"n": 4})  # now bbbb's, the oldest kept
+        assert client.get("/_sandbox/inbox/bbbb").json()["count"] == 0
+        assert [e["body"]["n"] for e in client.get("/_sandbox/inbox/aaaa").json()["payload"]] == [2]
+        assert inbox_bytes(app) == 3 * size

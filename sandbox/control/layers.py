@@ -7,7 +7,7 @@ import re
 
 from sandbox import errors
 from sandbox.control import faults, report
-from sandbox.control.journal import decode
+from sandbox.control.journal import BODY_BYTES, cut, decode, fitting
 from sandbox.context import context_of, is_local  # noqa: F401  (is_local: the dashboard's page asks it too)
 from sandbox.control.sessions import Sessions
 from sandbox.envelope import ERROR_CODE
@@ -18,7 +18,7 @@ log = logging.getLogger("sandbox")
 JOURNALLED_HEADERS = ("content-type", "prefer", "x-sandbox-client")
 _JOURNALLED = {name.encode(): name for name in JOURNALLED_HEADERS}
 DASHBOARD = "dashboard"
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # of an answer, read for its error's code and details
 FORCE_TRACKER_FAILURE = "sandbox.force_tracker_failure"
 PREFER_CODE = re.compile(r"(?:^|[;,\s])code=(\d{3})(?:$|[;,\s])")
 
@@ -80,7 +80,12 @@ class FaultInjector(_SessionLayer):
 
 
 class JournalRecorder(_SessionLayer):
-    """Outermost, so it sees every answer, errors included; it never fails a request."""
+    """Outermost, so it sees every answer, errors included; it never fails a request. Each
+    body is journalled up to `body_bytes`, with a marker of how many bytes were cut."""
+
+    def __init__(self, app, sessions: Sessions, contract: Contract, body_bytes: int = BODY_BYTES):
+        super().__init__(app, sessions, contract)
+        self.body_bytes = body_bytes
 
     async def __call__(self, scope, receive, send):
         # A CORS preflight is the browser's, not the client's; an OPTIONS without an Origin is no
@@ -91,18 +96,21 @@ class JournalRecorder(_SessionLayer):
         if not scope.get("path", "").startswith("/v2/"):
             return await self._control(scope, receive, send)
         request, response = bytearray(), {"status": 0, "body": bytearray(), "recorded": False}
+        sizes = {"request": 0, "response": 0}  # every byte, also those not kept
 
         async def receive_():
             message = await receive()
-            if len(request) < MAX_BODY:
-                request.extend(message.get("body", b"")[:MAX_BODY - len(request)])
+            chunk = message.get("body", b"")
+            sizes["request"] += len(chunk)
+            if len(request) < self.body_bytes:
+                request.extend(chunk[:self.body_bytes - len(request)])
             return message
 
         async def record():
             if not response["recorded"]:
                 response["recorded"] = True
                 try:
-                    await self._record(scope, bytes(request), response["status"], bytes(response["body"]))
+                    await self._record(scope, bytes(request), response["status"], bytes(response["body"]), sizes)
                 except Exception:  # the journal must never break the call it records
                     log.exception("journal entry dropped")
 
@@ -110,6 +118,7 @@ class JournalRecorder(_SessionLayer):
             if message["type"] == "http.response.start":
                 response["status"] = message["status"]
             elif message["type"] == "http.response.body":
+                sizes["response"] += len(message.get("body", b""))
                 if len(response["body"]) < MAX_BODY:
                     response["body"].extend(message.get("body", b"")[:MAX_BODY - len(response["body"])])
                 if not message.get("more_body", False):
@@ -149,7 +158,7 @@ class JournalRecorder(_SessionLayer):
         except Exception:  # like the journal, the tally never breaks the call it counts
             log.exception("unauthenticated request not counted")
 
-    async def _record(self, scope, request: bytes, status: int, body: bytes) -> None:
+    async def _record(self, scope, request: bytes, status: int, body: bytes, sizes: dict) -> None:
         ctx = context_of(scope)
         session = ctx.session if ctx is not None else None
         if session is None:
@@ -171,6 +180,7 @@ class JournalRecorder(_SessionLayer):
         if status in (400, 413, 415):
             answer = decode(body.decode("utf-8", "replace"))
             problems = answer.get("details", []) if isinstance(answer, dict) else []
+            problems = fitting(problems, self.body_bytes) if isinstance(problems, list) else []
         headers: dict[str, str] = {}  # one pass over the request's headers, the first of each name
         for key, value in scope.get("headers", ()):
             if key in _JOURNALLED and _JOURNALLED[key] not in headers:
@@ -184,9 +194,9 @@ class JournalRecorder(_SessionLayer):
             "time": session.state.clock.now_iso(), "operation": operation, "method": scope["method"],
             "path": scope["path"], "task_id": params.get("task_id"), "status": status, "code": code,
             "request": {"headers": {k: v for k, v in headers.items() if v},
-                        "body": (f"<multipart body, {len(request)} bytes recorded>"
+                        "body": (f"<multipart body, {sizes['request']} bytes>"
                                  if content_type.startswith("multipart/") and request
-                                 else request.decode("utf-8", "replace") or None)},
-            "response": {"body": body.decode("utf-8", "replace") or None}, "problems": problems},
+                                 else cut(request, sizes["request"], self.body_bytes))},
+            "response": {"body": cut(body, sizes["response"], self.body_bytes)}, "problems": problems},
             mark=report.mark(operation, status, code) if client else None,
             keep=report.kept_as(code) if client and code else None)

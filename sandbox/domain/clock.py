@@ -27,7 +27,7 @@ def _format_second(second: int) -> str:
 
 def _within_range(epoch: float) -> None:
     if not math.isfinite(epoch) or epoch > LATEST:
-        raise ValueError("the clock cannot go past 9999-12-31T23:59:59Z")
+        raise ValueError(f"the clock cannot go past {LATEST_ISO}")
 
 
 def exact(seconds: float) -> float:
@@ -37,8 +37,13 @@ def exact(seconds: float) -> float:
 
 # The API shows whole seconds: setting a running clock to the second it just showed is "now".
 SET_TOLERANCE = 1.0
-# The last second ISO 8601 timestamps (and Python's datetime) can show.
-LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
+# The latest instant the clock may be set or advanced to. Far below the last second ISO 8601
+# timestamps (and Python's datetime) can show, 9999-12-31T23:59:59Z: a running clock, a
+# fixture's delays (at most MAX_DELAY, sandbox/fixture_schema.yaml) and retries of
+# notifications all add time to it, and every time they reach must still be shown.
+LATEST_ISO = "2999-12-31T23:59:59Z"
+LATEST = datetime(2999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
+MAX_DELAY = 3_155_760_000  # 100 years of seconds: the most a fixture's delay or one advance may be
 
 
 class Clock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from sandbox.control.journal import JOURNAL_BYTES
 from sandbox.domain.clock import Clock
 from sandbox.store.state import Seed, SessionState
 
@@ -26,6 +27,9 @@ def is_default(sid: str) -> bool:
     return sid.partition(TENANT)[0] == DEFAULT
 
 
+INBOX_BYTES = 32 * 1024 * 1024
+
+
 @dataclass
 class Options:
     seeds: Callable[[str | None], Seed]   # a scenario's seed by name (None: the default)
@@ -33,6 +37,8 @@ class Options:
     max_sessions: int = 100                # per tenant, besides its default session
     idle_seconds: float | None = None      # a session unused this long starts afresh
     journal_size: int = 1000
+    journal_bytes: int = JOURNAL_BYTES     # each of a session's journal, violations and refusals
+    inbox_bytes: int = INBOX_BYTES         # what all inboxes together keep, oldest dropped first
     new_clock: Callable[[], Clock] = Clock
     default_clock: Clock | None = None
     namespace: str = "task-sandbox"        # Redis key prefix: several sandboxes on one Redis

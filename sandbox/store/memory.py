@@ -6,6 +6,7 @@ import time
 from collections import OrderedDict, deque
 
 from sandbox.control.journal import Journal
+from sandbox.store import codec
 from sandbox.store.base import DEFAULT, Options, fresh, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.state import SessionState, Tx
 
@@ -27,6 +28,10 @@ class MemoryStore:
         self._used: dict[str, float] = {}
         self._wake: dict[str, float] = {}  # sid -> when a sender should look at it (host's clock)
         self._inboxes: OrderedDict[str, deque] = OrderedDict()
+        # Every inbox entry in the order it came: (seq, bytes counted, name); the oldest goes first.
+        self._inbox_order: deque[tuple[int, int, str]] = deque()
+        self._inbox_bytes = 0
+        self._inbox_seq = 0
         self._unauthenticated: dict[str, int] = {}
         self._lock = threading.RLock()
         self._open(DEFAULT)  # its seed's schedule starts with the app, as the clock it was given
@@ -43,7 +48,7 @@ class MemoryStore:
                 return None
             state = self._states[sid] = fresh(self.options, sid, owner=owner)
             self._tenants.setdefault(split_sid(sid)[0] or "", OrderedDict())[sid] = None
-            self._journals[sid] = Journal(self.options.journal_size)
+            self._journals[sid] = Journal(self.options.journal_size, self.options.journal_bytes)
             self._used[sid] = now
             self._evict(sid, now)
             if state.seed.tables["subscriptions"]:  # its fixtures subscribe already: maybe something to send
@@ -188,6 +193,10 @@ class MemoryStore:
         journal = self._journals.get(sid)
         return journal.tally() if journal is not None else None
 
+    async def journal_held(self, sid: str) -> dict[str, int]:
+        journal = self._journals.get(sid)
+        return journal.held() if journal is not None else {}
+
     async def journal_clear(self, sid: str) -> None:
         journal = self._journals.get(sid)
         if journal is not None:
@@ -198,16 +207,39 @@ class MemoryStore:
 
     # -- inboxes: what the built-in receiver got, by name, outside every session --
     async def inbox_append(self, name: str, entry: dict) -> None:
+        """Entries are kept as JSON bytes: parsed, 64 KiB of JSON can take megabytes. The
+        oldest entries go first, whatever their name, while all of them hold more than
+        options.inbox_bytes (entries and the order's records, as the Redis store counts)."""
+        data = codec.dumps(entry)
+        size = len(data) + len(name.encode())
         with self._lock:
-            box = self._inboxes.pop(name, None) or deque(maxlen=self.options.journal_size)
-            box.append(entry)
+            self._inbox_seq += 1
+            box = self._inboxes.pop(name, None) or deque()
+            box.append((self._inbox_seq, data))
             self._inboxes[name] = box  # most recently used last
+            self._inbox_order.append((self._inbox_seq, size, name))
+            self._inbox_bytes += size
+            if len(box) > self.options.journal_size:
+                box.popleft()  # its record in the order is skipped when it comes up
             while len(self._inboxes) > self.options.max_sessions + 1:
                 self._inboxes.popitem(last=False)
+            while self._inbox_bytes > self.options.inbox_bytes:
+                seq, size, name = self._inbox_order.popleft()
+                self._inbox_bytes -= size
+                box = self._inboxes.get(name)
+                if box and box[0][0] == seq:  # else gone already: cleared, trimmed or its name evicted
+                    box.popleft()
+                    if not box:
+                        del self._inboxes[name]
+
+    async def inbox_bytes(self) -> int:
+        """What the inboxes' bound counts now: at least what they hold."""
+        with self._lock:
+            return self._inbox_bytes
 
     async def inbox_read(self, name: str) -> list[dict]:
         with self._lock:
-            return list(self._inboxes.get(name, ()))
+            return [codec.loads(data) for _, data in self._inboxes.get(name, ())]
 
     async def inbox_clear(self, name: str) -> None:
         with self._lock:

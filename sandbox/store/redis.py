@@ -19,7 +19,7 @@ from redis.retry import Retry
 from sandbox import errors
 from sandbox.store import codec
 from sandbox.store.redis_journals import Journals
-from sandbox.store.scripts import APPEND, COMMIT, CREATE, RESET
+from sandbox.store.scripts import APPEND, COMMIT, CREATE, INBOX, RESET
 from sandbox.store.base import DEFAULT, Options, fresh, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.state import Own, SessionState, Tx
 
@@ -61,7 +61,7 @@ class RedisStore(Journals):
                 retry=Retry(NoBackoff(), 0), health_check_interval=0)  # never resend a script: see _call
             self._scripts = {name: client.register_script(text)
                              for name, text in (("commit", COMMIT), ("create", CREATE), ("reset", RESET),
-                                                ("append", APPEND))}
+                                                ("append", APPEND), ("inbox", INBOX))}
         return client
 
     async def _call(self, coro_fn, changes: bool = False):
@@ -81,10 +81,11 @@ class RedisStore(Journals):
                     raise (errors.StoreUnavailable() if self.quiet else unavailable(exc)) from None
 
     def _keys(self, sid: str) -> tuple[str, ...]:
-        """meta, records, then the journal's: its entries, their count ever, its tally, and the
-        violations and refusals it keeps apart (sandbox/control/journal.py)."""
+        """meta, records, then the journal's: its entries, their count ever, its tally, the
+        violations and refusals it keeps apart (sandbox/control/journal.py), and the bytes each
+        of those three lists holds."""
         base = f"{self.prefix}s:{sid}:"
-        return base + "m", base + "r", base + "j", base + "jn", base + "jt", base + "jv", base + "jr"
+        return base + "m", base + "r", base + "j", base + "jn", base + "jt", base + "jv", base + "jr", base + "jb"
 
     @property
     def _ttl(self) -> int:

@@ -16,16 +16,22 @@ class Journals:
         return f"{self.prefix}inbox:{name}"
 
     async def inbox_append(self, name: str, entry: dict) -> None:
-        async def append(r):
-            async with r.pipeline(transaction=True) as pipe:
-                pipe.rpush(self._inbox(name), codec.dumps(entry))
-                pipe.ltrim(self._inbox(name), -self.options.journal_size, -1)
-                pipe.expire(self._inbox(name), self._ttl or INBOX_TTL)  # no one else ever deletes it
-                await pipe.execute()
-        await self._call(append, changes=True)
+        """One script (sandbox/store/scripts.py INBOX): the oldest entries of all inboxes go
+        first while together they count more than options.inbox_bytes."""
+        order = self.prefix + "inbox-order"
+        await self._call(lambda r: self._scripts["inbox"](
+            keys=[self._inbox(name), order, order + ":bytes", order + ":seq"], client=r,
+            args=[codec.dumps(entry), name, self.options.journal_size, self.options.inbox_bytes,
+                  self._ttl or INBOX_TTL, self._inbox("")]),  # no one else ever deletes them
+            changes=True)
+
+    async def inbox_bytes(self) -> int:
+        """What the inboxes' bound counts now: at least what they hold."""
+        return int(await self._call(lambda r: r.get(self.prefix + "inbox-order:bytes")) or 0)
 
     async def inbox_read(self, name: str) -> list[dict]:
-        return [codec.loads(e) for e in await self._call(lambda r: r.lrange(self._inbox(name), 0, -1))]
+        found = await self._call(lambda r: r.lrange(self._inbox(name), 0, -1))
+        return [codec.loads(e.partition(b" ")[2]) for e in found]  # "<seq> <entry>"
 
     async def inbox_clear(self, name: str) -> None:
         await self._call(lambda r: r.delete(self._inbox(name)))
@@ -35,12 +41,12 @@ class Journals:
         await self._call(lambda r: self._scripts["append"](
             keys=self._keys(sid)[2:], client=r,
             args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
-                  KEPT.index(keep) + 1 if keep else 0]),
+                  KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT]),
             changes=True)
 
     async def journal_tally(self, sid: str) -> dict | None:
         """What the client's report reads (as Journal.tally), or None if there is no such session."""
-        meta, _, journal, _, tally, *kept = self._keys(sid)
+        meta, _, journal, _, tally, *kept, _ = self._keys(sid)
 
         async def read(r):
             async with r.pipeline(transaction=True) as pipe:
@@ -72,6 +78,11 @@ class Journals:
         raw, total = await self._call(query)
         first = int(total or 0) - len(raw) + 1
         return [{"seq": first + i, **codec.loads(e)} for i, e in enumerate(raw)]
+
+    async def journal_held(self, sid: str) -> dict[str, int]:
+        """The bytes each list counts now (as Journal.held)."""
+        held = await self._call(lambda r: r.hgetall(self._keys(sid)[-1]))
+        return {"journal": 0, **{kind: 0 for kind in KEPT}, **{k.decode(): int(v) for k, v in held.items()}}
 
     async def journal_clear(self, sid: str) -> None:
         _, _, journal, _, *report = self._keys(sid)

@@ -19,7 +19,8 @@ local function evict(index, kept, prefix, cutoff, default)
   for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess)) do
     if sid ~= default and #gone < excess then
       local base = prefix .. 's:' .. sid .. ':'
-      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jv', base .. 'jr')
+      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jv', base .. 'jr',
+                 base .. 'jb')
       redis.call('ZREM', index, sid)
       redis.call('ZREM', prefix .. 'wake', sid)
       table.insert(gone, sid)
@@ -78,21 +79,54 @@ redis.call('DEL', unpack(KEYS, 3))
 if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
 return v
 """
-# KEYS: journal, its counter, its tally, the violations and the refusals it keeps apart. ARGV:
-# entry, entries kept, ttl (0: none), the tally's field ('': none), which of the two lists keeps
-# the entry too (1, 2; 0: neither) (sandbox/control/journal.py).
+# KEYS: journal, its counter, its tally, the violations and the refusals it keeps apart, the
+# bytes each of those three lists holds. ARGV: entry, entries kept, ttl (0: none), the tally's
+# field ('': none), which of the two lists keeps the entry too (1, 2; 0: neither), bytes each
+# list keeps, then the two lists' names (sandbox/control/journal.py). Each list drops its
+# oldest entries past either bound.
 APPEND = """
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+local function keep(key, field, item)
+  redis.call('RPUSH', key, item)
+  local total = redis.call('HINCRBY', KEYS[6], field, #item)
+  local n = redis.call('LLEN', key)
+  while n > 0 and (n > tonumber(ARGV[2]) or total > tonumber(ARGV[6])) do
+    total = redis.call('HINCRBY', KEYS[6], field, -#redis.call('LPOP', key))
+    n = n - 1
+  end
+end
+keep(KEYS[1], 'journal', ARGV[1])
 local seq = redis.call('INCR', KEYS[2])
 redis.call('HINCRBY', KEYS[3], '#', 1)
 if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end
 local kept = tonumber(ARGV[5])
 if kept > 0 then
-  redis.call('RPUSH', KEYS[3 + kept], seq .. ' ' .. ARGV[1])
-  redis.call('LTRIM', KEYS[3 + kept], -tonumber(ARGV[2]), -1)
+  keep(KEYS[3 + kept], ARGV[6 + kept], seq .. ' ' .. ARGV[1])
 end
 if tonumber(ARGV[3]) > 0 then
   for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 end
+"""
+# The built-in inboxes, bounded together. KEYS: the name's list, the order of every entry (one
+# record "<seq> <bytes> <name>" each, oldest first), the bytes those records count, the seq
+# counter. ARGV: the entry, its name, entries kept per name, the bytes all inboxes keep, ttl,
+# the prefix of a name's list. Each entry is kept as "<seq> <entry>", so a record whose entry
+# is gone already (cleared, trimmed, expired) drops nothing newer; the count covers such
+# records until they come up, so it is never below what the inboxes hold.
+INBOX = """
+local seq = redis.call('INCR', KEYS[4])
+local size = #ARGV[1] + #ARGV[2]
+redis.call('RPUSH', KEYS[1], seq .. ' ' .. ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+redis.call('RPUSH', KEYS[2], seq .. ' ' .. size .. ' ' .. ARGV[2])
+local total = redis.call('INCRBY', KEYS[3], size)
+while total > tonumber(ARGV[4]) do
+  local record = redis.call('LPOP', KEYS[2])
+  if not record then redis.call('SET', KEYS[3], 0); break end
+  local old, bytes, name = string.match(record, '^(%d+) (%d+) (.*)$')
+  total = redis.call('DECRBY', KEYS[3], bytes)
+  local box = ARGV[6] .. name
+  local head = redis.call('LINDEX', box, 0)
+  if head and string.sub(head, 1, #old + 1) == old .. ' ' then redis.call('LPOP', box) end
+end
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
 """
