@@ -219,7 +219,7 @@ def test_serve_passes_the_memory_bounds_on():
                                      "--journal-body-bytes", "20"])
     app = create_app(**cli.app_options(args))  # the app serve would run
     assert (app.store.options.inbox_bytes, app.store.options.journal_bytes) == (1000, 3000)
-    with app.test_client() as client:
+    with app.test_client(base_url="http://localhost") as client:  # serve on loopback checks the Host
         client.post(f"{BASE}/task/task_abcdef123456/report", headers=auth(),
                     json={"issues": [{"label": "a", "value": "b" * 100}]})
         [entry] = client.get("/_sandbox/journal").json()["payload"]
