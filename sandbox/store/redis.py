@@ -319,7 +319,8 @@ class RedisStore(Journals):
                     for sid in sids:
                         pipe.exists(self._keys(sid)[0])
                     return await pipe.execute()
-            found += [s for s, e in zip(sids, await self._call(exist)) if e]
+            # the laptop's default session is there from the start, made on first use (see prepare)
+            found += [s for s, e in zip(sids, await self._call(exist)) if e or s == DEFAULT]
         return found
 
     # -- requests refused before any session: counted for the whole server --
