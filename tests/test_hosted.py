@@ -26,7 +26,8 @@ def sess(name: str) -> dict:
 @pytest.fixture
 def hosted(clock, store):
     """A hosted sandbox on the suite's store, with a small cap on each team's sessions."""
-    options = dict(clock=clock, admin_token=TOKEN, max_sessions=5)
+    options = dict(clock=clock, admin_token=TOKEN, max_sessions=5, allowed_hosts=["testserver"],
+                   inbox_bytes=256 * 1024)
     if store is not None:
         options.update(store=store[0], namespace=store[1])
     with create_app(**options).test_client() as client:
@@ -196,3 +197,50 @@ def test_a_team_sees_only_its_own_keys_teams_and_projects(hosted):
     assert {p["team_id"] for p in world["projects"]} == {"team_654321"}
     everything = hosted.get("/_sandbox/world", headers={**ADMIN, **sess("default@team_654321")}).json()["payload"]
     assert A_KEY in {k["key"] for k in everything["keys"]}  # the admin sees every team's
+
+
+# Probes of the bounds, each sent with a valid key of team B (or none), on top of team A's work.
+B_H = {**key(B_KEY), **sess("ci-42")}
+META = [{"name": f"n{i}", "value": "v"} for i in range(51)]
+RESOURCE_PROBES = [
+    # name, method, path, headers, request arguments, status, code
+    ("a clock past its latest instant", "POST", "/_sandbox/clock", B_H, {"json": {"now": "9999-12-31T23:59:59Z"}},
+     400, "invalid_request"),
+    ("advance by a 5,000-digit number", "POST", "/_sandbox/clock", {**B_H, "Content-Type": "application/json"},
+     {"content": b'{"advance_seconds": ' + b"9" * 5000 + b"}"}, 400, "invalid_request"),
+    ("a report holding a 5,000-digit number", "POST", f"{B_TASK}/report", {**B_H, "Content-Type": "application/json"},
+     {"content": b'{"issues": [{"label": "x", "value": ' + b"9" * 5000 + b"}]}"}, 400, "invalid_request"),
+    ("upload meta with too many entries", "POST", "/v2/team_654321/project/proj_654321/upload", B_H,
+     {"files": [("file", ("a.pdf", b"%PDF", "application/pdf"))], "data": {"meta": __import__("json").dumps(META)}},
+     400, "invalid_meta"),
+    ("a body over 1 MiB", "POST", f"{B_TASK}/report", {**B_H, "Content-Type": "application/json"},
+     {"content": b"x" * (1024 * 1024 + 1)}, 413, "payload_too_large"),
+    ("an inbox post over 64 KiB, no credentials", "POST", "/_sandbox/inbox/flood", {}, {"json": {"p": "x" * 70_000}},
+     413, "payload_too_large"),
+    ("another Host (DNS rebinding)", "GET", "/_sandbox/journal", {**B_H, "Host": "evil.example"}, {}, 400,
+     "host_not_allowed"),
+    ("a cross-site form post to reset", "POST", "/_sandbox/reset", sess("ci-42"),
+     {"data": {"scenario": "empty"}}, 403, "control_call_unmarked"),
+    ("a control preflight from another origin", "OPTIONS", "/_sandbox/reset",
+     {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}, {}, 400, "cors_preflight_refused"),
+]
+
+
+@pytest.mark.parametrize("name, method, path, headers, arguments, status, code", RESOURCE_PROBES,
+                         ids=[p[0] for p in RESOURCE_PROBES])
+def test_a_bound_answers_its_4xx_and_leaves_every_session_working(hosted, team_a, name, method, path, headers,
+                                                                 arguments, status, code):
+    answer = hosted.request(method, path, headers=headers, **arguments)
+    assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
+    assert team_a_state(hosted) == team_a
+    for h in ({**key(A_KEY), **sess("ci-42")}, B_H):  # no state left behind makes a later request fail
+        assert hosted.get("/_sandbox/session", headers=h).status_code == 200
+        assert hosted.post("/_sandbox/reset", headers=h, json={}).status_code == 200
+
+
+def test_a_flood_of_inbox_posts_keeps_the_inboxes_under_their_bound(hosted, team_a):
+    for n in range(40):  # 40 x 60 KiB over 40 names: about ten times the bound of 256 KiB
+        assert hosted.post(f"/_sandbox/inbox/flood-{n}", json={"pad": "x" * 60_000}).status_code == 204
+    kept = [hosted.get(f"/_sandbox/inbox/flood-{n}", headers=ADMIN).json()["count"] for n in range(40)]
+    assert 0 < sum(kept) <= 4 and kept[-1] == 1 and kept[0] == 0  # the newest kept, the oldest dropped
+    assert team_a_state(hosted) == team_a
