@@ -244,3 +244,15 @@ def test_a_flood_of_inbox_posts_keeps_the_inboxes_under_their_bound(hosted, team
     kept = [hosted.get(f"/_sandbox/inbox/flood-{n}", headers=ADMIN).json()["count"] for n in range(40)]
     assert 0 < sum(kept) <= 4 and kept[-1] == 1 and kept[0] == 0  # the newest kept, the oldest dropped
     assert team_a_state(hosted) == team_a
+
+
+@pytest.mark.parametrize("name, status", [("ci", 403), ("team_123456-ci", 403), ("team_654321", 200),
+                                          ("team_654321-ci", 200), ("team_654321.x", 200)])
+def test_a_team_reads_and_clears_only_inboxes_named_after_it(hosted, name, status):
+    assert hosted.post(f"/_sandbox/inbox/{name}", json={"secret": "of someone"}).status_code == 204
+    read = hosted.get(f"/_sandbox/inbox/{name}", headers=key(B_KEY))
+    assert read.status_code == status
+    if status == 403:
+        assert read.json()["code"] == "control_plane_forbidden" and "secret" not in read.text
+    assert hosted.delete(f"/_sandbox/inbox/{name}", headers=key(B_KEY)).status_code == (204 if status == 200 else 403)
+    assert hosted.get(f"/_sandbox/inbox/{name}", headers=ADMIN).json()["count"] == (0 if status == 200 else 1)

@@ -84,10 +84,22 @@ class NotificationHandlers:
                                                      "headers": headers, "body": body})
         return None, 204
 
+    @staticmethod
+    def _own_inbox(name: str) -> None:
+        """Anyone may post to an inbox; on a hosted sandbox a team reads and clears only those named
+        after it, so one team never reads what another's subscriptions received."""
+        ctx = context_of(context.scope)
+        team = ctx.tenant
+        if ctx.hosted and not ctx.admin and not (name == team or name.startswith((f"{team}-", f"{team}."))):
+            raise errors.ControlForbidden(
+                f"A team reads only its own inboxes, named {team} or {team}-<anything>; this one is not.")
+
     async def read_inbox(self, name, **_):
+        self._own_inbox(name)
         found = await self.sessions.store.inbox_read(name)
         return {"count": len(found), "payload": found}, 200
 
     async def clear_inbox(self, name, **_):
+        self._own_inbox(name)
         await self.sessions.store.inbox_clear(name)
         return None, 204
