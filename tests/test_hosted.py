@@ -256,3 +256,21 @@ def test_a_team_reads_and_clears_only_inboxes_named_after_it(hosted, name, statu
         assert read.json()["code"] == "control_plane_forbidden" and "secret" not in read.text
     assert hosted.delete(f"/_sandbox/inbox/{name}", headers=key(B_KEY)).status_code == (204 if status == 200 else 403)
     assert hosted.get(f"/_sandbox/inbox/{name}", headers=ADMIN).json()["count"] == (0 if status == 200 else 1)
+
+
+def test_a_teams_subscriptions_events_and_deliveries_are_its_own(hosted, team_a):
+    sub = hosted.post("/_sandbox/subscriptions", headers=B_H, json={
+        "project_id": "proj_654321", "url": "http://127.0.0.1:9/hooks"})
+    assert sub.status_code == 201, sub.text
+    fired = hosted.post("/_sandbox/events", headers=B_H, json={"upload_id": "upl_globex0001", "type": "upload.in_review"})
+    assert fired.status_code == 201, fired.text
+    a = {**key(A_KEY), **sess("ci-42")}
+    for path in ("/_sandbox/subscriptions", "/_sandbox/events", "/_sandbox/deliveries"):
+        theirs = {e["id"] for e in hosted.get(path, headers=B_H).json()["payload"]}
+        mine = {e["id"] for e in hosted.get(path, headers=a).json()["payload"]}
+        assert theirs and not theirs & mine, path  # A's session has events of its own, never B's
+    sub_id = sub.json()["payload"]["id"]
+    assert hosted.get(f"/_sandbox/subscriptions/{sub_id}", headers=a).status_code == 404
+    assert hosted.delete(f"/_sandbox/subscriptions/{sub_id}", headers=a).status_code == 404
+    assert hosted.get(f"/_sandbox/subscriptions/{sub_id}", headers=B_H).status_code == 200
+    assert team_a_state(hosted) == team_a
