@@ -77,7 +77,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                control_cors_origins: Sequence[str] = (), allowed_hosts: Sequence[str] | None = None,
                admin_token_sha256: str | None = None, inbox_bytes: int = INBOX_BYTES,
                journal_bytes: int = JOURNAL_BYTES, journal_body_bytes: int = BODY_BYTES,
-               form_limits: FormLimits = FormLimits()) -> SandboxApp:
+               form_limits: FormLimits = FormLimits(), session_records: int = 10_000) -> SandboxApp:
     """Build an app with its own sessions, seeded from `fixtures_dir` (default: the shipped
     fixtures, with their scenarios) or from ready `records`; `clock` is the default session's.
     `store` is None (this process's memory) or a redis:// URL, under `namespace`.
@@ -86,7 +86,8 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     all, dropping the oldest entries first. Each session's journal, and the violations and
     refusals it keeps apart, each keep at most `journal_size` entries and `journal_bytes` bytes
     (as JSON), each body of an entry cut at `journal_body_bytes`. `form_limits` bound an
-    upload's meta and form fields (sandbox/multipart.py).
+    upload's meta and form fields (sandbox/multipart.py). A session holds at most
+    `session_records` records of its own (sandbox/store/base.py check_bound).
     The control plane answers CORS only to `control_cors_origins`; `allowed_hosts` (None: any)
     are the Host names served (sandbox/edge.py HostGuard). The admin token is given in clear
     (`admin_token`) or as its SHA-256 hex digest (`admin_token_sha256`, what workers get).
@@ -96,7 +97,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     scenarios = Scenarios(fixtures_dir, document, default=records)
     options = dict(seeds=scenarios.seed, id_seed=seed, max_sessions=max_sessions, idle_seconds=idle_seconds,
                    journal_size=journal_size, default_clock=clock, wake_at=outbox.wake_at,
-                   inbox_bytes=inbox_bytes, journal_bytes=journal_bytes)
+                   inbox_bytes=inbox_bytes, journal_bytes=journal_bytes, session_records=session_records)
     state = open_store(store, **options, **({"namespace": namespace} if namespace else {}))
     hosts = HostPolicy(webhook_hosts)
     sender = Sender(state.sibling(), document, timeout=webhook_timeout, hosts=hosts)

@@ -101,6 +101,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="sessions kept, least recently used evicted first (default: %(default)s)")
     serve.add_argument("--journal-size", type=_positive, default=1000,
                        help="journal entries kept per session (default: %(default)s)")
+    serve.add_argument("--session-records", metavar="N", type=_positive, default=10_000,
+                       help="records a session holds of its own (the tasks, uploads, subscriptions, events and "
+                            "deliveries it made or changed); past it a request that would add one is a 400 "
+                            "session_full (default: %(default)s)")
     serve.add_argument("--journal-bytes", metavar="BYTES", type=_positive, default=2 * 1024 * 1024,
                        help="bytes (as JSON) each session's journal keeps, and its violations and refusals "
                             "each again, the oldest entries dropped first; the report's counts stay whole "
@@ -250,7 +254,7 @@ def app_options(args: argparse.Namespace) -> dict:
                 webhook_timeout=args.webhook_timeout, control_cors_origins=args.control_cors_origins or [],
                 allowed_hosts=[*LOOPBACK_HOSTS, *hosts] if _loopback(args.host) else hosts or None,
                 inbox_bytes=args.inbox_bytes, journal_bytes=args.journal_bytes,
-                journal_body_bytes=args.journal_body_bytes)
+                journal_body_bytes=args.journal_body_bytes, session_records=args.session_records)
 
 
 def worker_app():

@@ -45,6 +45,11 @@ class InvalidSession(SandboxUsage):
     code = "invalid_session"
 
 
+class SessionFull(SandboxUsage):
+    """A session's own state is bounded, like everything a request can grow: the sandbox's limit, not the contract's."""
+    code = "session_full"
+
+
 class InvalidPrefer(SandboxUsage):
     code = "invalid_prefer"
 

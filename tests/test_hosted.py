@@ -274,3 +274,44 @@ def test_a_teams_subscriptions_events_and_deliveries_are_its_own(hosted, team_a)
     assert hosted.delete(f"/_sandbox/subscriptions/{sub_id}", headers=a).status_code == 404
     assert hosted.get(f"/_sandbox/subscriptions/{sub_id}", headers=B_H).status_code == 200
     assert team_a_state(hosted) == team_a
+
+
+def test_a_sessions_own_records_are_bounded_and_a_refused_unit_leaves_nothing(store):
+    options = dict(admin_token=TOKEN, session_records=12)
+    if store is not None:
+        options.update(store=store[0], namespace=store[1])
+    with create_app(**options).test_client() as client:
+        upload = "/v2/team_654321/project/proj_654321/upload"
+        files = [("file", (f"{i}.pdf", b"%PDF", "application/pdf")) for i in range(5)]
+        assert client.post(upload, headers=B_H, files=files).status_code == 201  # an upload and 5 tasks: 6
+        refused = client.post(upload, headers=B_H, files=files + files[:2])  # 8 more would make 14
+        assert (refused.status_code, refused.json()["code"]) == (400, "session_full")
+        listed = client.get("/v2/team_654321/project/proj_654321/task", headers=B_H, params={"limit": 100})
+        assert listed.json()["count"] == 6  # the seeded task and the 5 uploaded: nothing of the refused one
+        assert client.post("/_sandbox/reset", headers=B_H, json={}).status_code == 200
+        assert client.post(upload, headers=B_H, files=files + files[:2]).status_code == 201  # room again
+
+
+def test_fault_rules_and_a_tasks_reports_are_bounded(hosted):
+    for _ in range(100):
+        assert hosted.post("/_sandbox/faults", headers=B_H, json={"operation": "getTask", "latency_ms": 1}
+                           ).status_code == 201
+    refused = hosted.post("/_sandbox/faults", headers=B_H, json={"operation": "getTask", "latency_ms": 1})
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_fault")
+    for _ in range(50):
+        assert hosted.post(f"{B_TASK}/report", headers=B_H, json={"issues": [{"label": "a", "value": "b"}]}
+                           ).status_code == 201
+    full = hosted.post(f"{B_TASK}/report", headers=B_H, json={"issues": [{"label": "a", "value": "b"}]})
+    assert (full.status_code, full.json()["code"]) == (400, "session_full")
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"a": 1e400}', b'{"b": 123456789012345678901234567890}'],
+                         ids=["deep", "infinite", "huge-int"])
+def test_a_refused_body_in_the_journal_never_breaks_a_read(hosted, body):
+    answer = hosted.post(f"{B_TASK}/report", headers={**B_H, "Content-Type": "application/json"}, content=body)
+    assert answer.status_code == 400
+    journal = hosted.get("/_sandbox/journal", headers=B_H)
+    assert journal.status_code == 200 and journal.json()["payload"][-1]["request"]["body"].startswith(body.decode()[:100])
+    assert hosted.get("/_sandbox/report", headers=B_H).status_code == 200
+    assert hosted.get("/_sandbox/report", headers=ADMIN).status_code == 200
+    assert hosted.get("/_sandbox/report", headers=ADMIN, params={"prefix": "ci"}).status_code == 200

@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, replace
 
+from sandbox import errors
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -30,7 +32,13 @@ class Rule:
         return int.from_bytes(digest, "big") / 2 ** 64
 
 
+MAX_RULES = 100  # a session's fault rules: each request reads them all
+
+
 def add(tx, **spec) -> Rule:
+    if len(tx.faults) >= MAX_RULES:
+        raise errors.InvalidFault(f"A session holds at most {MAX_RULES} fault rules; remove some "
+                                  "(DELETE /_sandbox/faults/{fault_id}) or clear them.")
     rule = Rule(id=f"fault_{tx.fault_seq + 1}", **spec)
     tx.set_faults((*tx.faults, rule), tx.fault_seq + 1)
     return rule

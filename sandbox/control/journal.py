@@ -134,13 +134,29 @@ def fitting(items: list, limit: int) -> list:
 
 
 def decode(text: str | None):
-    """A journalled body as JSON when it is JSON (NaN and Infinity are not), else as text."""
+    """A journalled body as JSON when it is JSON that can be answered again (no NaN or Infinity,
+    no nesting deep enough to exhaust the stack, no number JSON's readers cannot hold), else as
+    text: a refused request's body is journalled as it came, and must never break a read."""
     if not text:
         return None
     try:
-        return json.loads(text, parse_constant=_no_constants)
-    except ValueError:
+        return json.loads(text, parse_constant=_no_constants, parse_float=_finite, parse_int=_int64)
+    except (ValueError, RecursionError):
         return text
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def _int64(text: str) -> int:
+    value = int(text) if len(text) < 25 else None
+    if value is None or not -2**63 <= value < 2**64:
+        raise ValueError(f"{text[:20]}... does not fit 64 bits")
+    return value
 
 
 def _no_constants(name: str):  # validation.no_constants; importing it would pull Connexion into the store

@@ -100,6 +100,9 @@ def act(tx, key: ApiKey, team_id: str, project_id: str, task_id: str, action: st
     return task.public()
 
 
+MAX_REPORTS = 50  # a task's reports: each may be as large as a request body
+
+
 def report(tx, key: ApiKey, team_id: str, project_id: str, task_id: str, issues: list[dict],
            message: str | None, tracker_fails: bool = False) -> tuple[dict, list[dict]]:
     """Store the report; return the task and what failed outside (B10: 207 when not empty)."""
@@ -107,6 +110,9 @@ def report(tx, key: ApiKey, team_id: str, project_id: str, task_id: str, issues:
     task = _task(tx, key, team_id, project_id, task_id)
     project = tx.project(project_id)
     task = lifecycle.apply("report", task, tx.upload(task.upload_id), project, stamp)
+    if len(task.reports) >= MAX_REPORTS:
+        raise errors.SessionFull(f"A task holds at most {MAX_REPORTS} reports in the sandbox; reset the session "
+                                 "to report on it again.")
     task = replace(task, reports=(*task.reports, Report(freeze(issues), message, stamp)))
     tx.put("tasks", task.id, task)
     failures = [{"system": "issue_tracker",

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from sandbox import errors
 from sandbox.control.journal import JOURNAL_BYTES
 from sandbox.domain.clock import Clock
 from sandbox.store.state import Seed, SessionState
@@ -39,6 +40,7 @@ class Options:
     journal_size: int = 1000
     journal_bytes: int = JOURNAL_BYTES     # each of a session's journal, violations and refusals
     inbox_bytes: int = INBOX_BYTES         # what all inboxes together keep, oldest dropped first
+    session_records: int = 10_000          # records a session holds of its own (check_bound)
     new_clock: Callable[[], Clock] = Clock
     default_clock: Clock | None = None
     namespace: str = "task-sandbox"        # Redis key prefix: several sandboxes on one Redis
@@ -46,6 +48,16 @@ class Options:
     # and who to tell when there is such a time (sandbox/notify/): none, no notifications.
     wake_at: Callable | None = None
     on_wake: Callable[[], None] | None = None
+
+
+def check_bound(options: "Options", state: SessionState, tx) -> None:
+    """Before a commit: a session holds at most `session_records` records of its own (those it
+    made or changed: tasks, uploads, subscriptions, events, deliveries...), so no client can grow
+    one without bound; past it the unit commits nothing."""
+    if tx.added and state.own.size + tx.added > options.session_records:
+        raise errors.SessionFull(
+            f"This session holds {options.session_records} records of its own, its limit "
+            "(--session-records): reset it (POST /_sandbox/reset) or use a new one.")
 
 
 def wake_of(options: Options, tx, now: float) -> float | None:

@@ -7,7 +7,7 @@ from collections import OrderedDict, deque
 
 from sandbox.control.journal import Journal
 from sandbox.store import codec
-from sandbox.store.base import DEFAULT, Options, fresh, is_default, sid_of, split_sid, tell, wake_of
+from sandbox.store.base import DEFAULT, Options, check_bound, fresh, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.state import SessionState, Tx
 
 
@@ -108,6 +108,7 @@ class MemoryStore:
             tx = Tx(state, sid, self.options.id_seed)
             result = fn(tx, *args, **kwargs)
             if tx.dirty:
+                check_bound(self.options, state, tx)
                 tx.commit_into(state)
                 self._set_wake(sid, tx)
             return result

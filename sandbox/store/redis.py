@@ -20,7 +20,7 @@ from sandbox import errors
 from sandbox.store import codec
 from sandbox.store.redis_journals import Journals
 from sandbox.store.scripts import APPEND, COMMIT, CREATE, INBOX, RESET
-from sandbox.store.base import DEFAULT, Options, fresh, is_default, sid_of, split_sid, tell, wake_of
+from sandbox.store.base import DEFAULT, Options, check_bound, fresh, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.state import Own, SessionState, Tx
 
 log = logging.getLogger("sandbox")
@@ -228,6 +228,7 @@ class RedisStore(Journals):
             result = fn(tx, *args, **kwargs)
             if not tx.dirty:
                 return result
+            check_bound(self.options, state, tx)
             changed = any(tx.writes.values()) or bool(tx.by_upload)
             wake = wake_of(self.options, tx, time.time())
             argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed), sid, _score(wake)]

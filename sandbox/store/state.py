@@ -54,6 +54,11 @@ class Own:
         self.by_upload: dict[str, tuple[str, ...]] = {}
         self.task_keys: dict[str, list] = defaultdict(list)  # per project, in listing order (B11)
 
+    @property
+    def size(self) -> int:
+        """How many records the session holds itself (what its bound counts)."""
+        return sum(len(table) for table in self.tables.values())
+
     def put(self, kind: str, key: str, value) -> None:
         table = self.tables[kind]
         if kind == "tasks" and key not in table:
@@ -131,6 +136,7 @@ class Tx:
         self.outbox, self.notify_seq = state.outbox, state.notify_seq
         self.scenario = state.scenario
         self.dirty = False
+        self.added = 0  # records this unit adds to those the session holds itself
 
     # -- records --
     def get(self, kind: str, key: str):
@@ -147,7 +153,10 @@ class Tx:
         return self.get("projects", project_id)
 
     def put(self, kind: str, key: str, value) -> None:
-        self.writes[kind][key] = value
+        writes = self.writes[kind]
+        if key not in writes and key not in self.state.own.tables[kind]:
+            self.added += 1
+        writes[key] = value
         self.dirty = True
 
     def values(self, kind: str) -> Iterator:
