@@ -23,6 +23,7 @@ from typing import Callable
 
 import yaml
 
+import bounded
 import stores
 from operations import KEY, OPS, PRISM_NOTES, PROJECT, TASK, run_operations, warm_get, wrk, wrong
 
@@ -370,6 +371,7 @@ def run(args) -> str:
         small.stop()
         say(f"sandbox: memory of {args.sessions:,} sessions ...")
         mem = sessions_memory(tmp, args.sessions)
+        filled = bounded.run(lambda name, *extra: sandbox(name, tmp, *extra), say)
     finally:
         while SERVERS:  # stop() removes each
             SERVERS[-1].stop()
@@ -377,7 +379,19 @@ def run(args) -> str:
     return "\n\n".join([*([operations_table(main)] if wrk_bin else []),
                          *([stores.table(store_runs, fmt, grid)] if store_runs else []),
                          figures_table(figures(args, main, big, mem)),
-                         "\n".join(notes(args, wrk_bin, with_prism, mem))])
+                         "\n".join(notes(args, wrk_bin, with_prism, mem)),
+                         bounded.table(filled, fmt, grid)])
+
+
+def run_bounded() -> str:
+    """The bounded-memory table alone: no wrk, no Prism."""
+    tmp = Path(tempfile.mkdtemp(prefix="sandbox-bench-"))
+    try:
+        return bounded.table(bounded.run(lambda name, *extra: sandbox(name, tmp, *extra), say), fmt, grid)
+    finally:
+        while SERVERS:
+            SERVERS[-1].stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def stored(args, wrk_bin: str | None, tmp: Path, memory: dict) -> dict | None:
@@ -410,6 +424,9 @@ def main() -> None:
     parser.add_argument("--no-prism", action="store_true", help="skip Prism even when npm is there")
     parser.add_argument("--no-redis", action="store_true",
                         help="skip the store rows (one and two workers on Redis) even when Redis answers")
+    parser.add_argument("--bounded-only", action="store_true",
+                        help="only the memory table with the inboxes and journals filled to their bounds "
+                             "(needs neither wrk nor Prism)")
     parser.add_argument("--duration", type=float, help="seconds per wrk run, whole (default 3, quick 1)")
     parser.add_argument("--tasks", type=int, help="tasks in the scale world (default 100,000, quick 10,000)")
     parser.add_argument("--sessions", type=int, help="sessions for the memory figure (default 1,000, quick 100)")
@@ -420,7 +437,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the finally kills the servers
     started = time.perf_counter()
     try:
-        report = run(args)
+        report = run_bounded() if args.bounded_only else run(args)
     except KeyboardInterrupt:
         say("interrupted: servers stopped")
         sys.exit(130)
