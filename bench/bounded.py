@@ -11,6 +11,7 @@ import httpx
 
 from operations import KEY, PROJECT, TASK
 
+RESIDENT = 2  # resident bytes per byte the bounds count, at most: the README's worst case uses it
 MIB = 1024 * 1024
 SESSIONS = 10                # --max-sessions: small, so the journals fill in seconds
 INBOX_BYTES = 32 * MIB       # --inbox-bytes, the default
@@ -168,14 +169,15 @@ def table(b: dict, fmt, grid) -> str:
     """A row per stage: RSS, its growth over idle, the documented worst case's growth, the JSON
     bytes the bounded stores hold, growth over those bytes, and whether RSS stayed under."""
     rss, idle, inbox, held = b["rss"], b["rss"]["idle"], b["inbox_held"], b["inbox_held"] + b["held"]
-    lists = (SESSIONS + 1) * 3 * JOURNAL_BYTES / MIB
+    lists = RESIDENT * (SESSIONS + 1) * 3 * JOURNAL_BYTES / MIB
+    inbox_bound = RESIDENT * INBOX_BYTES / MIB
     posted = b["inboxes"][0]["posted"] / MIB
-    stages = [(f"inboxes filled ({posted:,.0f} MiB posted)", "inboxes", INBOX_BYTES / MIB, inbox),
+    stages = [(f"inboxes filled ({posted:,.0f} MiB posted)", "inboxes", inbox_bound, inbox),
               (f"inboxes filled {INBOX_ROUNDS} times ({INBOX_ROUNDS * posted:,.0f} MiB posted)", "inboxes again",
-               INBOX_BYTES / MIB, inbox),
+               inbox_bound, inbox),
               (f"+ journals filled ({b['live']} live sessions, {b['full']} with all 3 lists at their bound)",
-               "journals", INBOX_BYTES / MIB + lists, held),
-              ("+ journals filled again", "journals again", INBOX_BYTES / MIB + lists, held)]
+               "journals", inbox_bound + lists, held),
+              ("+ journals filled again", "journals again", inbox_bound + lists, held)]
     body = [("idle (after one request of each kind)", fmt(idle), "—", "—", "—", "—", "—")]
     for name, key, bound, kept in stages:
         growth = rss[key] - idle
@@ -184,9 +186,10 @@ def table(b: dict, fmt, grid) -> str:
     head = ("stage", "RSS MiB", "growth MiB", "worst-case growth MiB", "held as JSON MiB", "growth / held", "under")
     j, ins = b["journals"], b["inboxes"]
     factors = ((rss["inboxes again"] - idle) * MIB / inbox, (rss["journals again"] - rss["inboxes again"]) * MIB / b["held"])
-    notes = [f"Worst case = idle RSS + --inbox-bytes ({INBOX_BYTES / MIB:.0f} MiB) + (--max-sessions {SESSIONS} + the "
-             f"default session) × 3 lists (journal, violations, refusals) × --journal-bytes ({JOURNAL_BYTES / MIB:.0f} "
-             f"MiB) = idle + {INBOX_BYTES / MIB + lists:.0f} MiB; sessions' own state is not in it.",
+    notes = [f"Worst case (the README's) = idle RSS + {RESIDENT} × (--inbox-bytes ({INBOX_BYTES / MIB:.0f} MiB) + "
+             f"(--max-sessions {SESSIONS} + the default session) × 3 lists (journal, violations, refusals) × "
+             f"--journal-bytes ({JOURNAL_BYTES / MIB:.0f} MiB)) = idle + {inbox_bound + lists:.0f} MiB: Python holds "
+             f"each byte the bounds count as JSON in up to {RESIDENT} bytes of memory; sessions' own state is not in it.",
              f"serve --max-sessions {SESSIONS} --inbox-bytes {INBOX_BYTES} --journal-bytes {JOURNAL_BYTES}, memory store; "
              f"{WORKERS} httpx client threads. Inboxes: {ins[0]['posts']:,} posts of {POST_BYTES // 1024} KiB round "
              f"{SESSIONS + 1} names in {ins[0]['seconds']:.0f} s. Journals: {j[0]['requests']:,} requests in "

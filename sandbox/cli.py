@@ -184,8 +184,22 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
+def steady_memory() -> None:
+    """Large buffers (inbox entries, journal bodies, request bodies) go to mmap, which is returned to
+    the system when freed, instead of glibc's heap, whose holes are not: with the heap, a full inbox
+    replaced over and over crept to 5 times its bytes in resident memory, with mmap it stays near
+    1.2 times (bench/bounded.py). Only glibc has mallopt; elsewhere this does nothing."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).mallopt(-3, 32 * 1024)  # M_MMAP_THRESHOLD: fixed, so glibc no longer raises it
+    except (OSError, AttributeError):
+        pass
+
+
 def serve(args: argparse.Namespace) -> int:
     _quiet()
+    steady_memory()
     from sandbox.app import create_app  # deferred: `--help` stays fast
 
     try:
@@ -260,6 +274,7 @@ def app_options(args: argparse.Namespace) -> dict:
 def worker_app():
     """The app of one worker of `serve --workers N`."""
     _quiet()
+    steady_memory()
     from sandbox.app import create_app
 
     return create_app(**json.loads(os.environ[WORKER_OPTIONS]))
