@@ -164,11 +164,14 @@ class ContextLayer:
         secret = bearer(header)
         known = self.sessions.keys.get(secret)
         hosted = self.admin is not None
-        if known is not None:
+        if known is not None:  # the server's key: its session is reached, made if new
             ctx.tenant = known.team_id if hosted else None
             ctx.session = await self.sessions.open(ctx.tenant, ctx.name)
-        elif not hosted:
-            ctx.session = await self.sessions.find(None, ctx.name)
+        elif not hosted:  # a key loaded into a laptop's session: looked at there, touching nothing first
+            found = await self.sessions.find(None, ctx.name)
+            if found is None or found.key(secret) is None:
+                raise errors.Unauthorized()
+            ctx.session = await self.sessions.open(None, ctx.name)
         if ctx.session is None:
             raise errors.Unauthorized()
         key = ctx.session.key(secret)

@@ -45,7 +45,7 @@ def broken(live):
     """Session `broken`: one request of each kind of violation, and one valid one."""
     assert call(live.url, "broken", "GET", f"{BASE}/task/{TASK}") == 200
     assert call(live.url, "broken", "POST", f"{BASE}/task/{TASK}/report", json={"issues": "none"}) == 400
-    assert call(live.url, "broken", "GET", f"{BASE}/task/{TASK}", key="nope") == 401  # a key the session lacks
+    assert call(live.url, "broken", "GET", f"{BASE}/task/{TASK}", key="key_no_project") == 403
     assert call(live.url, "broken", "GET", f"{BASE}/tasks") == 404
     assert call(live.url, "broken", "DELETE", f"{BASE}/task/{TASK}") == 405
     return live.url
@@ -67,7 +67,7 @@ def test_each_violation_is_named_and_the_exit_status_fails_the_job(capsys, broke
     assert "Violations: 4 (invalid_request 1, auth 1, unknown_route 1, wrong_method 1)" in out
     for line in (f"#2 POST {BASE}/task/{TASK}/report -> 400 invalid_request:",
                  "        body.issues: 'none' is not of type 'array'",
-                 f"#3 GET {BASE}/task/{TASK} -> 401 invalid_api_key:",
+                 f"#3 GET {BASE}/task/{TASK} -> 403 project_not_granted:",
                  f"#4 GET {BASE}/tasks -> 404 route_not_found:",
                  f"#5 DELETE {BASE}/task/{TASK} -> 405 method_not_allowed:"):
         assert line in out
@@ -89,14 +89,14 @@ def test_junit_xml_fails_the_operations_a_client_broke(capsys, broken, tmp_path)
     suite = ElementTree.parse(path).getroot()
     cases = {c.get("name").split(" ")[0]: c for c in suite.iter("testcase")}
     assert suite.get("tests") == "13" and suite.get("failures") == "3" and suite.get("skipped") == "9"
-    assert "invalid_api_key" in cases["getTask"].find("failure").text
+    assert "project_not_granted" in cases["getTask"].find("failure").text
     assert cases["reportTask"].find("failure").text.startswith(f"#2 POST {BASE}/task/{TASK}/report -> 400")
     astray = cases["requests"].find("failure")
     assert astray.get("message") == "2 request(s) matched no operation"
     assert "route_not_found" in astray.text and "method_not_allowed" in astray.text
     assert cases["moveUpload"].find("skipped").get("message") == "never called by the client"
     assert cases["coverage"].find("failure") is None
-    assert "untested statuses: 400 403 404 500" in cases["getTask"].find("system-out").text
+    assert "untested statuses: 400 401 404 500" in cases["getTask"].find("system-out").text
 
 
 @pytest.mark.parametrize("minimum, expected", [("1", 0), ("5.1", 0), ("5.2", 1), ("100", 1)])
@@ -123,16 +123,16 @@ def test_a_prefix_reports_several_sessions_as_one(capsys, clean, broken):
 
 def test_a_capped_journal_says_how_many_entries_it_dropped(capsys, store):
     with ServerThread(app_with(store, journal_size=2)) as server:
-        assert call(server.url, "cap", "GET", f"{BASE}/task/{TASK}", key="key_no_project") == 403
+        assert call(server.url, "cap", "POST", f"{BASE}/task/{TASK}/complete", key="key_task_read_only") == 403
         for _ in range(2):
-            assert call(server.url, "cap", "GET", f"{BASE}/task/{TASK}", key="nope") == 401
+            assert call(server.url, "cap", "GET", f"{BASE}/task/{TASK}", key="key_no_project") == 403
         assert call(server.url, "cap", "GET", f"{BASE}/task/{TASK}") == 200
         code, out, _ = report(capsys, "--base-url", server.url, "--session", "cap")
     assert code == 1
     assert "the journal dropped 2 of 4 entries past its bound (--journal-size)" in out
     # two of the three kept apart from the journal, whose own two are the newest calls
     assert "Violations: 3 (auth 3)" in out and "(1 more counted, not kept: past the journal's bound)" in out
-    assert out.count("-> 401 invalid_api_key") == 2 and "-> 403 project_not_granted" not in out
+    assert out.count("-> 403 project_not_granted") == 2 and "insufficient_scope" not in out
 
 
 def free_port() -> int:

@@ -117,16 +117,16 @@ def test_a_request_from_another_tab_appears_in_the_live_journal(page, live):
 def test_the_contract_report_names_the_clients_violations_not_the_dashboards(page, live):
     h = {"X-Sandbox-Session": "ui-report"}
     assert httpx.get(f"{live.url}{BASE}/task/{TASK}", headers={**h, **auth()}).status_code == 200
-    assert httpx.get(f"{live.url}{BASE}/task/{TASK}", headers={**h, **auth("nope")}).status_code == 401
+    assert httpx.get(f"{live.url}{BASE}/task/{TASK}", headers={**h, **auth("key_no_project")}).status_code == 403
     assert httpx.post(f"{live.url}{BASE}/task/{TASK}/report", headers={**h, **auth()},
                       json={"issues": "none"}).status_code == 400
     open_session(page, "ui-report")
-    page.wait_for_selector("#report-violations li:has-text('invalid_api_key')")
+    page.wait_for_selector("#report-violations li:has-text('project_not_granted')")
     violations = page.locator("#report-violations > li")
     assert violations.count() == 2
     assert "body.issues: 'none' is not of type 'array'" in violations.nth(1).text_content()
     row = page.locator("#report-coverage tr[data-operation='getTask'] td")
-    assert (row.nth(0).text_content(), row.nth(1).text_content()) == ("200×1  401×1", "400 403 404 500")
+    assert (row.nth(0).text_content(), row.nth(1).text_content()) == ("200×1  403×1", "400 401 404 500")
     # the page's own refused action is the dashboard's, not the client's
     page.locator(f"#tasks tbody tr[data-task='{TASK}']").click()
     for answer in ("Task processing started", "task_not_reviewing"):
@@ -291,4 +291,10 @@ def test_with_an_admin_token_the_page_works_as_a_team_and_shows_only_its_session
         fresh.goto("/_sandbox/#token=T0k")  # or given once in the address, kept out of history
         fresh.wait_for_selector(f"#tasks tbody tr[data-task='{TASK}']")
         assert "#token" not in fresh.url
+        # another team's key typed in: the control plane is that team's, whatever key was picked before
+        page.get_by_label("Admin token or API key").fill("key_other_team")
+        page.get_by_label("Admin token or API key").press("Enter")
+        page.wait_for_function("() => [...document.querySelectorAll('#session option')].some(o => o.value === 'globex-only')")
+        keys = page.eval_on_selector_all("#key option", "options => options.map(o => o.value)")
+        assert keys == ["key_other_team"]
         context.close()

@@ -77,7 +77,10 @@ class MemoryStore:
         name = split_sid(new)[0]
         tenant = self._tenants[name or ""]
         while len(tenant) - (sid_of(name, DEFAULT) in tenant) > self.options.max_sessions:
-            self._forget(next(s for s in tenant if not is_default(s)))
+            oldest = next((s for s in tenant if not is_default(s) and s != new), None)
+            if oldest is None:  # the session being made is never its own victim
+                break
+            self._forget(oldest)
 
     def _forget(self, sid: str) -> None:
         self._wake.pop(sid, None)
@@ -90,9 +93,10 @@ class MemoryStore:
         return self.open_sync(sid, owner)
 
     async def find(self, sid: str) -> SessionState | None:
-        """The session's state if it is live; never makes one."""
+        """The session's state if it is live; never makes one, nor counts as its use."""
         with self._lock:
-            return self._open(sid, create=False)
+            state = self._states.get(sid)
+            return None if state is None or self._idle(sid, time.monotonic()) else state
 
     def open_sync(self, sid: str, owner: str | None = None) -> SessionState:
         with self._lock:
@@ -222,8 +226,6 @@ class MemoryStore:
             self._inbox_bytes += size
             if len(box) > self.options.journal_size:
                 box.popleft()  # its record in the order is skipped when it comes up
-            while len(self._inboxes) > self.options.max_sessions + 1:
-                self._inboxes.popitem(last=False)
             while self._inbox_bytes > self.options.inbox_bytes:
                 seq, size, name = self._inbox_order.popleft()
                 self._inbox_bytes -= size

@@ -115,10 +115,11 @@ class RedisStore(Journals):
 
     # -- sessions --
     async def find(self, sid: str) -> SessionState | None:
-        """The session's state if it is live; never makes one."""
-        return await self.open(sid, create=False)
+        """The session's state if it is live; never makes one, nor counts as its use."""
+        return await self.open(sid, create=False, use=False)
 
-    async def open(self, sid: str, owner: str | None = None, create: bool = True) -> SessionState | None:
+    async def open(self, sid: str, owner: str | None = None, create: bool = True,
+                   use: bool = True) -> SessionState | None:
         """The session's state, read from this process's cache when Redis holds the same
         version and incarnation (one round trip), from Redis otherwise; a new session is
         created unless another process creates it first. Opening counts as use: it keeps
@@ -130,7 +131,7 @@ class RedisStore(Journals):
         now = time.time()
         # Marking a session used costs a command per key: each process does it at most every
         # TOUCH_EVERY seconds per session, which is all an idle time in seconds needs.
-        touch = now - self._touched.get(sid, 0.0) > TOUCH_EVERY
+        touch = use and now - self._touched.get(sid, 0.0) > TOUCH_EVERY
         if touch:
             self._touched[sid] = now
             if len(self._touched) > 4 * (self.options.max_sessions + 1):
@@ -171,7 +172,7 @@ class RedisStore(Journals):
         else:
             found = await self._call(lambda r: r.hmget(meta, "v", "b", "rv", "d"))
             if found[0] is None:  # gone meanwhile (expired, deleted): start it again
-                return await self.open(sid, owner, create)
+                return await self.open(sid, owner, create, use)
         return await self._state(sid, *found)
 
     async def _state(self, sid: str, version: bytes, born: bytes, rv: bytes, data: bytes) -> SessionState:

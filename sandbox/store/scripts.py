@@ -6,7 +6,7 @@ from __future__ import annotations
 # in the step that made the new one, so that many processes creating sessions at once do not
 # all delete the same ones.
 EVICTION = """
-local function evict(index, kept, prefix, cutoff, default)
+local function evict(index, kept, prefix, cutoff, default, new)
   if cutoff ~= '' then
     local score = redis.call('ZSCORE', index, default)
     redis.call('ZREMRANGEBYSCORE', index, '-inf', cutoff)
@@ -16,8 +16,8 @@ local function evict(index, kept, prefix, cutoff, default)
   if redis.call('ZSCORE', index, default) then n = n - 1 end
   local excess, gone = n - tonumber(kept), {}
   if excess <= 0 then return gone end
-  for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess)) do
-    if sid ~= default and #gone < excess then
+  for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess + 1)) do  -- the default and the new one may be among them
+    if sid ~= default and sid ~= new and #gone < excess then
       local base = prefix .. 's:' .. sid .. ':'
       redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jv', base .. 'jr',
                  base .. 'jb')
@@ -62,7 +62,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[3], 'rv', 0, 'd', ARGV[1])
   if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
   redis.call('ZADD', KEYS[2], ARGV[9], ARGV[8])
-  gone = evict(KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+  gone = evict(KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])  -- never the session it makes
 end
 return {redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
 """

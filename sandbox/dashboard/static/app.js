@@ -38,19 +38,28 @@ function say(text, error = false) {
   status.className = error ? "error" : "";
 }
 
-function headers(extra = {}) {
+function headers(extra = {}, control = false) {
   const found = { "X-Sandbox-Session": state.session, "X-Sandbox-Client": CLIENT, ...extra };
   if (state.key) found.Authorization = `Bearer ${state.key}`;
-  if (state.token) {
-    // the admin's token, or a team's API key, which opens that team's own sessions on a hosted sandbox
-    found["X-Sandbox-Admin-Token"] = state.token;
-    if (!state.key) found.Authorization = `Bearer ${state.token}`;
-  }
+  // The field holds the admin's token, or a team's API key, which opens that team's own sessions
+  // on a hosted sandbox: then the control plane is that team's, whatever key acts on the API.
+  if (state.token && control && state.tokenIsKey) found.Authorization = `Bearer ${state.token}`;
+  else if (state.token) found["X-Sandbox-Admin-Token"] = state.token;
   return found;
 }
 
+async function learnToken() {
+  // a team's key opens the control plane by itself; the admin's token does not (it is no key)
+  state.tokenIsKey = false;
+  if (!state.token) return;
+  const probe = await fetch("/_sandbox/sessions", { headers: {
+    Authorization: `Bearer ${state.token}`, "X-Sandbox-Client": CLIENT } });
+  state.tokenIsKey = probe.ok;
+}
+
 async function call(method, url, body) {
-  const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }) };
+  const control = url.startsWith("/_sandbox");
+  const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }, control) };
   if (body !== undefined) init.body = JSON.stringify(body);
   const answer = await fetch(url, init);
   const text = await answer.text();
@@ -385,7 +394,12 @@ document.addEventListener("DOMContentLoaded", () => {
   $("project").addEventListener("change", guard(() => {
     state.project = $("project").value; state.generation++; unselect(); remember(); return refreshState();
   }));
-  const useToken = guard(() => { state.token = $("token").value; sessionStorage.setItem("sandbox.token", state.token); return refreshAll(); });
+  const useToken = guard(async () => {
+    state.token = $("token").value;
+    sessionStorage.setItem("sandbox.token", state.token);
+    await learnToken();
+    return refreshAll();
+  });
   $("token").addEventListener("change", useToken);
   $("as-form").addEventListener("submit", useToken);
   $("status-filter").addEventListener("change", guard(loadTasks));
@@ -424,7 +438,7 @@ document.addEventListener("DOMContentLoaded", () => {
     await loadNotifications();
   }));
   loadOperations().catch((e) => say(e.message, true));
-  refreshAll();
+  learnToken().catch(() => {}).then(refreshAll);
   setInterval(() => loadJournal().catch(() => {}), 1000);
   setInterval(() => refreshReport().catch(() => {}), 2000);
 });
