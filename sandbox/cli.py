@@ -184,6 +184,20 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
+def warn_public_keys(keys: dict) -> None:
+    """A hosted sandbox holds teams apart by their keys: the shipped fixtures' keys are printed in
+    the README, so with them anyone can act as those teams."""
+    from sandbox import spec
+    from sandbox.control.scenarios import Scenarios
+
+    shipped = Scenarios(None, spec.load_public()).seed(None).tables["keys"]
+    public = sorted(set(keys) & set(shipped))
+    if public:
+        print(f"task-sandbox: warning: hosting with the shipped fixtures' API keys ({', '.join(public)}), which "
+              "the README publishes: anyone can act as their teams. Serve --fixtures DIR with secret keys for "
+              "each team.", file=sys.stderr, flush=True)
+
+
 def steady_memory() -> None:
     """Large buffers (inbox entries, journal bodies, request bodies) go to mmap, which is returned to
     the system when freed, instead of glibc's heap, whose holes are not: with the heap, a full inbox
@@ -218,6 +232,8 @@ def serve(args: argparse.Namespace) -> int:
             raise StartError(f"--workers {args.workers} needs a shared store: add --store redis://host:port/db "
                              "(each worker would otherwise have sessions of its own)")
         app = create_app(**options)
+        if options.get("admin_token_sha256"):
+            warn_public_keys(app.sessions.keys)
         if app.store.kind == "redis":
             reach(args.store)
         sock = listen(args.host, args.port)

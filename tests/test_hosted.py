@@ -315,3 +315,13 @@ def test_a_refused_body_in_the_journal_never_breaks_a_read(hosted, body):
     assert hosted.get("/_sandbox/report", headers=B_H).status_code == 200
     assert hosted.get("/_sandbox/report", headers=ADMIN).status_code == 200
     assert hosted.get("/_sandbox/report", headers=ADMIN, params={"prefix": "ci"}).status_code == 200
+
+
+@pytest.mark.parametrize("project, upload, delivered", [("proj_654321", "upl_globex0001", 1),
+                                                        ("proj_123456", "upl_123456789", 0)], ids=["own", "other-team"])
+def test_a_teams_session_sends_only_its_own_projects_events(hosted, project, upload, delivered):
+    assert hosted.post("/_sandbox/subscriptions", headers=B_H, json={
+        "project_id": project, "url": "http://127.0.0.1:9/hooks"}).status_code == 201
+    fired = hosted.post("/_sandbox/events", headers=B_H, json={"upload_id": upload, "type": "upload.in_review"})
+    assert fired.status_code == 201, fired.text
+    assert hosted.get("/_sandbox/deliveries", headers=B_H).json()["count"] == delivered

@@ -127,3 +127,27 @@ def test_workers_never_hold_the_token_in_clear(redis_url, namespace, tmp_path, s
                 except (FileNotFoundError, ProcessLookupError):
                     continue
                 assert token.encode() not in shown, (pid, part)
+
+
+def test_hosting_with_the_shipped_keys_warns_and_with_keys_of_ones_own_does_not(tmp_path):
+    import shutil
+    import socket
+
+    own = tmp_path / "fixtures"
+    shutil.copytree(ROOT / "fixtures", own)
+    world = own / "world.yaml"
+    text = world.read_text()
+    for public in ("YOUR_API_KEY", "key_task_read_only", "key_task_edit_only", "key_no_project", "key_other_team"):
+        text = text.replace(f"key: {public}", f"key: {public.lower()}_{uuid.uuid4().hex}")
+    world.write_text(text)
+    with socket.socket() as taken:  # serve stops at the busy port, after the app (and its keys) are made
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        shipped = run("--port", port, env={"TASK_SANDBOX_ADMIN_TOKEN": "T0k"})
+        mine = run("--port", port, "--fixtures", str(own), env={"TASK_SANDBOX_ADMIN_TOKEN": "T0k"})
+        laptop = run("--port", port)
+    assert "warning: hosting with the shipped fixtures' API keys (YOUR_API_KEY" in shipped.stderr
+    assert "--fixtures DIR" in shipped.stderr
+    assert "already in use" in mine.stderr and "warning" not in mine.stderr
+    assert "already in use" in laptop.stderr and "warning" not in laptop.stderr  # a laptop holds no teams apart

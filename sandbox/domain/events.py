@@ -125,6 +125,8 @@ def fire(tx, upload_id: str, event_type: str, at: float) -> Event:
                    "upload": upload.public(tx.tasks_of(upload_id)), "task": None})
     event = Event(event_id, event_type, seq, project.id, upload_id, body, format_timestamp(at))
     tx.put("events", event_id, event)
+    if tx.owner is not None and project.team_id != tx.owner:
+        return event  # a team's session never sends another team's events: their subscribers are that team's
     for sub in sorted(tx.values("subscriptions"), key=lambda s: s.id):
         if sub.enabled and not sub.deleted and sub.project_id == project.id and event_type in sub.events:
             delivery_id, dseq = tx.notify_id("dlv")
