@@ -22,7 +22,7 @@ from sandbox.context import ContextLayer
 from sandbox.control import layers as control
 from sandbox.control.api import ControlHandlers
 from sandbox.control.scenarios import Scenarios
-from sandbox.control.sessions import Sessions
+from sandbox.control.sessions import Sessions, server_keys
 from sandbox.dashboard.pages import Pages
 from sandbox.domain import outbox
 from sandbox.notify.hosts import HostPolicy
@@ -97,7 +97,8 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     scenarios = Scenarios(fixtures_dir, document, default=records)
     options = dict(seeds=scenarios.seed, id_seed=seed, max_sessions=max_sessions, idle_seconds=idle_seconds,
                    journal_size=journal_size, default_clock=clock, wake_at=outbox.wake_at,
-                   inbox_bytes=inbox_bytes, journal_bytes=journal_bytes, session_records=session_records)
+                   inbox_bytes=inbox_bytes, journal_bytes=journal_bytes, session_records=session_records,
+                   tenants=len(server_keys(scenarios)[1]) + 1)
     state = open_store(store, **options, **({"namespace": namespace} if namespace else {}))
     hosts = HostPolicy(webhook_hosts)
     sender = Sender(state.sibling(), document, timeout=webhook_timeout, hosts=hosts)

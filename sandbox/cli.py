@@ -7,6 +7,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import warnings
@@ -303,7 +304,8 @@ def reach(url: str) -> None:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
     except (redis.RedisError, OSError, ValueError) as exc:
-        raise StartError(f"cannot reach the Redis store at {url}: {str(exc).rstrip('.')}; start Redis, or serve "
+        shown = re.sub(r"//[^@/]*@", "//***@", url)  # a password in the URL stays out of the log
+        raise StartError(f"cannot reach the Redis store at {shown}: {str(exc).rstrip('.')}; start Redis, or serve "
                          "without --store for the in-memory store") from None
 
 

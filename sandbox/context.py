@@ -206,7 +206,8 @@ class ContextLayer:
                 raise errors.ControlForbidden(
                     "The control plane needs the header X-Sandbox-Admin-Token, or a team's API key as "
                     "Authorization: Bearer <key> for that team's own sessions.")
-            elif ctx.operation not in SESSIONLESS or _header(scope, SESSION_HEADER) is not None:
+            elif ctx.operation is not None and (ctx.operation not in SESSIONLESS
+                                                 or _header(scope, SESSION_HEADER) is not None):
                 self._name(scope, ctx, qualified=True)
         if ctx.operation is not None and ctx.operation not in SESSIONLESS:
             ctx.session = await self.sessions.open(ctx.tenant, ctx.name)

@@ -64,6 +64,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.flow = _Flow(transport, self._touch)
+        # A connection that never sends a byte would otherwise hold its socket for ever: its first
+        # request's headers are due within the timeout of its opening.
+        self._head_begun = self.loop.time()
+        self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timers()

@@ -144,6 +144,7 @@ def test_other_clients_are_answered_while_a_50_mb_header_streams_in(served):
     pytest.param(b"GET / HTTP/1.1\r\nHost: sandbox\r\nX-Half", "headers did not arrive within 1 second",
                  id="partial-headers"),
     pytest.param(b"GET / HTT", "headers did not arrive within 1 second", id="partial-request-line"),
+    pytest.param(b"", "headers did not arrive within 1 second", id="not-a-byte"),
     pytest.param(REPORT_HEAD + b'{"message"', "No byte of the request body arrived for 1 second",
                  id="body-stops"),
     pytest.param(REPORT_HEAD, "No byte of the request body arrived for 1 second", id="body-never-starts"),

@@ -206,12 +206,14 @@ def test_a_redis_outage_is_a_503_that_changes_nothing_and_passes_by_itself(own_r
 
 def test_serve_with_an_unreachable_redis_is_one_line_and_exit_2():
     port = redis_server.free_port()
-    done = subprocess.run([sys.executable, "-m", "sandbox.cli", "serve", "--store", f"redis://127.0.0.1:{port}/0",
-                           "--port", "0"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "sandbox.cli", "serve", "--store",
+                           f"redis://user:s3cretpw@127.0.0.1:{port}/0", "--port", "0"],
+                          capture_output=True, text=True, timeout=60)
     lines = [line for line in done.stderr.splitlines() if line.strip() and "Warning" not in line
              and "import" not in line]
     assert done.returncode == 2
     assert len(lines) == 1 and lines[0].startswith("task-sandbox: cannot reach the Redis store"), done.stderr
+    assert "s3cretpw" not in done.stderr and "//***@127.0.0.1" in done.stderr  # the password stays out of the log
 
 
 def test_each_delivery_is_sent_once_whichever_replica_sends_it(replicas):

@@ -30,16 +30,20 @@ class Session:
         return self.state.get("keys", secret)
 
 
+def server_keys(scenarios) -> tuple[dict, set]:
+    """Keys are the server's: every scenario's, the default fixtures' winning a clash; a request's
+    team comes from here before any session is opened. Returns (secret -> key, the teams)."""
+    keys: dict = {}
+    for listed in reversed(scenarios.names()):
+        keys.update(scenarios.seed(listed["name"]).tables["keys"])
+    return keys, {key.team_id for key in keys.values()}
+
+
 class Sessions:
     def __init__(self, store, scenarios):
         self.store = store
         self.scenarios = scenarios
-        # Keys are server-wide: every scenario's, the default fixtures' winning a clash. A request's
-        # team comes from here before any session is opened.
-        self.keys: dict = {}
-        for listed in reversed(scenarios.names()):
-            self.keys.update(scenarios.seed(listed["name"]).tables["keys"])
-        self.teams = {key.team_id for key in self.keys.values()}
+        self.keys, self.teams = server_keys(scenarios)
 
     @property
     def max_sessions(self) -> int:

@@ -41,6 +41,7 @@ class Options:
     journal_bytes: int = JOURNAL_BYTES     # each of a session's journal, violations and refusals
     inbox_bytes: int = INBOX_BYTES         # what all inboxes together keep, oldest dropped first
     session_records: int = 10_000          # records a session holds of its own (check_bound)
+    tenants: int = 1                       # teams (plus the laptop's none): what caches per session are sized for
     new_clock: Callable[[], Clock] = Clock
     default_clock: Clock | None = None
     namespace: str = "task-sandbox"        # Redis key prefix: several sandboxes on one Redis

@@ -92,6 +92,11 @@ class RedisStore(Journals):
         idle = self.options.idle_seconds
         return max(1, math.ceil(idle)) if idle else 0
 
+    @property
+    def _live(self) -> int:
+        """How many sessions may be live: each tenant's cap and its default (the cache's size)."""
+        return self.options.tenants * (self.options.max_sessions + 1)
+
     def _ttl_of(self, sid: str) -> int:
         return 0 if is_default(sid) else self._ttl  # a tenant's default session is never dropped
 
@@ -134,7 +139,7 @@ class RedisStore(Journals):
         touch = use and now - self._touched.get(sid, 0.0) > TOUCH_EVERY
         if touch:
             self._touched[sid] = now
-            if len(self._touched) > 4 * (self.options.max_sessions + 1):
+            if len(self._touched) > 4 * self._live:
                 self._touched.clear()
 
         async def read(r):
@@ -196,7 +201,7 @@ class RedisStore(Journals):
             return
         self._cache[sid] = (state, rv, born)
         self._cache.move_to_end(sid)
-        while len(self._cache) > self.options.max_sessions + 1:
+        while len(self._cache) > self._live:
             self._cache.popitem(last=False)
 
     def _eviction(self, tenant: str | None) -> list:
