@@ -325,3 +325,13 @@ def test_a_teams_session_sends_only_its_own_projects_events(hosted, project, upl
     fired = hosted.post("/_sandbox/events", headers=B_H, json={"upload_id": upload, "type": "upload.in_review"})
     assert fired.status_code == 201, fired.text
     assert hosted.get("/_sandbox/deliveries", headers=B_H).json()["count"] == delivered
+
+
+def test_a_team_lists_only_its_own_projects_subscriptions(hosted):
+    for project in ("proj_123456", "proj_654321"):  # both in B's own copy of the world
+        assert hosted.post("/_sandbox/subscriptions", headers=B_H, json={
+            "project_id": project, "url": f"http://127.0.0.1:9/{project}"}).status_code == 201
+    listed = hosted.get("/_sandbox/subscriptions", headers=B_H).json()["payload"]
+    assert [s["project_id"] for s in listed] == ["proj_654321"]
+    everything = hosted.get("/_sandbox/subscriptions", headers={**ADMIN, **sess("ci-42@team_654321")}).json()
+    assert len(everything["payload"]) == 2  # the admin sees the session whole

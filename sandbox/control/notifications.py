@@ -40,7 +40,9 @@ class NotificationHandlers:
                                                  [{"location": f"body.{field}", "message": problem}])
 
     async def list_subscriptions(self, project_id=None, **_):
-        return {"payload": await self.session.run(outbox.subscriptions, project_id)}, 200
+        ctx = context_of(context.scope)
+        team = ctx.tenant if ctx.hosted and not ctx.admin else None
+        return {"payload": await self.session.run(outbox.subscriptions, project_id, team)}, 200
 
     async def create_subscription(self, body, **_):
         self._check(body)

@@ -38,9 +38,11 @@ def subscription(tx, subscription_id: str) -> Subscription:
     return found
 
 
-def subscriptions(tx, project_id: str | None = None) -> list[dict]:
+def subscriptions(tx, project_id: str | None = None, team: str | None = None) -> list[dict]:
+    """`team`: only that team's projects' (a team's view of its session never shows another's receivers)."""
     return [s.public() for s in sorted(tx.values("subscriptions"), key=lambda s: (s.created_at or "", s.id))
-            if not s.deleted and project_id in (None, s.project_id)]
+            if not s.deleted and project_id in (None, s.project_id)
+            and (team is None or getattr(tx.project(s.project_id), "team_id", None) == team)]
 
 
 def subscribe(tx, project_id: str, url: str, secret: str, event_types: list[str] | None = None,
