@@ -127,8 +127,8 @@ def test_forgets_the_issues(task_sandbox):
 
 
 @pytest.mark.sandbox_expects_violations
-def test_handles_a_bad_key(task_sandbox):
-    assert task_sandbox.client_for("nope").get(task_sandbox.task_path("task_abcdef123456")).status_code == 401
+def test_handles_a_key_without_the_project(task_sandbox):
+    assert task_sandbox.client_for("key_no_project").get(task_sandbox.task_path("task_abcdef123456")).status_code == 403
 '''
 
 
