@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sandbox import __version__, errors, secrets
 from sandbox import client_report, generate
+from sandbox.defaults import URL_VARIABLE
 from sandbox.notify import listen as listen_command
 from sandbox.verify import PHASES
 
@@ -162,7 +163,8 @@ def _parser() -> argparse.ArgumentParser:
                     "its operation, request, response, check and a curl command that reproduces it. "
                     "Exit status: 0 clean, 1 violations, 2 the run failed.",
         epilog="example: task-sandbox verify --base-url http://127.0.0.1:4010 --junit-xml report.xml")
-    verify.add_argument("--base-url", required=True, metavar="URL", help="the server to check")
+    verify.add_argument("--base-url", required=not os.environ.get(URL_VARIABLE), default=os.environ.get(URL_VARIABLE),
+                        metavar="URL", help="the server to check (default: $TASK_SANDBOX_URL)")
     verify.add_argument("--api-key", default="YOUR_API_KEY", help="bearer key to send (default: %(default)s)")
     verify.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report for CI")
     verify.add_argument("--json", metavar="FILE", dest="json_path",
@@ -337,6 +339,18 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command, ended quietly when what reads its output goes away (`| head`), as Unix tools are."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Python would report the closed pipe again as it flushes stdout on exit: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # as a tool that SIGPIPE ended
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # argparse would blame them on the top-level usage, not the command's

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from sandbox.control.report import failures
+from sandbox.defaults import base_url
 
 EXIT_CLEAN, EXIT_FAILED, EXIT_UNREPORTED = 0, 1, 2
 
@@ -38,8 +39,8 @@ def add_parser(commands) -> None:
         epilog="examples:\n  task-sandbox report --session ci-42\n"
                "  task-sandbox report --prefix ci-42- --junit-xml contract.xml --min-coverage 60",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    report.add_argument("--base-url", default="http://127.0.0.1:4010", metavar="URL",
-                        help="the sandbox (default: %(default)s)")
+    report.add_argument("--base-url", default=base_url(), metavar="URL",
+                        help="the sandbox (default: $TASK_SANDBOX_URL, else http://127.0.0.1:4010)")
     which = report.add_mutually_exclusive_group()
     which.add_argument("--session", metavar="NAME",
                        help="the session the client used (its X-Sandbox-Session; default: the default session)")

@@ -74,10 +74,14 @@ class Sandbox:
         self._clients: list[httpx.Client] = []
         self._before_reset: list[dict] = []  # reports of this session taken before each reset
 
-    def client_for(self, key: str) -> httpx.Client:
+    def client_for(self, key: str, *, raw: bool = False) -> httpx.Client:
         """A client of this test's session that sends another of the default keys: "full",
-        "task_read", "task_edit", "no_project" or "other_team" (or a key value itself). A key
-        of another team works in that team's own session of the same name."""
+        "task_read", "task_edit", "no_project" or "other_team", or one of their values.
+        `raw=True` sends `key` as it is, for a test of a key the sandbox must refuse; any
+        other name is a mistake, refused here rather than as a 401 later."""
+        if not raw and key not in self.keys and key not in self.keys.values():
+            raise ValueError(f"client_for({key!r}): no such key; use one of {', '.join(map(repr, self.keys))}, "
+                             "or client_for(key, raw=True) to send a key the sandbox does not know")
         client = httpx.Client(base_url=self.base_url, timeout=30, headers={
             "Authorization": f"Bearer {self.keys.get(key, key)}", HEADER: self.session})
         self._clients.append(client)

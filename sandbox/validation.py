@@ -111,10 +111,19 @@ def details_of(validator, value, prefix: str) -> list[dict]:
         if len(found) > MAX_DETAILS:
             break
     found.sort(key=lambda e: [str(p) for p in e.absolute_path])
-    details = [{"location": _location(prefix, e), "message": _short(e.message)} for e in found[:MAX_DETAILS]]
+    details = [{"location": _location(prefix, e), "message": _short(_allowed(e))} for e in found[:MAX_DETAILS]]
     if len(found) > MAX_DETAILS:
         details.append({"location": prefix, "message": f"more problems after the first {MAX_DETAILS}"})
     return details
+
+
+def _allowed(error) -> str:
+    """An unexpected property names the ones the schema allows, so a mistyped field is found at once."""
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        allowed = sorted(error.schema.get("properties", {}))
+        if allowed:
+            return f"{error.message}; allowed: {', '.join(allowed)}"
+    return error.message
 
 
 def summary(details: list[dict]) -> str:

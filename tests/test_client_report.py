@@ -200,3 +200,26 @@ def test_control_characters_a_client_sent_reach_neither_the_terminal_nor_the_xml
     assert f"GET {BASE}/task/task_\\x1b[31mRED\\x01 -> 404 route_not_found" in out
     astray = next(c for c in ElementTree.parse(path).getroot().iter("testcase") if c.get("name").startswith("requests"))
     assert "task_\\x1b[31mRED" in astray.find("failure").text
+
+
+def test_the_sandbox_is_found_through_task_sandbox_url(capsys, clean, monkeypatch):
+    monkeypatch.setenv("TASK_SANDBOX_URL", clean)
+    code, out, _ = report(capsys, "--session", "clean")  # no --base-url
+    assert code == 0 and out.rstrip().endswith("PASSED")
+    monkeypatch.setenv("TASK_SANDBOX_URL", "http://127.0.0.1:9")
+    code, _, err = report(capsys, "--base-url", clean, "--session", "clean")  # the option still wins
+    assert code == 0
+    parser = cli._parser()
+    assert parser.parse_args(["verify"]).base_url == "http://127.0.0.1:9"
+    assert parser.parse_args(["listen"]).base_url == "http://127.0.0.1:9"
+
+
+def test_a_reader_that_goes_away_ends_the_report_quietly(live):
+    for _ in range(20):  # violations with large bodies: far more JSON than a pipe holds
+        assert call(live.url, "big", "POST", f"{BASE}/task/{TASK}/report", json={"issues": "x" * 8000}) == 400
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "report", "--base-url", live.url, "--session", "big",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(10) == b'{\n  "sessi'
+    proc.stdout.close()  # as `| head -c 10` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 141 and "Traceback" not in err and "BrokenPipe" not in err

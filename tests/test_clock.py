@@ -78,3 +78,13 @@ def test_a_running_clock_accepts_its_own_time_and_zero_advances():
     clock.set(shown)
     clock.advance(0)
     assert clock.now() == 1000.4
+
+
+@pytest.mark.parametrize("path, body, names", [
+    ("/_sandbox/clock", {"set": "2025-03-01T13:00:00Z"}, "allowed: advance_seconds, freeze, now"),
+    ("/_sandbox/faults", {"operation": "getTask", "statuss": 503}, "allowed: latency_ms, operation, probability"),
+])
+def test_an_unknown_field_of_a_control_body_names_the_allowed_ones(client, path, body, names):
+    answer = client.post(path, json=body)
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid_request"
+    assert names in answer.json()["details"][0]["message"] and names in answer.json()["error"]

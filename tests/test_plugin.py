@@ -193,3 +193,18 @@ def test_resets(task_sandbox):
     result.assert_outcomes(passed=1)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["Violations: 1 (unknown_route 1)", "*-> 404 route_not_found:*(in test_client.py::test_resets)"])
+
+
+def test_a_mistyped_key_name_is_refused_naming_the_keys(pytester):
+    pytester.makepyfile(test_typo='''
+import pytest
+
+
+def test_typo(task_sandbox):
+    with pytest.raises(ValueError) as refused:
+        task_sandbox.client_for("read_only")
+    assert "'task_read'" in str(refused.value) and "raw=True" in str(refused.value)
+    assert task_sandbox.client_for("key_task_read_only").get(task_sandbox.task_path("task_abcdef123456")).status_code == 200
+    assert task_sandbox.client_for("nope", raw=True).get(task_sandbox.task_path("task_abcdef123456")).status_code == 401
+''')
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
+from sandbox.defaults import base_url
 from sandbox.domain.events import TYPES
 from sandbox.notify.hosts import HostPolicy
 
@@ -27,8 +28,8 @@ def add_parser(commands) -> None:
                     "(Ctrl-C). Verify signatures in your app with the secret printed at start.",
         epilog="example: task-sandbox listen --forward-to http://localhost:3000/webhooks",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    listen.add_argument("--base-url", default="http://127.0.0.1:4010", metavar="URL",
-                        help="the sandbox (default: %(default)s)")
+    listen.add_argument("--base-url", default=base_url(), metavar="URL",
+                        help="the sandbox (default: $TASK_SANDBOX_URL, else http://127.0.0.1:4010)")
     listen.add_argument("--project", action="append", dest="projects", metavar="PROJECT_ID",
                         help="a project whose events to take; repeat for several (default: proj_123456)")
     listen.add_argument("--events", default=",".join(TYPES),
