@@ -209,22 +209,39 @@ def task_sandbox(task_sandbox_url, request):
     sandbox.reset()
     yield sandbox
     try:
-        _keep_report(sandbox, request)
+        found = _keep_report(sandbox, request)
     finally:
         sandbox.close()
+    expects = request.node.get_closest_marker(EXPECTS) is not None
+    if found and found["violations"]["count"] and not expects \
+            and request.config.getoption("--sandbox-fail-on-violations"):
+        # in teardown, so the test that sent them errors: JUnit XML and every CI page show it there
+        pytest.fail(_violations_of(found), pytrace=False)
 
 
-def _keep_report(sandbox: Sandbox, request) -> None:
+def _violations_of(found: dict) -> str:
+    """What this test's requests broke, as `task-sandbox report` lists it."""
+    lines = [f"this test's requests broke the contract ({found['violations']['count']}; "
+             f"--sandbox-fail-on-violations):"]
+    for entry in found["violations"]["entries"]:
+        lines.append(client_report.printable(f"  #{entry['seq']} {entry['method']} {entry['path']} -> "
+                                             f"{entry['status']} {entry['code']}: {entry.get('error') or ''}"))
+        lines += [client_report.printable(f"      {p['location']}: {p['message']}") for p in entry.get("problems", ())]
+    return "\n".join(lines)
+
+
+def _keep_report(sandbox: Sandbox, request) -> dict | None:
     try:
         found = sandbox.report()
     except httpx.HTTPError:
-        return  # the sandbox is gone: the test's own failure says why
+        return None  # the sandbox is gone: the test's own failure says why
     if found is not None and found["requests"]:
         for group in ("violations", "refusals"):
             for entry in found[group]["entries"]:
                 entry["test"] = request.node.nodeid
         request.config.stash.setdefault(REPORTS, []).append((request.node.nodeid, found,
                                                              request.node.get_closest_marker(EXPECTS) is not None))
+    return found
 
 
 def _run_report(config) -> tuple[dict, int] | None:
@@ -249,8 +266,10 @@ def pytest_sessionfinish(session):
     made = _run_report(session.config)
     if made is None:
         return
-    if session.config.getoption("--sandbox-report"):
-        Path(session.config.getoption("--sandbox-report")).write_text(json.dumps(made[0], indent=2))
+    if session.config.getoption("--sandbox-report"):  # with a verdict, as `task-sandbox verify --json` writes
+        violated = bool(made[0]["violations"]["count"])
+        Path(session.config.getoption("--sandbox-report")).write_text(json.dumps(
+            {"verdict": "violations" if violated else "clean", "exit_status": int(violated), **made[0]}, indent=2))
     if session.config.getoption("--sandbox-fail-on-violations") and made[0]["violations"]["count"] \
             and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 from sandbox.app import create_app
 from sandbox.server import ServerThread
@@ -149,17 +150,30 @@ def test_the_run_ends_with_the_contract_report(pytester):
         "(--sandbox-fail-on-violations would fail this run)",
     ])
     written = json.loads((pytester.path / "report.json").read_text())
+    assert (written["verdict"], written["exit_status"]) == ("violations", 1)  # as verify --json says it
     assert written["requests"] == 3 and written["violations"]["count"] == 1
     assert [e["test"] for e in written["violations"]["entries"]] == ["test_client.py::test_forgets_the_issues"]
     assert len(written["sessions"]) == 3
 
 
-def test_the_option_fails_a_run_whose_client_broke_the_contract(pytester):
+def test_the_option_fails_the_test_whose_request_broke_the_contract_where_ci_looks(pytester):
     pytester.makepyfile(test_client=CLIENT_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sandbox-fail-on-violations")
-    result.assert_outcomes(passed=3)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sandbox-fail-on-violations",
+                                           "--junitxml", "junit.xml")
+    result.assert_outcomes(passed=3, errors=1)  # the test passed; its teardown says what it broke
     assert result.ret == 1
     result.stdout.no_fnmatch_line("*would fail this run*")
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_forgets_the_issues*",
+                                 "*#1 POST /v2/team_123456/project/proj_123456/task/task_abcdef123456/report -> 400 "
+                                 "invalid_request*", "*body.issues: 'issues' is a required property*"])
+    import xml.etree.ElementTree as ElementTree
+
+    suite = ElementTree.parse(pytester.path / "junit.xml").getroot().find("testsuite")
+    assert suite.get("errors") == "1"
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert "report -> 400 invalid_request" in cases["test_forgets_the_issues"].find("error").get("message")
+    assert cases["test_clean"].find("error") is None
+    assert cases["test_handles_a_key_without_the_project"].find("error") is None  # marked: expected
 
 
 def test_violations_a_test_expects_never_fail_the_run(pytester):
@@ -175,7 +189,7 @@ def test_under_xdist_the_controller_reports_every_workers_tests(pytester):
     pytester.makepyfile(test_client=CLIENT_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--sandbox-fail-on-violations",
                                            "--sandbox-report", "report.json")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=3, errors=1)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["Violations: 1 (invalid_request 1)",
                                  "(1 more violation(s) from tests marked sandbox_expects_violations, not counted)"])
@@ -190,7 +204,7 @@ def test_resets(task_sandbox):
     assert task_sandbox.client.get(task_sandbox.task_path("task_abcdef123456")).status_code == 200
 ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sandbox-fail-on-violations")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=1, errors=1)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["Violations: 1 (unknown_route 1)", "*-> 404 route_not_found:*(in test_client.py::test_resets)"])
 
@@ -208,3 +222,15 @@ def test_typo(task_sandbox):
     assert task_sandbox.client_for("nope", raw=True).get(task_sandbox.task_path("task_abcdef123456")).status_code == 401
 ''')
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_every_readme_example_passes_under_the_option(pytester):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    examples = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "task_sandbox" in b]
+    assert len(examples) >= 3
+    pytester.makepyfile(**{f"test_readme_{i}": "import pytest\n\n" + b for i, b in enumerate(examples)})
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sandbox-fail-on-violations")
+    result.assert_outcomes(passed=len(examples))
+    assert result.ret == 0
