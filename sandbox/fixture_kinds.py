@@ -58,6 +58,8 @@ def _add_folder(file: str, label: str, rec: dict, records: Records, checker) -> 
 
 
 def _duplicate(table, ident: str, checker, file: str, label: str, field: str) -> bool:
+    if (file, label) in checker.flagged:  # a duplicate within the load: said once already
+        return True
     if ident in table:
         first = checker.origins.get((id(table), ident))
         checker.fail(file, label, field, f"duplicate {ident!r}, " + (
@@ -128,13 +130,17 @@ def _add_key(file: str, label: str, rec: dict, records: Records, checker) -> Non
 
 
 def _add_upload(file, label, rec, extras, records: Records, checker) -> None:
-    if "status" in rec:
-        return checker.fail(file, label, "status", "is derived from the upload's tasks (B8); leave it out")
+    # every problem of the record at once: each check below says its own and the next still runs
+    derived = "status" in rec
+    if derived:
+        checker.fail(file, label, "status", "is derived from the upload's tasks (B8); leave it out")
     public = {"files": {}, "meta": [], "folder_id": None, **rec, "status": "PROCESSING"}
-    if not checker.validate(UPLOAD_SCHEMA, public, file, label, oas=True):
+    valid = checker.validate(UPLOAD_SCHEMA, public, file, label, oas=True)
+    known = extras.get("project_id") in records.projects
+    if not known:
+        checker.fail(file, label, "project_id", f"no project {extras.get('project_id')!r}")
+    if derived or not valid or not known:
         return
-    if extras["project_id"] not in records.projects:
-        return checker.fail(file, label, "project_id", f"no project {extras['project_id']!r}")
     folder = records.folders.get(public["folder_id"]) if public["folder_id"] is not None else None
     if public["folder_id"] is not None and (folder is None or folder.project_id != extras["project_id"]):
         return checker.fail(file, label, "folder_id", f"no folder {public['folder_id']!r} in {extras['project_id']} "
@@ -149,10 +155,14 @@ def _add_upload(file, label, rec, extras, records: Records, checker) -> None:
 def _add_task(file, label, rec, extras, records: Records, checker) -> None:
     upload_id = rec.get("upload_id")
     upload = records.uploads.get(upload_id) if isinstance(upload_id, str) else None
-    if upload is None:  # checked first: the task's project_id default comes from its upload
-        return checker.fail(file, label, "upload_id", f"no upload {upload_id!r}")
-    public = {**TASK_DEFAULTS, "project_id": upload.project_id, **rec}
-    if not checker.validate(TASK_SCHEMA, public, file, label, oas=True):
+    if upload is None:  # still checked against the schema below: every problem of the record at once
+        checker.fail(file, label, "upload_id", "missing: a task names its upload" if upload_id is None
+                     else f"no upload {upload_id!r}")
+    # the task's project_id default comes from its upload; without one, a stand-in the schema accepts
+    public = {**TASK_DEFAULTS, "project_id": upload.project_id if upload else "proj_000000",
+              **({k: v for k, v in rec.items() if k != "upload_id"} if upload is None else rec),
+              **({"upload_id": "upl_000000000"} if upload is None else {})}
+    if not checker.validate(TASK_SCHEMA, public, file, label, oas=True) or upload is None:
         return
     if public["project_id"] != upload.project_id:
         return checker.fail(file, label, "project_id", f"upload {upload.id} belongs to {upload.project_id}")

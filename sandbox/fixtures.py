@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
-from datetime import datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,7 +35,20 @@ def _parse(text: str):
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass  # YAML's flow style looks like JSON too
-    return yaml.load(text, Loader=spec_module.SAFE_LOADER)
+    return _instants(yaml.load(text, Loader=spec_module.SAFE_LOADER))
+
+
+def _instants(value):
+    """YAML reads an unquoted 2024-01-15T10:00:00Z as a datetime: taken as the instant it names,
+    written as the spec's strings are (UTC, second precision)."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dict):
+        return {k: _instants(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_instants(v) for v in value]
+    return value
 
 
 SHIPPED = "shipped"  # as a --fixtures folder: the packaged fixtures, to layer folders of one's own over
@@ -84,6 +97,8 @@ class _Checker:
         self.paths: dict[str, Path] = {}
         self.details: list[dict] = []  # the same problems, located for an HTTP answer
         self.origins: dict[tuple[int, str], str] = {}
+        self.seen: dict[tuple[str, str], str] = {}  # (kind, id) -> where it was first, valid or not
+        self.flagged: set[tuple[str, str]] = set()  # (file, record) already reported as a duplicate
         self._compiled: dict[tuple[int, bool], Compiled] = {}
 
     def fail(self, file: str, record: str, field: str, message: str) -> None:
@@ -113,8 +128,19 @@ class _Checker:
         if not found:  # the common case, 100,000 times in a generated world
             return True
         found.sort(key=lambda e: list(map(str, e.absolute_path)))
+        said = set()
         for err in found:
             where = list(err.absolute_path)
+            if err.validator == "required" and not where and err.validator_value and \
+                    re.match(r"'(id|key)' is a required", err.message):
+                continue  # said already, as the record's missing id (_records)
+            if tuple(where) in said and err.validator != "additionalProperties":
+                continue  # one problem a field: a bad time breaks its format and its pattern alike
+            said.add(tuple(where))
+            if isinstance(err.instance, date):  # YAML read an unquoted date; a date alone is no instant
+                self.fail(file, record, _where(where), f"{err.instance} is a date, not an instant: "
+                                                        "quote it and give the time, e.g. '2024-01-15T10:00:00Z'")
+                continue
             if err.validator == "additionalProperties":  # name the unknown field itself
                 for name in sorted(set(err.instance) - set(err.schema.get("properties", {}))):
                     self.fail(file, record, _where([*where, name]), "unknown field")
@@ -162,11 +188,19 @@ def _records(docs: list[tuple[str, Any]], checker: _Checker) -> Iterator[tuple[s
                 checker.fail_document(name, f"{kind} must be a list")
                 continue
             for i, rec in enumerate(records):
-                ident = (rec.get("id") or rec.get("key")) if isinstance(rec, dict) else None
+                field = "key" if kind == "keys" else "id"
+                ident = rec.get(field) if isinstance(rec, dict) else None
                 label = f"{kind}[{i}]" + (f" ({ident})" if isinstance(ident, str) else "")
                 if not isinstance(rec, dict):
                     checker.fail(name, label, "(record)", "must be a mapping")
                     continue
+                if ident is None:
+                    checker.fail(name, label, field, f"missing: every record of {kind} has its {field}")
+                elif isinstance(ident, str):  # a duplicate is one, whether or not its first copy was valid
+                    first = checker.seen.setdefault((kind, ident), f"{name}: {label}")
+                    if first != f"{name}: {label}":
+                        checker.fail(name, label, field, f"duplicate {ident!r}, first defined at {first}")
+                        checker.flagged.add((name, label))
                 yield kind, name, label, rec
 
 

@@ -351,3 +351,62 @@ def test_a_fixture_file_may_be_written_as_json(tmp_path):
     path.write_text(json.dumps(bad))
     with pytest.raises(errors.FixtureError, match=r"tasks.yaml:\d+: tasks\[0\] \(task_abcdef123456\): field status"):
         load_records(directory)
+
+
+ONE_OF_EACH = """\
+teams:
+  - {id: team_onepass, name: 7}
+  - {id: team_onepass, name: Again}
+  - {id: acme, name: Acme}
+tasks:
+  - {id: task_onepass0001, name: A, created_at: yesterday, status: DONE, upload_id: upl_nope,
+     pages: [{id: p1, width: -1, height: 1, annotations: [], checkboxes: [], segments: [], signatures: []}]}
+  - {name: No id, created_at: "2024-01-01T00:00:00Z", status: REVIEWING, upload_id: upl_123456789}
+  - {id: task_onepass0002, name: Unquoted time, created_at: 2024-01-15T10:00:00Z, status: REVIEWING,
+     upload_id: upl_123456789, colour: red}
+  - {id: task_onepass0002, name: Again, created_at: "2024-01-15T10:00:00Z", status: REVIEWING,
+     upload_id: upl_123456789}
+  - {id: task_onepass0003, name: A date, created_at: 2024-01-15, status: REVIEWING, upload_id: upl_123456789}
+"""
+P0, P2 = "tasks[0] (task_onepass0001)", "tasks[2] (task_onepass0002)"
+ONE_PASS = [  # every problem of every record, each once: (record, field, text)
+    ("teams[0] (team_onepass)", "name", "7 is not of type 'string'"),
+    ("teams[1] (team_onepass)", "id", "duplicate 'team_onepass', first defined at one.yaml: teams[0] (team_onepass)"),
+    ("teams[2] (acme)", "id", "'acme'"),
+    (P0, "upload_id", "no upload 'upl_nope'"),
+    (P0, "created_at", "yesterday"),
+    (P0, "status", "'DONE'"),
+    (P0, "pages[0].width", "-1"),
+    ("tasks[1]", "id", "missing: every record of tasks has its id"),
+    (P2, "colour", "unknown field"),
+    ("tasks[3] (task_onepass0002)", "id", "duplicate 'task_onepass0002'"),
+    ("tasks[4] (task_onepass0003)", "created_at", "is a date, not an instant: quote it"),
+]
+
+
+@pytest.fixture
+def one_pass(tmp_path) -> list[str]:
+    directory = broken_copy(tmp_path, write("one.yaml", ONE_OF_EACH))
+    with pytest.raises(errors.FixtureError) as caught:
+        load_records(directory)
+    return [line.strip() for line in str(caught.value).splitlines()[1:]]
+
+
+@pytest.mark.parametrize("record, field, text", ONE_PASS, ids=[f"{r.split(' ')[0]}-{f}" for r, f, _ in ONE_PASS])
+def test_one_pass_reports_every_problem_of_every_record_once(one_pass, record, field, text):
+    found = [line for line in one_pass if re.match(r"one\.yaml:\d+: " + re.escape(f"{record}: field {field}: "), line)]
+    assert len(found) == 1 and text in found[0], "\n".join(one_pass)
+
+
+def test_one_pass_says_nothing_else(one_pass):
+    assert len(one_pass) == len(ONE_PASS), "\n".join(one_pass)  # an unquoted instant is taken, not refused
+
+
+def test_the_control_plane_reports_the_same_problems_at_once(client):
+    answer = client.post("/_sandbox/fixtures", json={"tasks": [
+        {"id": "task_http0000001", "name": "A", "created_at": "yesterday", "status": "DONE", "upload_id": "upl_nope"},
+        {"name": "No id", "created_at": "2024-01-01T00:00:00Z", "status": "REVIEWING", "upload_id": "upl_123456789"}]})
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid_fixture"
+    where = {(d["location"], d["message"].split(":")[0]) for d in answer.json()["details"]}
+    assert {loc for loc, _ in where} == {"body.tasks[0].upload_id", "body.tasks[0].created_at", "body.tasks[0].status",
+                                          "body.tasks[1].id"}
