@@ -1,6 +1,6 @@
 """`python -m sandbox` is the `task-sandbox` command."""
 import sys
 
-from sandbox.cli import main
+from sandbox.tools.cli import main
 
 sys.exit(main())

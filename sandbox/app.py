@@ -17,8 +17,9 @@ from connexion.resolver import Resolver
 
 from connexion.validators import FormDataValidator
 
-from sandbox import edge, envelope, spec
-from sandbox.context import ContextLayer
+from sandbox.http import edge, envelope
+from sandbox import spec
+from sandbox.http.context import ContextLayer
 from sandbox.control import layers as control
 from sandbox.control.api import ControlHandlers
 from sandbox.control.scenarios import Scenarios
@@ -34,14 +35,14 @@ from sandbox.store.base import INBOX_BYTES
 from sandbox.control.journal import BODY_BYTES, JOURNAL_BYTES
 from sandbox.store.direct import Direct
 from sandbox.handlers import Handlers
-from sandbox.secrets import AdminToken
+from sandbox.http.secrets import AdminToken
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES
-from sandbox.multipart import FormLimits, UploadValidator
-from sandbox.stack import RequestValidation, SandboxApp, SwaggerUI
-from sandbox.validation import BodyValidator, ParametersValidator
+from sandbox.http.multipart import FormLimits, UploadValidator
+from sandbox.http.stack import RequestValidation, SandboxApp, SwaggerUI
+from sandbox.http.validation import BodyValidator, ParametersValidator
 
 DEFAULT_MAX_BODY = 1024 * 1024  # far above any report body; keeps a runaway client from filling memory
-# createUpload streams files without keeping them (sandbox/multipart.py): upstream's limits hold.
+# createUpload streams files without keeping them (sandbox/http/multipart.py): upstream's limits hold.
 UPLOAD_MAX_BODY = MAX_FILES * MAX_FILE_BYTES + DEFAULT_MAX_BODY
 INBOX_MAX_BODY = 64 * 1024  # an event is a few KiB; anyone may post to an inbox
 VALIDATORS = {
@@ -86,10 +87,10 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
     all, dropping the oldest entries first. Each session's journal, and the violations and
     refusals it keeps apart, each keep at most `journal_size` entries and `journal_bytes` bytes
     (as JSON), each body of an entry cut at `journal_body_bytes`. `form_limits` bound an
-    upload's meta and form fields (sandbox/multipart.py). A session holds at most
+    upload's meta and form fields (sandbox/http/multipart.py). A session holds at most
     `session_records` records of its own (sandbox/store/base.py check_bound).
     The control plane answers CORS only to `control_cors_origins`; `allowed_hosts` (None: any)
-    are the Host names served (sandbox/edge.py HostGuard). The admin token is given in clear
+    are the Host names served (sandbox/http/edge.py HostGuard). The admin token is given in clear
     (`admin_token`) or as its SHA-256 hex digest (`admin_token_sha256`, what workers get).
     Raises FixtureError on a bad fixture or scenario (B13), ValueError on a bad store URL."""
     document = spec.load_public()
@@ -117,7 +118,7 @@ def create_app(fixtures_dir: Path | str | None = None, *, records: Records | Non
                 expose_headers=["WWW-Authenticate", "Allow"], max_age=600),
         partial(control.JournalRecorder, sessions=sessions, contract=contract,
                 body_bytes=journal_body_bytes),  # sees every answer
-        ExceptionMiddleware,  # any error below becomes the envelope (sandbox/envelope.py)
+        ExceptionMiddleware,  # any error below becomes the envelope (sandbox/http/envelope.py)
         edge.ControlFormGuard,  # before a session is opened: a refused call leaves none behind
         partial(Pages, token=token),  # /, the dashboard, Swagger UI with a session of its own
         SwaggerUI,

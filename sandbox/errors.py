@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 class SandboxError(Exception):
-    """An error a client should see; rendered into the envelope by `sandbox.envelope`."""
+    """An error a client should see; rendered into the envelope by `sandbox.http.envelope`."""
 
     status = 500
     code = "internal_error"
@@ -274,7 +274,7 @@ class UnsupportedMediaType(SandboxError):
     blame = "invalid_request"
 
 
-# Answered by the HTTP server itself (sandbox/http_limits.py), before a request reaches the app.
+# Answered by the HTTP server itself (sandbox/http/limits.py), before a request reaches the app.
 class RequestTimeout(SandboxError):
     status = 408
     code = "request_timeout"

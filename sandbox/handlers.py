@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from connexion import context
 
-from sandbox.context import context_of
+from sandbox.http.context import context_of
 
 from sandbox import errors
 from sandbox.control.layers import FORCE_TRACKER_FAILURE
 from sandbox.control.sessions import Session, Sessions
 from sandbox.domain import world
-from sandbox.multipart import CONTEXT_KEY
+from sandbox.http.multipart import CONTEXT_KEY
 
 COMPLETE_MESSAGE = "Task processing started"
 
@@ -63,7 +63,7 @@ class Handlers:
         return {"payload": task}, 201
 
     async def create_upload(self, team_id, project_id, token_info, **_form):
-        # The form was parsed while streaming (sandbox/multipart.py); Connexion passes no fields.
+        # The form was parsed while streaming (sandbox/http/multipart.py); Connexion passes no fields.
         form = context.context.get(CONTEXT_KEY)
         if form is None:  # the body bypassed the multipart validator: never guess at it
             raise errors.UnsupportedMediaType("The request body must be multipart/form-data.")

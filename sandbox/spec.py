@@ -76,7 +76,7 @@ class Contract:
 
     @staticmethod
     def _needs_bearer(requirements: list[dict], operation: str) -> bool:
-        """sandbox/context.py knows one scheme, required: a contract asking for anything else (an
+        """sandbox/http/context.py knows one scheme, required: a contract asking for anything else (an
         optional key, another scheme) must not be served as if it asked for that."""
         if not requirements:
             return False

@@ -6,7 +6,7 @@ import pytest
 from sandbox.app import create_app
 from tests import redis_server
 from sandbox.domain.clock import Clock, parse_timestamp
-from sandbox.server import ServerThread
+from sandbox.http.server import ServerThread
 
 TEAM, PROJECT = "team_123456", "proj_123456"
 BASE = f"/v2/{TEAM}/project/{PROJECT}"

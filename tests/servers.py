@@ -18,7 +18,7 @@ class Served:
         self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [sys.executable, "-m", "sandbox.cli", "serve", "--port", str(self.port),
+        self.args = [sys.executable, "-m", "sandbox.tools.cli", "serve", "--port", str(self.port),
                      "--log-level", "warning", *args]
         self.proc: subprocess.Popen | None = None
 

@@ -92,7 +92,7 @@ def test_serve_has_swagger_ui_and_the_contract(served):
 
 def test_verify_does_not_import_the_command_line():
     # verify and cli imported each other; cli may import verify, never the other way round.
-    code = "import sys, sandbox.verify; sys.exit('sandbox.cli' in sys.modules)"
+    code = "import sys, sandbox.tools.verify; sys.exit('sandbox.tools.cli' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -150,7 +150,7 @@ def test_a_webhook_timeout_out_of_range_is_refused(timeout):
 def test_serve_passes_the_allowed_webhook_hosts_on():
     out = run("serve", "--help").stdout
     assert "--webhook-allow-host" in out and "--webhook-timeout" in out
-    from sandbox import cli
+    from sandbox.tools import cli
     from sandbox.app import create_app
 
     args = cli._parser().parse_args(["serve", "--webhook-allow-host", "hooks.example.com", "--webhook-timeout", "2"])
@@ -185,7 +185,7 @@ def test_serve_on_loopback_refuses_another_host(served):
      ["sandbox.example.com:4010"], ["localhost", "example.com", "evil.example"]),
 ], ids=["default", "localhost", "ipv6-loopback", "loopback-plus-named", "other-bind", "other-bind-named"])
 def test_which_hosts_serve_answers_to(args, served, refused):
-    from sandbox import cli
+    from sandbox.tools import cli
     from sandbox.app import create_app
 
     with create_app(**cli.app_options(cli._parser().parse_args(["serve", *args]))).test_client() as client:
@@ -196,7 +196,7 @@ def test_which_hosts_serve_answers_to(args, served, refused):
 
 
 def test_serve_passes_the_control_cors_origins_and_only_a_digest_of_the_token():
-    from sandbox import cli
+    from sandbox.tools import cli
     from sandbox.app import create_app
 
     args = cli._parser().parse_args(["serve", "--control-cors-origin", "http://localhost:3000", "--admin-token", "T0k"])
@@ -212,7 +212,7 @@ def test_serve_passes_the_control_cors_origins_and_only_a_digest_of_the_token():
 
 
 def test_serve_passes_the_memory_bounds_on():
-    from sandbox import cli
+    from sandbox.tools import cli
     from sandbox.app import create_app
 
     args = cli._parser().parse_args(["serve", "--inbox-bytes", "1000", "--journal-bytes", "3000",

@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ElementTree
 import httpx
 import pytest
 
-from sandbox import cli
-from sandbox.server import ServerThread
+from sandbox.tools import cli
+from sandbox.http.server import ServerThread
 from tests.conftest import BASE, auth
 from tests.test_report import app_with
 

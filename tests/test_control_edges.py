@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from sandbox.app import create_app
-from sandbox.server import ServerThread
-from sandbox.validation import no_constants
+from sandbox.http.server import ServerThread
+from sandbox.http.validation import no_constants
 from tests.conftest import BASE, auth
 
 TASK = f"{BASE}/task/task_abcdef123456"

@@ -9,7 +9,7 @@ from openapi_schema_validator import OAS30Validator
 from sandbox import spec
 from sandbox.app import create_app
 from sandbox.domain.clock import Clock, parse_timestamp
-from sandbox.multipart import FormLimits
+from sandbox.http.multipart import FormLimits
 from tests.conftest import BASE, NOW, TEAM, auth
 
 URL = f"{BASE}/upload"

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from sandbox.app import create_app
-from sandbox.server import ServerThread
+from sandbox.http.server import ServerThread
 from tests.browser import browser  # noqa: F401  the fixture
 from tests.conftest import BASE, auth
 

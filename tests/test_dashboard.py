@@ -270,7 +270,7 @@ def test_the_dashboards_own_reads_never_spend_fault_rules(page, live):
 
 def test_with_an_admin_token_the_page_works_as_a_team_and_shows_only_its_sessions(browser):
     from sandbox.app import create_app
-    from sandbox.server import ServerThread
+    from sandbox.http.server import ServerThread
 
     with ServerThread(create_app(admin_token="T0k")) as server:
         theirs = {**auth("key_other_team"), "X-Sandbox-Session": "globex-only"}

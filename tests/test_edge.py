@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from sandbox.app import create_app
-from sandbox.edge import LOOPBACK_HOSTS
-from sandbox.server import ServerThread
+from sandbox.http.edge import LOOPBACK_HOSTS
+from sandbox.http.server import ServerThread
 from tests.conftest import BASE, auth
 from tests.test_cors import assert_envelope
 

@@ -8,8 +8,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-import sandbox.contract_checks  # noqa: F401  registers state_refusals_are_named
-from sandbox import verify
+import sandbox.tools.contract_checks  # noqa: F401  registers state_refusals_are_named
+from sandbox.tools import verify
 from sandbox.app import create_app
 from sandbox.control.sessions import HEADER
 from tests import redis_server

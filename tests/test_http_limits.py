@@ -10,9 +10,9 @@ import threading
 import httpx
 import pytest
 
-from sandbox import cli
-from sandbox.http_limits import Limits
-from sandbox.server import ServerThread
+from sandbox.tools import cli
+from sandbox.http.limits import Limits
+from sandbox.http.server import ServerThread
 from tests.conftest import BASE, FULL_KEY
 from tests.redis_server import drop, namespace
 from tests.servers import Served

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from sandbox.app import create_app
-from sandbox.server import ServerThread
+from sandbox.http.server import ServerThread
 
 pytest_plugins = ["pytester"]
 

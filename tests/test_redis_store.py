@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from sandbox.app import create_app
-from sandbox.server import ServerThread
+from sandbox.http.server import ServerThread
 from tests import redis_server
 from tests.conftest import BASE, auth
 from tests.servers import Served
@@ -206,7 +206,7 @@ def test_a_redis_outage_is_a_503_that_changes_nothing_and_passes_by_itself(own_r
 
 def test_serve_with_an_unreachable_redis_is_one_line_and_exit_2():
     port = redis_server.free_port()
-    done = subprocess.run([sys.executable, "-m", "sandbox.cli", "serve", "--store",
+    done = subprocess.run([sys.executable, "-m", "sandbox.tools.cli", "serve", "--store",
                            f"redis://user:s3cretpw@127.0.0.1:{port}/0", "--port", "0"],
                           capture_output=True, text=True, timeout=60)
     lines = [line for line in done.stderr.splitlines() if line.strip() and "Warning" not in line

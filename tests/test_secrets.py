@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.secrets import AdminToken, TokenError, from_file
+from sandbox.http.secrets import AdminToken, TokenError, from_file
 from tests import redis_server
 from tests.servers import Served
 

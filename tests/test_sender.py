@@ -159,7 +159,7 @@ def test_deleting_a_subscription_fails_its_pending_deliveries_unsent(client):
 
 
 def test_the_inbox_receives_what_is_sent_to_it(app, receivers):
-    from sandbox.server import ServerThread
+    from sandbox.http.server import ServerThread
 
     with ServerThread(app) as server, httpx.Client(base_url=server.url) as client:
         client.post("/_sandbox/clock", json={"freeze": True})

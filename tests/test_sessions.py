@@ -5,8 +5,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-import sandbox.contract_checks  # noqa: F401  registers state_refusals_are_named
-from sandbox import verify
+import sandbox.tools.contract_checks  # noqa: F401  registers state_refusals_are_named
+from sandbox.tools import verify
 from sandbox.app import create_app
 from tests.conftest import BASE, FULL_KEY, auth
 

@@ -186,7 +186,7 @@ def test_no_sandbox_headers_in_the_public_spec():
 
 
 def test_trusting_its_own_specs_leaves_every_other_spec_validated():
-    """The sandbox skips Connexion's second validation of its own two specs only (sandbox/stack.py)."""
+    """The sandbox skips Connexion's second validation of its own two specs only (sandbox/http/stack.py)."""
     from connexion.exceptions import InvalidSpecification
     from connexion.spec import Specification
 

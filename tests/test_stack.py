@@ -1,4 +1,4 @@
-"""The private names of Connexion the sandbox relies on (sandbox/stack.py lists them) are still there."""
+"""The private names of Connexion the sandbox relies on (sandbox/http/stack.py lists them) are still there."""
 from __future__ import annotations
 
 import importlib
@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from sandbox.stack import CONNEXION_PRIVATE
+from sandbox.http.stack import CONNEXION_PRIVATE
 
 
 @pytest.mark.parametrize("owner, name, how", CONNEXION_PRIVATE, ids=[f"{o.rsplit('.', 1)[1]}.{n}" for o, n, _ in
@@ -15,10 +15,10 @@ def test_a_private_name_of_connexion_the_sandbox_overrides_is_still_there(owner,
     module, _, cls = owner.rpartition(".")
     found = getattr(importlib.import_module(module), cls)
     if how == "attribute":
-        assert hasattr(found, name), f"Connexion's {owner} no longer has {name}: see sandbox/stack.py"
+        assert hasattr(found, name), f"Connexion's {owner} no longer has {name}: see sandbox/http/stack.py"
     else:
         assert f"self.{name}" in inspect.getsource(found.__init__), \
-            f"Connexion's {owner}.__init__ no longer uses self.{name}: see sandbox/stack.py"
+            f"Connexion's {owner}.__init__ no longer uses self.{name}: see sandbox/http/stack.py"
 
 
 def test_the_scope_keys_the_sandbox_reads_are_connexions():

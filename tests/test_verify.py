@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from sandbox.app import create_app
-from sandbox.server import ServerThread
+from sandbox.http.server import ServerThread
 
 ROOT = Path(__file__).resolve().parents[1]
 LIST = re.compile(r"^/v2/[^/]+/project/[^/]+/task$")
@@ -111,7 +111,7 @@ def test_the_output_names_no_file_that_will_not_exist_and_keeps_the_session_for_
 def test_replayed_requests_keep_their_session_and_hide_the_key():
     import schemathesis
 
-    from sandbox.verify import CONFIG
+    from sandbox.tools.verify import CONFIG
 
     sanitization = schemathesis.Config.from_path(CONFIG).output.sanitization
     from schemathesis.core.output.sanitization import is_sensitive_key

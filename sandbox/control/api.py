@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from connexion import context
 
-from sandbox.context import context_of
+from sandbox.http.context import context_of
 
 from sandbox import errors, fixtures
 from sandbox.control import faults, journal, report

@@ -8,9 +8,9 @@ import re
 from sandbox import errors
 from sandbox.control import faults, report
 from sandbox.control.journal import BODY_BYTES, cut, decode, fitting
-from sandbox.context import context_of, is_local  # noqa: F401  (is_local: the dashboard's page asks it too)
+from sandbox.http.context import context_of, is_local  # noqa: F401  (is_local: the dashboard's page asks it too)
 from sandbox.control.sessions import Sessions
-from sandbox.envelope import ERROR_CODE
+from sandbox.http.envelope import ERROR_CODE
 from sandbox.spec import Contract
 
 log = logging.getLogger("sandbox")
@@ -32,7 +32,7 @@ def _header(scope, name: str) -> str | None:
 
 
 class _SessionLayer:
-    """An ASGI layer that reads the request's context (sandbox/context.py) and the public contract."""
+    """An ASGI layer that reads the request's context (sandbox/http/context.py) and the public contract."""
 
     def __init__(self, app, sessions: Sessions, contract: Contract):
         self.app = app

@@ -7,7 +7,7 @@ import time
 
 from connexion import context
 
-from sandbox.context import context_of
+from sandbox.http.context import context_of
 
 from sandbox import errors
 from sandbox.domain import outbox

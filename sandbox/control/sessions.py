@@ -56,7 +56,7 @@ class Sessions:
                 f"{HEADER} must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit.")
 
     async def open(self, tenant: str | None, name: str) -> Session:
-        """The session, made if it is new (the caller is authenticated: see sandbox/context.py)."""
+        """The session, made if it is new (the caller is authenticated: see sandbox/http/context.py)."""
         return Session(self.store, tenant, name, await self.store.open(sid_of(tenant, name), owner=tenant))
 
     async def find(self, tenant: str | None, name: str) -> Session | None:

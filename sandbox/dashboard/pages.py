@@ -5,7 +5,7 @@ from pathlib import Path
 
 from sandbox import errors
 from sandbox.control.layers import is_local
-from sandbox.secrets import AdminToken
+from sandbox.http.secrets import AdminToken
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {".html": b"text/html; charset=utf-8", ".js": b"text/javascript; charset=utf-8",

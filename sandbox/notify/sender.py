@@ -18,7 +18,7 @@ from standardwebhooks import Webhook
 from sandbox import errors
 from sandbox.domain import outbox
 from sandbox.notify.hosts import HostPolicy
-from sandbox.stack import serialise
+from sandbox.http.stack import serialise
 
 log = logging.getLogger("sandbox.notify")
 IDLE_EXIT = 2.0       # seconds with nothing to wait for before the thread ends (it starts again on demand)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from sandbox import envelope, errors
+from sandbox.http import envelope
+from sandbox import errors
 
 log = logging.getLogger("uvicorn.error")
 # After an error answer the connection stays half-open this long, reading and dropping what the

@@ -21,7 +21,7 @@ from connexion.middleware.request_validation import (
 from connexion.utils import inspect_function_arguments, is_nullable
 
 from sandbox.schemas import Compiled
-from sandbox.validation import BODY, PARAMETERS, compiled
+from sandbox.http.validation import BODY, PARAMETERS, compiled
 
 # Connexion validates a spec against the OpenAPI schema on every add_api: 60 ms of a start-up of
 # about 400, and of every test's app. The sandbox adds only its own two specs, which `task-sandbox
@@ -38,8 +38,8 @@ def _validate_unless_trusted(cls, spec) -> None:
 
 
 Specification._validate_spec = classmethod(_validate_unless_trusted)
-# Every private name of Connexion the sandbox relies on, here and in sandbox/validation.py and
-# sandbox/multipart.py (validators that subclass Connexion's): tests/test_stack.py fails when an
+# Every private name of Connexion the sandbox relies on, here and in sandbox/http/validation.py and
+# sandbox/http/multipart.py (validators that subclass Connexion's): tests/test_stack.py fails when an
 # upgrade of Connexion renames or drops one, so the upgrade shows what broke. (owner, name, how:
 # "attribute" of the class, or "set in __init__" on each instance.)
 CONNEXION_PRIVATE = [
@@ -83,7 +83,7 @@ class _Operation:
 
     def kwargs(self, scope) -> dict:
         extensions = scope["extensions"]
-        path, query = extensions[PARAMETERS]  # resolved by sandbox/validation.py
+        path, query = extensions[PARAMETERS]  # resolved by sandbox/http/validation.py
         kwargs = dict(path)
         kwargs.update((k, v) for k, v in query.items() if k in self.query)
         if BODY in extensions:

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from sandbox.defaults import base_url
+from sandbox.tools.defaults import base_url
 from sandbox.domain.events import TYPES
 from sandbox.notify.hosts import HostPolicy
 

@@ -7,7 +7,7 @@ import time
 
 import uvicorn
 
-from sandbox.http_limits import Limits
+from sandbox.http.limits import Limits
 
 
 class ServerThread:

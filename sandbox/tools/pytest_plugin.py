@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox import client_report
+from sandbox.tools import client_report
 from sandbox.control import report
 from sandbox.control.sessions import HEADER
 
@@ -190,7 +190,7 @@ def task_sandbox_url(request):
         yield url.rstrip("/")
         return
     from sandbox.app import create_app
-    from sandbox.server import ServerThread
+    from sandbox.http.server import ServerThread
 
     with ServerThread(create_app()) as server:
         yield server.url

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from sandbox.control.sessions import Session, Sessions
     from sandbox.spec import Contract
 
-SCOPE_KEY = "sandbox.context"
+SCOPE_KEY = "sandbox.http.context"
 SESSION_HEADER = b"x-sandbox-session"
 TOKEN_HEADER = b"x-sandbox-admin-token"
 CONTROL_PREFIX = "/_sandbox/"
@@ -104,7 +104,7 @@ class ContextLayer:
         self.sessions = sessions
         self.contract = contract
         self.control = control
-        self.admin = admin  # sandbox.secrets.AdminToken, or None on a laptop
+        self.admin = admin  # sandbox.http.secrets.AdminToken, or None on a laptop
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":

@@ -13,11 +13,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from sandbox import __version__, errors, secrets
-from sandbox import client_report, generate
-from sandbox.defaults import URL_VARIABLE
-from sandbox.notify import listen as listen_command
-from sandbox.verify import PHASES
+from sandbox import __version__, errors
+from sandbox.http import secrets
+from sandbox.tools import client_report, generate
+from sandbox.tools.defaults import URL_VARIABLE
+from sandbox.tools import listen as listen_command
+from sandbox.tools.verify import PHASES
 
 
 DESCRIPTION = """\
@@ -255,7 +256,7 @@ def serve(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     import uvicorn
 
-    from sandbox.http_limits import Limits
+    from sandbox.http.limits import Limits
 
     http = Limits(args.max_header_bytes, args.header_timeout, args.body_idle_timeout).protocol()
     if args.workers == 1:
@@ -265,7 +266,7 @@ def serve(args: argparse.Namespace) -> int:
 
     # Each worker builds its app from the same options (spawned processes share no objects).
     os.environ[WORKER_OPTIONS] = json.dumps(options)
-    config = uvicorn.Config("sandbox.cli:worker_app", factory=True, workers=args.workers, log_level=args.log_level,
+    config = uvicorn.Config("sandbox.tools.cli:worker_app", factory=True, workers=args.workers, log_level=args.log_level,
                             http=http)
     Multiprocess(config, sockets=[sock]).run()
     return 0
@@ -276,7 +277,7 @@ WORKER_OPTIONS = "TASK_SANDBOX_WORKER_OPTIONS"
 
 def app_options(args: argparse.Namespace) -> dict:
     """create_app's keywords, as JSON for workers: the admin token only as its SHA-256 digest."""
-    from sandbox.edge import LOOPBACK_HOSTS
+    from sandbox.http.edge import LOOPBACK_HOSTS
 
     token = secrets.AdminToken.of(getattr(args, "token", None) or args.admin_token)
     hosts = args.allowed_hosts or []
@@ -365,11 +366,11 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "report":
         return client_report.run(args)
     if args.command == "check":
-        from sandbox import check
+        from sandbox.tools import check
 
         return check.run(args.spec, args.control_spec, args.fixtures)
     if args.command == "verify":
-        from sandbox import verify
+        from sandbox.tools import verify
 
         phases = [p.strip() for p in args.phases.split(",") if p.strip()]
         unknown = sorted(set(phases) - set(PHASES))

@@ -12,7 +12,7 @@ from starlette.datastructures import Headers
 
 from sandbox import errors
 from sandbox.domain.uploads import MAX_FILE_BYTES, MAX_FILES, File
-from sandbox.validation import MAX_DETAILS, details_of, json_integer, no_constants, summary
+from sandbox.http.validation import MAX_DETAILS, details_of, json_integer, no_constants, summary
 
 FIELDS = ("file", "name", "meta")
 MAX_BOUNDARY = 70  # RFC 2046

@@ -16,7 +16,7 @@ from sandbox import spec
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")  # schemathesis phases, in the order they run
 
-CONFIG = spec.PACKAGE_DIR / "schemathesis.toml"
+CONFIG = spec.PACKAGE_DIR / "tools" / "schemathesis.toml"
 
 
 def command(base_url: str, api_key: str, junit_xml: str | None, phases: list[str], max_examples: int | None,

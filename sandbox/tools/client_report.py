@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from sandbox.control.report import failures
-from sandbox.defaults import base_url
+from sandbox.tools.defaults import base_url
 
 EXIT_CLEAN, EXIT_FAILED, EXIT_UNREPORTED = 0, 1, 2
 

@@ -10,7 +10,8 @@ from urllib.parse import unquote
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from sandbox import envelope, errors
+from sandbox.http import envelope
+from sandbox import errors
 from sandbox.spec import Contract
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
