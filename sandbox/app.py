@@ -47,7 +47,7 @@ UPLOAD_MAX_BODY = MAX_FILES * MAX_FILE_BYTES + DEFAULT_MAX_BODY
 INBOX_MAX_BODY = 64 * 1024  # an event is a few KiB; anyone may post to an inbox
 VALIDATORS = {
     "parameter": ParametersValidator,
-    # validator_map is merged shallowly (notes #5): the whole media-type map is restated.
+    # Connexion merges validator_map shallowly (a "body" entry replaces its default map whole): every media type is restated.
     "body": MediaTypeDict({
         "*/*json": BodyValidator,
         "application/x-www-form-urlencoded": FormDataValidator,

@@ -86,7 +86,7 @@ class Contract:
 
     def allowed_methods(self, path: str) -> tuple[str, ...] | None:
         """Every method the spec declares for `path`, or None when no path matches.
-        Connexion's own 405 names only the first matching route's methods (notes #4)."""
+        Connexion's own 405 names only the first matching route's methods."""
         for route in self.routes:
             if route.pattern.match(path):
                 return route.methods

@@ -227,9 +227,10 @@ def test_typo(task_sandbox):
 def test_every_readme_example_passes_under_the_option(pytester):
     import re
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    examples = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "task_sandbox" in b]
-    assert len(examples) >= 3
+    root = Path(__file__).resolve().parents[1]
+    pages = "\n".join(p.read_text(encoding="utf-8") for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))])
+    examples = [b for b in re.findall(r"```python\n(.*?)```", pages, re.S) if "task_sandbox" in b]
+    assert len(examples) >= 4
     pytester.makepyfile(**{f"test_readme_{i}": "import pytest\n\n" + b for i, b in enumerate(examples)})
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sandbox-fail-on-violations")
     result.assert_outcomes(passed=len(examples))

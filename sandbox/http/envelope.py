@@ -88,7 +88,7 @@ def _is_problem(exc: Exception, status: int) -> bool:
 
 
 def install(app, contract: Contract) -> None:
-    """Connexion raises errors in its ASGI middleware, so handlers go on the connexion app (notes #2, #3)."""
+    """Connexion raises errors in its own ASGI middleware, out of an inner app's reach, so handlers go on the connexion app."""
     async def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:  # a sync one runs on a thread
         error = translate(request, exc, contract)
         request.scope.setdefault("extensions", {})[ERROR_CODE] = error.code

@@ -133,7 +133,7 @@ def summary(details: list[dict]) -> str:
 
 
 class BodyValidator(JSONRequestBodyValidator):
-    """Connexion's JSON validator stops at the first error, 500s on non-UTF-8 bytes (notes #5),
+    """Connexion's JSON validator stops at the first error, 500s on non-UTF-8 bytes,
     takes a chunked body (no Content-Length) for a missing one and builds its validator anew
     for every request."""
 

@@ -183,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _quiet() -> None:
-    # connexion 3.3 warns about starlette's test client on import (notes #14): noise for a server
+    # connexion 3.3 warns about starlette's test client on import, a warning for its users, not a server's: noise here
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 

@@ -67,7 +67,7 @@ class Sandbox:
         self.headers = {"Authorization": f"Bearer {key}", HEADER: session}
         self.client = httpx.Client(base_url=self.base_url, headers=self.headers, timeout=30)
         # The key goes to the control plane too: a session belongs to a team, and a control
-        # call reaches the session of the team whose key it carries (README, Sessions).
+        # call reaches the session of the team whose key it carries (docs/control-plane.md, Sessions).
         control = {HEADER: session, "Authorization": f"Bearer {key}",
                    **({"X-Sandbox-Admin-Token": admin_token} if admin_token else {})}
         self._control = httpx.Client(base_url=f"{self.base_url}/_sandbox", headers=control, timeout=30)
@@ -132,7 +132,7 @@ class Sandbox:
     def load(self, **records) -> dict:
         return self._call("POST", "/fixtures", json=records)["payload"]
 
-    # -- notifications (README, Notifications) --
+    # -- notifications (docs/notifications.md) --
     def events(self, type: str | None = None, upload_id: str | None = None) -> list[dict]:  # noqa: A002
         """The session's upload events so far, oldest first, whether or not anyone subscribed."""
         return self._call("GET", "/events", params={k: v for k, v in (("type", type), ("upload_id", upload_id))
