@@ -6,6 +6,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 
 class Receiver:
     """`answers` is the status of each request in turn (the last repeats); "hang" holds the
@@ -54,8 +56,11 @@ class Receiver:
         self._release.set()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[dict, bytes]]:
+        """What it received, once that is `count` requests at least; the test fails at `timeout`."""
         deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{self.url} received {len(self.received)} requests within {timeout:g} s, not {count}")
             time.sleep(0.01)
         return self.received
 

@@ -17,6 +17,7 @@ from sandbox.http.server import ServerThread
 from tests import redis_server
 from tests.conftest import BASE, auth
 from tests.servers import Served
+from tests.waiting import sender_looked, until
 
 TASK = "task_abcdef123456"
 ACT = f"{BASE}/task/{TASK}"
@@ -162,16 +163,31 @@ def test_two_teams_using_one_name_on_two_replicas_get_two_sessions(redis_url, na
         assert admin == ["team-test@team_123456", "team-test@team_654321"]
 
 
-@pytest.mark.parametrize("on_redis", [False, True], ids=["memory", "redis"])
-def test_an_idle_session_starts_afresh(request, on_redis):
-    options = {}
-    if on_redis:
-        options = dict(store=request.getfixturevalue("redis_url"), namespace=request.getfixturevalue("namespace"))
-    with create_app(idle_seconds=1, **options).test_client() as client:
+@pytest.mark.parametrize("idle_for, status", [(59, "PROCESSING"), (61, "REVIEWING")])
+def test_an_idle_session_starts_afresh_on_the_memory_stores_clock(idle_for, status):
+    app = create_app(idle_seconds=60)
+    now = [time.monotonic()]
+    app.store.options.monotonic = lambda: now[0]  # idleness measured on a clock the test moves
+    with app.test_client() as client:
         headers = {**auth(), **session("idle")}
         assert client.post(f"{ACT}/complete", headers=headers).status_code == 200
         assert client.post(f"{ACT}/complete", headers=headers).status_code == 400
-        time.sleep(2.2)
+        now[0] += idle_for
+        assert client.get(ACT, headers=headers).json()["payload"]["status"] == status
+        now[0] += 3600
+        assert client.get(ACT, headers=auth()).json()["payload"]["status"] == "REVIEWING", "default stays"
+
+
+def test_an_idle_session_starts_afresh_on_redis(redis_url, namespace):
+    # Redis expires an idle session's keys by their TTL, on its own clock: wait for that (and
+    # fail if it never comes), looking through a call that does not count as the session's use.
+    with create_app(idle_seconds=1, store=redis_url, namespace=namespace).test_client() as client:
+        headers = {**auth(), **session("idle")}
+        assert client.post(f"{ACT}/complete", headers=headers).status_code == 200
+        assert client.post(f"{ACT}/complete", headers=headers).status_code == 400
+        assert "idle" in client.get("/_sandbox/sessions", headers=auth()).json()["payload"]
+        until(lambda: "idle" not in client.get("/_sandbox/sessions", headers=auth()).json()["payload"],
+              "the idle session expiring", timeout=20, every=0.1)
         assert client.get(ACT, headers=headers).json()["payload"]["status"] == "REVIEWING"
         assert client.get(ACT, headers=auth()).json()["payload"]["status"] == "REVIEWING", "default stays"
 
@@ -216,33 +232,37 @@ def test_serve_with_an_unreachable_redis_is_one_line_and_exit_2():
     assert "s3cretpw" not in done.stderr and "//***@127.0.0.1" in done.stderr  # the password stays out of the log
 
 
-def test_each_delivery_is_sent_once_whichever_replica_sends_it(replicas):
+def test_each_delivery_is_sent_once_whichever_replica_sends_it(redis_url, namespace):
     from tests.receivers import Receiver
 
+    # Two apps on one Redis with a sender each, as two replicas, in this process: so the test can
+    # wait until both senders have looked again with nothing in flight, instead of sleeping.
+    apps = [create_app(store=redis_url, namespace=namespace) for _ in range(2)]
     receiver = Receiver(500, 200)  # the first attempt fails: its retry is up for grabs too
     try:
-        one, two = replicas
-        hooks = session("hooks")
-        httpx.post(f"{one}/_sandbox/clock", json={"freeze": True}, headers=hooks)
-        sub = httpx.post(f"{two}/_sandbox/subscriptions", headers=hooks,
-                         json={"project_id": "proj_123456", "url": receiver.url}).json()["payload"]
-        for i in range(20):  # fired through both, so both processes' senders are awake and compete
-            fired = httpx.post(f"{(one, two)[i % 2]}/_sandbox/events", headers=hooks,
-                               json={"upload_id": "upl_123456789", "type": "upload.in_review"})
-            assert fired.status_code == 201, fired.text
-        receiver.wait_for(20)
-        httpx.post(f"{one}/_sandbox/clock", json={"advance_seconds": 5}, headers=hooks)  # the one retry
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            found = httpx.get(f"{two}/_sandbox/deliveries", headers=hooks).json()["payload"]
-            if all(d["status"] == "delivered" for d in found):
-                break
-            time.sleep(0.05)
-        assert len(found) == 20 and {d["subscription_id"] for d in found} == {sub["id"]}
-        assert all(d["status"] == "delivered" for d in found), found
-        time.sleep(1)  # anything sent twice would have arrived by now
-        sent = Counter(h["webhook-id"] for h, _ in receiver.received)
-        attempts = sum(len(d["attempts"]) for d in found)
-        assert len(sent) == 20 and sum(sent.values()) == attempts == 21  # once each, and the one retry
+        with ServerThread(apps[0]) as one, ServerThread(apps[1]) as two:
+            one, two = one.url, two.url
+            hooks = session("hooks")
+            httpx.post(f"{one}/_sandbox/clock", json={"freeze": True}, headers=hooks)
+            sub = httpx.post(f"{two}/_sandbox/subscriptions", headers=hooks,
+                             json={"project_id": "proj_123456", "url": receiver.url}).json()["payload"]
+            for i in range(20):  # fired through both, so both senders are awake and compete
+                fired = httpx.post(f"{(one, two)[i % 2]}/_sandbox/events", headers=hooks,
+                                   json={"upload_id": "upl_123456789", "type": "upload.in_review"})
+                assert fired.status_code == 201, fired.text
+            receiver.wait_for(20)
+            httpx.post(f"{one}/_sandbox/clock", json={"advance_seconds": 5}, headers=hooks)  # the one retry
+            def delivered():
+                found = httpx.get(f"{two}/_sandbox/deliveries", headers=hooks).json()["payload"]
+                return found if all(d["status"] == "delivered" for d in found) else None
+            found = until(delivered, "every delivery delivered", timeout=20, every=0.05)
+            assert len(found) == 20 and {d["subscription_id"] for d in found} == {sub["id"]}
+            for app in apps:  # anything claimed twice has been sent by now
+                sender_looked(app.sender)
+            sent = Counter(h["webhook-id"] for h, _ in receiver.received)
+            attempts = sum(len(d["attempts"]) for d in found)
+            assert len(sent) == 20 and sum(sent.values()) == attempts == 21  # once each, and the one retry
     finally:
         receiver.close()
+        for app in apps:
+            app.sender.stop()

@@ -14,6 +14,7 @@ from sandbox.app import create_app
 from sandbox.domain.outbox import ATTEMPTS, BACKOFF, Send
 from tests.conftest import BASE, auth
 from tests.receivers import Receiver, refused_url
+from tests.waiting import sender_looked, until
 
 EMAIL = "upl_email0001"
 
@@ -43,12 +44,15 @@ def in_review(client) -> dict:
 
 
 def delivery(client, until, timeout: float = 10.0) -> dict:
-    """The only delivery, once `until(delivery)` holds (sending happens beside the request)."""
+    """The only delivery, once `until(delivery)` holds (sending happens beside the request);
+    the test fails at `timeout`, showing the delivery as it last was."""
     deadline = time.monotonic() + timeout
     while True:
         found = client.get("/_sandbox/deliveries").json()["payload"]
-        if found and until(found[-1]) or time.monotonic() > deadline:
-            return found[-1] if found else {}
+        if found and until(found[-1]):
+            return found[-1]
+        if time.monotonic() > deadline:
+            pytest.fail(f"no delivery as expected within {timeout:g} s; last seen: {found[-1] if found else None}")
         time.sleep(0.02)
 
 
@@ -78,7 +82,7 @@ def test_a_receiver_failing_twice_gets_retries_on_the_virtual_clock(client, rece
     subscribe(client, receiver.url)
     event = in_review(client)
     assert delivery(client, attempts(1))["status"] == "pending"
-    time.sleep(0.3)
+    sender_looked(client.app.sender)
     assert len(receiver.received) == 1  # the clock is frozen: no retry until it moves
     advance(client, BACKOFF[0])
     delivery(client, attempts(2))
@@ -126,11 +130,10 @@ def test_a_hanging_receiver_holds_up_neither_answers_nor_other_deliveries(store,
         assert quick.wait_for(1)  # while the other is held
         answer = client.get(f"{BASE}/task/task_abcdef123456", headers=auth())
         assert answer.status_code == 200 and slow.hanging.is_set() and not slow._release.is_set()
-        found = {d["subscription_id"]: d for d in client.get("/_sandbox/deliveries").json()["payload"]}
-        deadline = time.monotonic() + 10
-        while not all(d["attempts"] for d in found.values()) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        def attempted():
             found = {d["subscription_id"]: d for d in client.get("/_sandbox/deliveries").json()["payload"]}
+            return found if found and all(d["attempts"] for d in found.values()) else None
+        found = until(attempted, "an attempt of each delivery")
         errors = sorted(str(d["attempts"][0]["error"]) for d in found.values())
         assert errors == ["None", "no answer within 1 s"]
     app.sender.stop()
@@ -165,9 +168,8 @@ def test_the_inbox_receives_what_is_sent_to_it(app, receivers):
         client.post("/_sandbox/clock", json={"freeze": True})
         subscribe(client, f"{server.url}/_sandbox/inbox/mine")
         event = in_review(client)
-        deadline = time.monotonic() + 10
-        while not (got := client.get("/_sandbox/inbox/mine").json())["count"] and time.monotonic() < deadline:
-            time.sleep(0.02)
+        got = until(lambda: (answer := client.get("/_sandbox/inbox/mine").json())["count"] and answer,
+                    "the inbox receiving the event")
         received = got["payload"][0]
         assert received["body"] == event["body"]
         assert received["headers"]["webhook-id"] == event["id"]
@@ -182,7 +184,7 @@ def test_an_event_that_breaks_the_contract_is_never_sent(app, receivers):
                 {"id": "evt_x", "event": "DELETED"}, 1, "token")
     outcome = asyncio.run(_attempt(app.sender, send))
     assert outcome["status"] is None and "does not conform to UploadEvent" in outcome["error"]
-    time.sleep(0.2)
+    # attempt() returns only after any POST it made was answered, so one would be here already
     assert receiver.received == []
 
 
@@ -252,7 +254,7 @@ def test_an_attempt_from_before_a_reset_never_counts_for_a_delivery_after_it(sto
         after_reset = delivery(client, attempts(1))
         assert after_reset["id"] == pending["id"]
         old.release()  # the old attempt now answers 200
-        time.sleep(1)
+        sender_looked(app.sender)  # it is over: recorded, or (as it must be) not
         found = client.get("/_sandbox/deliveries").json()["payload"][0]
         assert found["status"] == "pending" and [a["status"] for a in found["attempts"]] == [500]
     app.sender.stop()

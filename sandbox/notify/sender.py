@@ -47,6 +47,11 @@ class Sender:
         self._stopping = False
         self._failing = False  # the store stopped answering: said once, not every look
         self._outages = 0      # looks in a row that found the store down
+        # Progress, notified on each change, so tests wait for it instead of sleeping: passes over
+        # due deliveries (`looks`, counted once a pass's claims are made), deliveries claimed, and
+        # attempts finished (recorded or not); claimed == finished means none is in flight.
+        self.progress = threading.Condition()
+        self.looks = self.claimed = self.finished = 0
 
     def wake(self) -> None:
         """Something may be due: look now (start the thread if it is not running)."""
@@ -95,10 +100,12 @@ class Sender:
                 self._event.clear()
                 with self._lock:
                     self._pending = False
-                for send in await self._claim():
+                sends = await self._claim()
+                for send in sends:
                     task = asyncio.create_task(self._deliver(client, send))
                     inflight.add(task)
                     task.add_done_callback(inflight.discard)
+                self._progressed(looks=1, claimed=len(sends))
                 upcoming = await self._upcoming()
                 if upcoming is None and not inflight:
                     idle_since = idle_since or time.monotonic()
@@ -159,14 +166,24 @@ class Sender:
             log.warning("notifications: the store did not answer (%s); trying again", exc)
         return []
 
+    def _progressed(self, looks: int = 0, claimed: int = 0, finished: int = 0) -> None:
+        with self.progress:
+            self.looks += looks
+            self.claimed += claimed
+            self.finished += finished
+            self.progress.notify_all()
+
     async def _deliver(self, client: httpx.AsyncClient, send: outbox.Send) -> None:
-        outcome = await self.attempt(client, send)
         try:
-            await self.store.run_existing(send.session, outbox.record, send.delivery_id, send.token, outcome)
-        except Exception:  # its lease runs out and another attempt follows: at least once, as promised
-            log.warning("notifications: could not record an attempt of %s", send.delivery_id, exc_info=True)
-        log.info("webhook %s %s to %s: %s", send.event_id, send.delivery_id, send.url,
-                 outcome["status"] if outcome["status"] is not None else outcome["error"])
+            outcome = await self.attempt(client, send)
+            try:
+                await self.store.run_existing(send.session, outbox.record, send.delivery_id, send.token, outcome)
+            except Exception:  # its lease runs out and another attempt follows: at least once, as promised
+                log.warning("notifications: could not record an attempt of %s", send.delivery_id, exc_info=True)
+            log.info("webhook %s %s to %s: %s", send.event_id, send.delivery_id, send.url,
+                     outcome["status"] if outcome["status"] is not None else outcome["error"])
+        finally:
+            self._progressed(finished=1)
 
     @functools.cached_property
     def _validator(self):

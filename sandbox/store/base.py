@@ -1,6 +1,7 @@
 """What both stores share: how a new session's state is made, and the options they take."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -49,6 +50,9 @@ class Options:
     # and who to tell when there is such a time (sandbox/notify/): none, no notifications.
     wake_at: Callable | None = None
     on_wake: Callable[[], None] | None = None
+    # What the memory store measures idleness by (tests move their own instead of waiting);
+    # Redis expires idle sessions by its own TTLs.
+    monotonic: Callable[[], float] = time.monotonic
 
 
 def check_bound(options: "Options", state: SessionState, tx) -> None:

@@ -38,7 +38,7 @@ class MemoryStore:
 
     # -- sessions --
     def _open(self, sid: str, owner: str | None = None, create: bool = True) -> SessionState | None:
-        now = time.monotonic()
+        now = self.options.monotonic()
         state = self._states.get(sid)
         if state is not None and self._idle(sid, now):
             self._forget(sid)
@@ -96,7 +96,7 @@ class MemoryStore:
         """The session's state if it is live; never makes one, nor counts as its use."""
         with self._lock:
             state = self._states.get(sid)
-            return None if state is None or self._idle(sid, time.monotonic()) else state
+            return None if state is None or self._idle(sid, self.options.monotonic()) else state
 
     def open_sync(self, sid: str, owner: str | None = None) -> SessionState:
         with self._lock:
