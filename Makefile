@@ -26,7 +26,7 @@ test: $(STAMP)
 
 # The suite again with every app on the Redis store (the cross-process tests ran in `make test`).
 test-redis: $(STAMP)
-	$(BIN)/python -m pytest --store redis --ignore tests/test_redis_store.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --store redis --ignore tests/store/test_redis_store.py $(PYTEST_ARGS)
 
 # `make bench` (BENCH_ARGS="--quick" or "--no-prism"): wrk load, start-up and memory figures; see bench/README.md.
 bench: $(STAMP)
@@ -34,7 +34,7 @@ bench: $(STAMP)
 
 # The README's screenshots, made by the dashboard's browser tests (Debian's chromium needed).
 screenshots: $(STAMP)
-	TASK_SANDBOX_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/test_dashboard.py -q $(PYTEST_ARGS)
+	TASK_SANDBOX_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/dashboard/test_dashboard.py -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info

@@ -39,7 +39,7 @@ def _validate_unless_trusted(cls, spec) -> None:
 
 Specification._validate_spec = classmethod(_validate_unless_trusted)
 # Every private name of Connexion the sandbox relies on, here and in sandbox/http/validation.py and
-# sandbox/http/multipart.py (validators that subclass Connexion's): tests/test_stack.py fails when an
+# sandbox/http/multipart.py (validators that subclass Connexion's): tests/http/test_stack.py fails when an
 # upgrade of Connexion renames or drops one, so the upgrade shows what broke. (owner, name, how:
 # "attribute" of the class, or "set in __init__" on each instance.)
 CONNEXION_PRIVATE = [

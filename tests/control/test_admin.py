@@ -15,7 +15,7 @@ from sandbox.app import create_app
 from sandbox.control.layers import is_local
 from tests.conftest import BASE, auth
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN_HEADER = "X-Sandbox-Admin-Token"
 TASK = f"{BASE}/task/task_abcdef123456"
 CONTROL_CALLS = [("GET", "/_sandbox/session", None), ("GET", "/_sandbox/sessions", None),

@@ -227,7 +227,7 @@ def test_typo(task_sandbox):
 def test_every_readme_example_passes_under_the_option(pytester):
     import re
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     pages = "\n".join(p.read_text(encoding="utf-8") for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))])
     examples = [b for b in re.findall(r"```python\n(.*?)```", pages, re.S) if "task_sandbox" in b]
     assert len(examples) >= 4

@@ -13,7 +13,7 @@ import pytest
 from sandbox.tools import cli
 from sandbox.http.server import ServerThread
 from tests.conftest import BASE, auth
-from tests.test_report import app_with
+from tests.control.test_report import app_with
 
 TASK = "task_abcdef123456"
 

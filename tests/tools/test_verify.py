@@ -14,7 +14,7 @@ import pytest
 from sandbox.app import create_app
 from sandbox.http.server import ServerThread
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LIST = re.compile(r"^/v2/[^/]+/project/[^/]+/task$")
 UPLOAD = re.compile(r"^/v2/[^/]+/project/[^/]+/upload/[^/]+$")
 

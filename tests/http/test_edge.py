@@ -11,7 +11,7 @@ from sandbox.app import create_app
 from sandbox.http.edge import LOOPBACK_HOSTS
 from sandbox.http.server import ServerThread
 from tests.conftest import BASE, auth
-from tests.test_cors import assert_envelope
+from tests.http.test_cors import assert_envelope
 
 TASK = f"{BASE}/task/task_abcdef123456"
 MARK = {"X-Sandbox-Client": "tests"}

@@ -12,7 +12,7 @@ import yaml
 
 from sandbox import fixtures, spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def check(*args: str) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import BASE, auth
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ from sandbox.http.secrets import AdminToken, TokenError, from_file
 from tests import redis_server
 from tests.servers import Served
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEADER = "X-Sandbox-Admin-Token"
 
 
