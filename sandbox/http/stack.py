@@ -13,7 +13,7 @@ from connexion.apps.abstract import AbstractApp
 from connexion.apps.asynchronous import AsyncApi, AsyncASGIApp
 from connexion.exceptions import NonConformingResponseBody
 from connexion.json_schema import Draft4ResponseValidator
-from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIAPI, SwaggerUIMiddleware
 from connexion.spec import Specification
 from connexion.middleware.request_validation import (
     RequestValidationAPI, RequestValidationMiddleware, RequestValidationOperation,
@@ -52,6 +52,8 @@ CONNEXION_PRIVATE = [
     ("connexion.validators.abstract.AbstractRequestBodyValidator", "_required", "set in __init__"),
     ("connexion.validators.abstract.AbstractRequestBodyValidator", "_encoding", "set in __init__"),
     ("connexion.validators.json.JSONRequestBodyValidator", "_validator", "attribute"),
+    ("connexion.middleware.swagger_ui.SwaggerUIAPI", "_spec_for_prefix", "attribute"),
+    ("connexion.middleware.swagger_ui.SwaggerUIMiddleware", "router", "set in __init__"),
 ]
 SWAGGER_PATHS = re.compile(r"^(/_sandbox)?/(ui(/.*)?|openapi\.(json|yaml))$")
 JSON = "application/json"
@@ -188,10 +190,27 @@ class RequestValidation(RequestValidationMiddleware):
     api_cls = _ValidationApi
 
 
+class _SwaggerApi(SwaggerUIAPI):
+    """Connexion serves a spec whose servers are the base path alone, "" for the public API at the
+    root: Swagger UI then lists a blank server. This sandbox comes first, by its path, then the
+    servers the contract names (the platform itself)."""
+
+    def _spec_for_prefix(self, request) -> dict:
+        spec = super()._spec_for_prefix(request)
+        here = (spec.get("servers") or [{}])[0].get("url") or "/"
+        named = [s for s in self.specification.raw.get("servers", []) if s.get("url") != here]
+        return {**spec, "servers": [{"url": here, "description": "this sandbox"}, *named]}
+
+
 class SwaggerUI(SwaggerUIMiddleware):
     """Connexion routes every request through Swagger UI's router first (on a copy of the
     scope); only `<api>/ui`, `<api>/ui/...` and `<api>/openapi.json|yaml` can be its, for the
     public API at the root and the control plane under /_sandbox, so the rest go straight on."""
+
+    def add_api(self, specification, base_path=None, arguments=None, **kwargs) -> None:
+        """Connexion's own, with _SwaggerApi in place of SwaggerUIAPI."""
+        api = _SwaggerApi(specification, base_path=base_path, arguments=arguments, default=self.default_fn, **kwargs)
+        self.router.mount(api.base_path, app=api.router)
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""

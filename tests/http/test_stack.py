@@ -32,3 +32,11 @@ def test_the_list_is_checked_for_real():
     with pytest.raises(AssertionError):
         test_a_private_name_of_connexion_the_sandbox_overrides_is_still_there(
             "connexion.spec.Specification", "_no_such_name", "attribute")
+
+
+@pytest.mark.parametrize("path, first", [("/openapi.json", "/"), ("/_sandbox/openapi.json", "/_sandbox")])
+def test_the_served_contract_names_this_sandbox_first_then_the_platform(client, path, first):
+    servers = client.get(path).json()["servers"]
+    assert servers[0] == {"url": first, "description": "this sandbox"}  # never the blank entry Swagger UI showed
+    if first == "/":
+        assert {"url": "https://api.send.ai"} in servers
