@@ -87,7 +87,7 @@ def test_serve_has_swagger_ui_and_the_contract(served):
     document = httpx.get(f"{served}/openapi.json").json()
     assert document["info"]["title"] == "Task Management API"
     # Swagger UI's "Try it out" must call this server, not production.
-    assert document["servers"] == [{"url": ""}]
+    assert document["servers"][0] == {"url": "/", "description": "this sandbox"}  # then the platform
 
 
 def test_verify_does_not_import_the_command_line():
