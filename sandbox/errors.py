@@ -304,6 +304,12 @@ class StoreBusy(StoreUnavailable):
                        "Retry the request.")
 
 
+class SessionMoved(StoreBusy):
+    """Never an answer: a request that read its session without a round trip met a newer
+    version of it, and runs again whole (sandbox/control/layers.py JournalRecorder)."""
+    code = "session_moved"
+
+
 def _kinds(cls) -> list[type[SandboxError]]:
     return [cls] + [k for sub in cls.__subclasses__() for k in _kinds(sub)]
 

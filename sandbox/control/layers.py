@@ -8,9 +8,9 @@ import re
 from sandbox import errors
 from sandbox.control import faults, report
 from sandbox.control.journal import BODY_BYTES, cut, decode, fitting
-from sandbox.http.context import context_of, is_local  # noqa: F401  (is_local: the dashboard's page asks it too)
+from sandbox.http.context import FRESH, REPLAY_BYTES, context_of, is_local  # noqa: F401  (is_local: the dashboard's page asks it too)
 from sandbox.control.sessions import Sessions
-from sandbox.http.envelope import ERROR_CODE
+from sandbox.http.envelope import ERROR_CODE, to_starlette
 from sandbox.spec import Contract
 
 log = logging.getLogger("sandbox")
@@ -95,11 +95,34 @@ class JournalRecorder(_SessionLayer):
             return await self.app(scope, receive, send)
         if not scope.get("path", "").startswith("/v2/"):
             return await self._control(scope, receive, send)
-        request, response = bytearray(), {"status": 0, "body": bytearray(), "recorded": False}
+        # A request that read its session as this process held it (context.py) runs again on a
+        # fresh state when the session moved meanwhile: from a copy of the scope as it came, with
+        # its body replayed, and its answer held back until its journal entry said it stands.
+        original, extensions = dict(scope), dict(scope.get("extensions") or {})
+        replay: list | None = []
+        if await self._attempt(scope, receive, send, replay, last=False):
+            return
+        again = {**original, "extensions": {**extensions, FRESH: True}}
+        await self._attempt(again, receive, send, replay, last=True)
+
+    async def _attempt(self, scope, receive, send, replay: list | None, last: bool) -> bool:
+        """One run of the request; False (nothing sent) when it must run again."""
+        request, response = bytearray(), {"status": 0, "body": bytearray(), "recorded": False, "stands": True}
         sizes = {"request": 0, "response": 0}  # every byte, also those not kept
+        held: list | None = None  # the answer's messages, while it may yet be run again
+        replayed = 0
 
         async def receive_():
-            message = await receive()
+            nonlocal replayed, replay
+            if replay is not None and replayed < len(replay):
+                message = replay[replayed]
+            else:
+                message = await receive()
+                if replay is not None:
+                    replay.append(message)
+                    if sum(len(m.get("body", b"")) for m in replay) > REPLAY_BYTES:
+                        replay = None  # too big to keep: this request is never run again (see context.py)
+            replayed += 1
             chunk = message.get("body", b"")
             sizes["request"] += len(chunk)
             if len(request) < self.body_bytes:
@@ -110,25 +133,45 @@ class JournalRecorder(_SessionLayer):
             if not response["recorded"]:
                 response["recorded"] = True
                 try:
-                    await self._record(scope, bytes(request), response["status"], bytes(response["body"]), sizes)
+                    response["stands"] = await self._record(
+                        scope, bytes(request), response["status"], bytes(response["body"]), sizes, last)
+                except errors.StoreUnavailable:
+                    response["unchecked"] = True  # a held answer is then not known to be current
                 except Exception:  # the journal must never break the call it records
                     log.exception("journal entry dropped")
 
         async def send_(message):
+            nonlocal held
             if message["type"] == "http.response.start":
                 response["status"] = message["status"]
+                ctx = context_of(scope)
+                if not last and ctx is not None and ctx.session is not None and ctx.session.basis is not None:
+                    held = []
             elif message["type"] == "http.response.body":
                 sizes["response"] += len(message.get("body", b""))
                 if len(response["body"]) < MAX_BODY:
                     response["body"].extend(message.get("body", b"")[:MAX_BODY - len(response["body"])])
                 if not message.get("more_body", False):
                     await record()  # before the last byte leaves: a client that reads the journal next finds it
-            await send(message)
+            if held is None:
+                await send(message)
+            else:
+                held.append(message)
 
         try:
             await self.app(scope, receive_, send_)
         finally:
             await record()
+        if held is not None and not response["stands"] and replay is not None:
+            return False
+        if held is not None and response.get("unchecked"):
+            answer = to_starlette(errors.StoreUnavailable())
+            scope.setdefault("extensions", {})[ERROR_CODE] = errors.StoreUnavailable.code
+            await answer(scope, receive, send)
+            return True
+        for message in held or ():
+            await send(message)
+        return True
 
     async def _control(self, scope, receive, send):
         """The control plane is not journalled; its refusals of callers without credentials are counted."""
@@ -158,19 +201,23 @@ class JournalRecorder(_SessionLayer):
         except Exception:  # like the journal, the tally never breaks the call it counts
             log.exception("unauthenticated request not counted")
 
-    async def _record(self, scope, request: bytes, status: int, body: bytes, sizes: dict) -> None:
+    async def _record(self, scope, request: bytes, status: int, body: bytes, sizes: dict, last: bool) -> bool:
+        """Journals the exchange; False (nothing journalled) when the answer rests on a state of
+        the session that moved on meanwhile, so the request must run again."""
         ctx = context_of(scope)
         session = ctx.session if ctx is not None else None
         if session is None:
             if status >= 400:
                 await self._unauthenticated(scope, ctx, status)
-            return
+            return True
+        code = scope.get("extensions", {}).get(ERROR_CODE) if status >= 400 else None
+        if code == errors.SessionMoved.code and not last:  # a change found it moved: it committed nothing
+            return False
         routed = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
         # Connexion's router leaves both in this scope unless a layer between copied it.
         operation, params = ((routed, scope["path_params"]) if routed in self.contract.statuses
                              and scope.get("path_params") else self.contract.operation(scope["method"], scope["path"]))
         # The error's code says who is to blame, for the client's report; the body may be cut short.
-        code = scope.get("extensions", {}).get(ERROR_CODE) if status >= 400 else None
         if code is None and status >= 400:  # an answer no error made: its envelope says
             answer = decode(body.decode("utf-8", "replace"))
             code = answer.get("code") if isinstance(answer, dict) and isinstance(answer.get("code"), str) else None
@@ -190,7 +237,7 @@ class JournalRecorder(_SessionLayer):
         content_type = headers.get("content-type", "")
         # Bodies are kept as (truncated) text and decoded when read: 64 KiB of JSON can
         # decode into megabytes of Python objects, and the journal must stay bounded.
-        await session.store.journal_append(session.sid, {
+        return await session.store.journal_append(session.sid, {
             "time": session.state.clock.now_iso(), "operation": operation, "method": scope["method"],
             "path": scope["path"], "task_id": params.get("task_id"), "status": status, "code": code,
             "request": {"headers": {k: v for k, v in headers.items() if v},
@@ -199,4 +246,4 @@ class JournalRecorder(_SessionLayer):
                                  else cut(request, sizes["request"], self.body_bytes))},
             "response": {"body": cut(body, sizes["response"], self.body_bytes)}, "problems": problems},
             mark=report.mark(operation, status, code) if client else None,
-            keep=report.kept_as(code) if client and code else None)
+            keep=report.kept_as(code) if client and code else None, basis=None if last else session.checks)

@@ -14,17 +14,39 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 class Session:
     """One request's handle on a session: its tenant and name, the state it was opened at, and
-    units of work through the store, after each of which `state` is the committed one."""
+    units of work through the store, after each of which `state` is the committed one.
 
-    def __init__(self, store, tenant: str | None, name: str, state: SessionState):
+    `basis` is set when the request opened the session without a round trip (what the process
+    held): until it commits a change, its units run once (store.run_once) and its journal entry
+    checks that the session did not move past `basis`; either failing, the request runs again
+    on a fresh state (sandbox/control/layers.py JournalRecorder)."""
+
+    def __init__(self, store, tenant: str | None, name: str, state: SessionState, basis: tuple | None = None):
         self.store, self.tenant, self.name, self.state = store, tenant, name, state
         self.sid = sid_of(tenant, name)
+        self.basis = basis
+        self.wrote = False
 
     async def run(self, fn, *args, **kwargs):
         """fn(tx, ...) as one unit of work on this session."""
-        result = await self.store.run(self.sid, fn, *args, **kwargs)
+        if self.basis is None or self.wrote:
+            result = await self.store.run(self.sid, fn, *args, **kwargs)
+        else:
+            done = []
+
+            def unit(tx, *args, **kwargs):
+                found = fn(tx, *args, **kwargs)
+                done.append(tx.dirty)
+                return found
+            result = await self.store.run_once(self.sid, unit, *args, **kwargs)
+            self.wrote = done[-1]
         self.state = self.store.latest(self.sid, self.state)
         return result
+
+    @property
+    def checks(self) -> tuple | None:
+        """What the journal entry checks: the basis, unless a commit checked it already."""
+        return None if self.wrote else self.basis
 
     def key(self, secret: str):
         return self.state.get("keys", secret)
@@ -55,9 +77,12 @@ class Sessions:
             raise errors.InvalidSession(
                 f"{HEADER} must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit.")
 
-    async def open(self, tenant: str | None, name: str) -> Session:
-        """The session, made if it is new (the caller is authenticated: see sandbox/http/context.py)."""
-        return Session(self.store, tenant, name, await self.store.open(sid_of(tenant, name), owner=tenant))
+    async def open(self, tenant: str | None, name: str, fresh: bool = True) -> Session:
+        """The session, made if it is new (the caller is authenticated: see sandbox/http/context.py).
+        Without `fresh`, what this process holds of it, checked when the request is journalled."""
+        sid = sid_of(tenant, name)
+        state = await self.store.open(sid, owner=tenant, fresh=fresh)
+        return Session(self.store, tenant, name, state, None if fresh else self.store.basis(sid))
 
     async def find(self, tenant: str | None, name: str) -> Session | None:
         """The session if it exists; never makes one."""

@@ -24,7 +24,12 @@ MALFORMED = ("The Authorization header is malformed: send 'Bearer', one or more 
              "(letters, digits and - . _ ~ + / only).")
 # Control operations that act on no one session: they must not make one.
 SESSIONLESS = {"listSessions", "listScenarios", "getReport", "receiveInInbox", "readInbox", "clearInbox"}
-IN_PROCESS = {None, "", "testclient"}  # Starlette's test client names no address
+IN_PROCESS = {None, "", "testclient"}
+# A request of the API reads its session as this process holds it, without asking the store, and
+# its journal entry checks that the session did not move meanwhile; if it did, the request runs
+# again (sandbox/control/layers.py JournalRecorder). That needs its body kept: up to this size.
+REPLAY_BYTES = 64 * 1024
+FRESH = "sandbox.fresh"  # scope extension: this run opens the session as the store holds it now  # Starlette's test client names no address
 
 
 def is_local(host: str | None) -> bool:
@@ -48,6 +53,18 @@ def bearer(header: str | None) -> str:
     if scheme.lower() != "bearer" or rest[:1].isalnum() or not rest.strip():  # another scheme, or no key
         raise errors.MissingApiKey(NO_SCHEME)
     raise errors.Unauthorized(MALFORMED)  # a Bearer key parted or made otherwise than RFC 6750 says
+
+
+def _replayable(scope) -> bool:
+    """Whether the request may run again: not already a second run, and a body the journal
+    layer keeps whole (a Content-Length within REPLAY_BYTES; none means no body)."""
+    if scope.get("extensions", {}).get(FRESH):
+        return False
+    for key, value in scope.get("headers", ()):
+        if key == b"transfer-encoding" or key == b"content-length" and (
+                not value.isdigit() or int(value) > REPLAY_BYTES):
+            return False
+    return True
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -166,7 +183,7 @@ class ContextLayer:
         hosted = self.admin is not None
         if known is not None:  # the server's key: its session is reached, made if new
             ctx.tenant = known.team_id if hosted else None
-            ctx.session = await self.sessions.open(ctx.tenant, ctx.name)
+            ctx.session = await self.sessions.open(ctx.tenant, ctx.name, fresh=not _replayable(scope))
         elif not hosted:  # a key loaded into a laptop's session: looked at there, touching nothing first
             found = await self.sessions.find(None, ctx.name)
             if found is None or found.key(secret) is None:

@@ -155,15 +155,16 @@ class Sender:
                     self._failed(exc)
             except Exception as exc:
                 self._failed(exc)
-        if self._failing and woken:
+        if self._failing:
             self._failing = False
-            log.warning("notifications: the store answers again")
+            log.warning("notifications: looking for due deliveries again")
         return sends
 
     def _failed(self, exc: Exception) -> list:
-        if not self._failing:
+        """An outage of the store is the store's to tell, once (sandbox/store/outage.py)."""
+        if not self._failing and not isinstance(exc, errors.StoreUnavailable):
             self._failing = True
-            log.warning("notifications: the store did not answer (%s); trying again", exc)
+            log.warning("notifications: could not look for due deliveries (%s); trying again", exc)
         return []
 
     def _progressed(self, looks: int = 0, claimed: int = 0, finished: int = 0) -> None:

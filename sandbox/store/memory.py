@@ -1,6 +1,7 @@
 """The in-process store: sessions' state in this process's memory, one lock around each unit of work."""
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections import OrderedDict, deque
@@ -27,6 +28,9 @@ class MemoryStore:
         self._journals: dict[str, Journal] = {}
         self._used: dict[str, float] = {}
         self._wake: dict[str, float] = {}  # sid -> when a sender should look at it (host's clock)
+        # The same as a heap of (when, sid), so a sender's look costs O(log n) per session due, not a scan
+        # of all; an entry whose time is no longer the session's is dropped when it comes up.
+        self._wake_heap: list[tuple[float, str]] = []
         self._inboxes: OrderedDict[str, deque] = OrderedDict()
         # Every inbox entry in the order it came: (seq, bytes counted, name); the oldest goes first.
         self._inbox_order: deque[tuple[int, int, str]] = deque()
@@ -89,8 +93,13 @@ class MemoryStore:
         self._journals.pop(sid, None)
         self._used.pop(sid, None)
 
-    async def open(self, sid: str, owner: str | None = None) -> SessionState:
+    async def open(self, sid: str, owner: str | None = None, fresh: bool = True) -> SessionState:
+        """This process holds every session: what it holds is always fresh."""
         return self.open_sync(sid, owner)
+
+    def basis(self, sid: str) -> None:
+        """Nothing for journal_append to check: no other process changes these sessions."""
+        return None
 
     async def find(self, sid: str) -> SessionState | None:
         """The session's state if it is live; never makes one, nor counts as its use."""
@@ -104,6 +113,8 @@ class MemoryStore:
 
     async def run(self, sid: str, fn, *args, **kwargs):
         return self.run_sync(sid, fn, *args, **kwargs)
+
+    run_once = run  # what a request read is never stale here
 
     def run_sync(self, sid: str, fn, *args, **kwargs):
         """fn(tx, ...) as one unit of work: its changes land whole, or (if it raises) not at all."""
@@ -121,8 +132,12 @@ class MemoryStore:
         found = wake_of(self.options, tx, time.time())
         if found is None:
             self._wake.pop(sid, None)
-        else:
+        elif self._wake.get(sid) != found:
             self._wake[sid] = found
+            heapq.heappush(self._wake_heap, (found, sid))
+            if len(self._wake_heap) > 2 * len(self._wake) + 64:  # mostly outdated entries: start again
+                self._wake_heap = [(at, s) for s, at in self._wake.items()]
+                heapq.heapify(self._wake_heap)
         tell(self.options, found)
 
     def sibling(self) -> "MemoryStore":
@@ -141,12 +156,25 @@ class MemoryStore:
             return self.run_sync(sid, fn, *args)
 
     async def woken(self, now: float) -> list[str]:
+        """The sessions due by `now`: taken off the heap's top and put back (the sender's work on
+        each sets its next time)."""
         with self._lock:
-            return [sid for sid, at in self._wake.items() if at <= now]
+            due: dict[str, float] = {}
+            heap = self._wake_heap
+            while heap and heap[0][0] <= now:
+                at, sid = heapq.heappop(heap)
+                if self._wake.get(sid) == at:
+                    due[sid] = at
+            for sid, at in due.items():
+                heapq.heappush(heap, (at, sid))
+            return list(due)
 
     async def next_wake(self) -> float | None:
         with self._lock:
-            return min(self._wake.values(), default=None)
+            heap = self._wake_heap
+            while heap and self._wake.get(heap[0][1]) != heap[0][0]:
+                heapq.heappop(heap)
+            return heap[0][0] if heap else None
 
     def latest(self, sid: str, known: SessionState) -> SessionState:
         return self._states.get(sid, known)
@@ -184,10 +212,12 @@ class MemoryStore:
             return dict(self._unauthenticated)
 
     # -- journals --
-    async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None) -> None:
+    async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
+                             basis: tuple | None = None) -> bool:
         journal = self._journals.get(sid)
         if journal is not None:
             journal.record(entry, mark, keep)
+        return True
 
     async def journal_query(self, sid: str) -> list[dict]:
         journal = self._journals.get(sid)

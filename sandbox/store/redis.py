@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 import math
 import time
 import uuid
@@ -18,12 +17,13 @@ from redis.retry import Retry
 
 from sandbox import errors
 from sandbox.store import codec
+from sandbox.store.outage import Outage
 from sandbox.store.redis_journals import Journals
-from sandbox.store.scripts import APPEND, COMMIT, CREATE, INBOX, RESET
-from sandbox.store.base import DEFAULT, Options, check_bound, fresh, is_default, sid_of, split_sid, tell, wake_of
+from sandbox.store.scripts import APPEND, COMMIT, INBOX, LOAD, RESET
+from sandbox.store.base import DEFAULT, Options, check_bound, is_default, sid_of, split_sid, tell, wake_of
+from sandbox.store.base import fresh as fresh_state
 from sandbox.store.state import Own, SessionState, Tx
 
-log = logging.getLogger("sandbox")
 TIMEOUT = 1.0       # seconds a Redis call may take before the request answers 503
 MAX_ATTEMPTS = 64   # conflicting commits of one unit of work before it gives up (503 store_busy)
 TOUCH_EVERY = 1.0   # seconds between one process's marks of a session as used
@@ -32,14 +32,9 @@ def _score(wake: float | None) -> str:
     return "" if wake is None else repr(wake)
 
 
-def unavailable(exc: Exception) -> errors.StoreUnavailable:
-    log.warning("Redis store unavailable: %s", exc)
-    return errors.StoreUnavailable()
-
-
 class RedisStore(Journals):
     kind = "redis"
-    quiet = False
+    client_name = "task-sandbox"  # CLIENT LIST tells the API's connections from the senders'
 
     def __init__(self, url: str, **options):
         self.url = url
@@ -49,6 +44,7 @@ class RedisStore(Journals):
         # sid -> (state, records version, incarnation): what this process last read or wrote
         self._cache: OrderedDict[str, tuple[SessionState, int, bytes]] = OrderedDict()
         self._touched: dict[str, float] = {}  # sid -> when this process last marked it used
+        self.outage = Outage()
 
     # -- connection --
     def _client(self) -> aioredis.Redis:
@@ -57,10 +53,10 @@ class RedisStore(Journals):
         client = self._clients.get(loop)
         if client is None:
             client = self._clients[loop] = aioredis.Redis.from_url(
-                self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
+                self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, client_name=self.client_name,
                 retry=Retry(NoBackoff(), 0), health_check_interval=0)  # never resend a script: see _call
             self._scripts = {name: client.register_script(text)
-                             for name, text in (("commit", COMMIT), ("create", CREATE), ("reset", RESET),
+                             for name, text in (("commit", COMMIT), ("load", LOAD), ("reset", RESET),
                                                 ("append", APPEND), ("inbox", INBOX))}
         return client
 
@@ -71,14 +67,15 @@ class RedisStore(Journals):
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout(3 * TIMEOUT):  # connect, answer and a retried read: bounded
-                    return await coro_fn(self._client())
+                    found = await coro_fn(self._client())
+                self.outage.answered()
+                return found
             except (RedisError, OSError, asyncio.TimeoutError) as exc:
                 if type(exc) is ResponseError:  # a bug of ours (a script's error), not an outage
                     raise
                 if changes or attempt == 2 or not isinstance(exc, (ConnectionError, OSError)):
-                    if changes:
-                        raise errors.StoreUncertain() from None
-                    raise (errors.StoreUnavailable() if self.quiet else unavailable(exc)) from None
+                    self.outage.failed(exc)
+                    raise (errors.StoreUncertain() if changes else errors.StoreUnavailable()) from None
 
     def _keys(self, sid: str) -> tuple[str, ...]:
         """meta, records, then the journal's: its entries, their count ever, its tally, the
@@ -124,74 +121,57 @@ class RedisStore(Journals):
         return await self.open(sid, create=False, use=False)
 
     async def open(self, sid: str, owner: str | None = None, create: bool = True,
-                   use: bool = True) -> SessionState | None:
-        """The session's state, read from this process's cache when Redis holds the same
-        version and incarnation (one round trip), from Redis otherwise; a new session is
-        created unless another process creates it first. Opening counts as use: it keeps
-        the session from expiring."""
-        meta, records, *journal = self._keys(sid)
-        tenant = split_sid(sid)[0]
-        index = self._index(tenant)
-        ttl = self._ttl_of(sid)
-        now = time.time()
-        # Marking a session used costs a command per key: each process does it at most every
-        # TOUCH_EVERY seconds per session, which is all an idle time in seconds needs.
-        touch = use and now - self._touched.get(sid, 0.0) > TOUCH_EVERY
-        if touch:
-            self._touched[sid] = now
-            if len(self._touched) > 4 * self._live:
-                self._touched.clear()
-
-        async def read(r):
-            if not touch:
-                return await r.hmget(meta, "v", "b")
-            async with r.pipeline(transaction=False) as pipe:
-                pipe.hmget(meta, "v", "b")
-                pipe.zadd(index, {sid: now})
-                if ttl:
-                    for key in (meta, records, *journal):
-                        pipe.expire(key, ttl)
-                return (await pipe.execute())[0]
-
-        version, born = await self._call(read)
+                   use: bool = True, fresh: bool = True) -> SessionState | None:
+        """The session's state: with `fresh`, as Redis holds it now, in one round trip that
+        also marks it used and makes it if it is new (unless another process makes it first);
+        without, what this process last knew of it, with no round trip at all, for a request
+        whose journal entry checks afterwards that nothing moved (journal_append's `basis`)."""
         cached = self._cache.get(sid)
-        if version is not None and cached is not None and (cached[0].version, cached[2]) == (int(version), born):
+        if not fresh and cached is not None:
             self._cache.move_to_end(sid)
             return cached[0]
-        if version is None:
-            if not create:
-                if touch:  # the touch marked a session that is not there
-                    await self._call(lambda r: r.zrem(index, sid))
-                    self._touched.pop(sid, None)
-                return None
-            new = fresh(self.options, sid, owner=owner)
-            found, gone = await self._call(lambda r: self._scripts["create"](
-                keys=[meta, index, records, *journal], client=r,
-                args=[codec.state_meta(new), ttl, uuid.uuid4().hex, *self._eviction(tenant), sid, now]))
-            self._forget(gone)
+        meta, records, *journal = self._keys(sid)
+        tenant = split_sid(sid)[0]
+        now = time.time()
+        known = (cached[0].version, cached[1], cached[2]) if cached is not None else ("", "", "")
+        new = fresh_state(self.options, sid, owner=owner) if create else None
+        make = [codec.state_meta(new), uuid.uuid4().hex, *self._eviction(tenant)] if new is not None else [""]
+        found = await self._call(lambda r: self._scripts["load"](
+            keys=[meta, self._index(tenant), records, *journal], client=r,
+            args=[int(use), self._ttl_of(sid), sid, now, *known, *make]))
+        if found[0] == 0:
+            return None
+        if found[0] == 1:
+            self._cache.move_to_end(sid)
+            return cached[0]
+        version, born, rv, data = found[1]
+        if found[0] == 3:
+            self._forget(found[2])
             wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), now) \
                 if new.seed.tables["subscriptions"] else None
             if wake is not None:  # its fixtures subscribe already: a hint, so a race only looks once more
                 await self._call(lambda r: r.zadd(self._wake_key, {sid: wake}))
                 tell(self.options, wake)
+            records_found = None
         else:
-            found = await self._call(lambda r: r.hmget(meta, "v", "b", "rv", "d"))
-            if found[0] is None:  # gone meanwhile (expired, deleted): start it again
-                return await self.open(sid, owner, create, use)
-        return await self._state(sid, *found)
-
-    async def _state(self, sid: str, version: bytes, born: bytes, rv: bytes, data: bytes) -> SessionState:
-        version, rv = int(version), int(rv)
-        cached = self._cache.get(sid)
+            records_found = found[2]
+        rv = int(rv)
         if rv == 0:
             own = Own()  # this incarnation never changed a record
-        elif cached is not None and (cached[1], cached[2]) == (rv, born):
+        elif records_found is None:
             own = cached[0].own  # the records did not change: only the rest is read again
         else:
-            own = codec.own_from(await self._call(lambda r: r.hgetall(self._keys(sid)[1])))
-        state = codec.state_from(data, version, self.options.seeds, own)
+            it = iter(records_found)
+            own = codec.own_from(dict(zip(it, it)))
+        state = codec.state_from(data, int(version), self.options.seeds, own)
         self._remember(sid, state, rv, born)
         return self._cache[sid][0] if sid in self._cache else state
+
+    def basis(self, sid: str) -> tuple[int, bytes] | None:
+        """The version and incarnation of what this process holds of a session: a request that
+        opened it without a round trip gives them to journal_append, which checks them."""
+        cached = self._cache.get(sid)
+        return None if cached is None else (cached[0].version, cached[2])
 
     def _remember(self, sid: str, state: SessionState, rv: int, born: bytes) -> None:
         """Keep what this process knows of a session, never going back: a slow read of an
@@ -224,10 +204,19 @@ class RedisStore(Journals):
         least the one the request opened, since the cache never goes back); a change commits
         only if nobody committed since, else it runs again on the newer state, so of
         concurrent units exactly one wins each race."""
+        return await self._run(sid, MAX_ATTEMPTS, fn, args, kwargs)
+
+    async def run_once(self, sid: str, fn, *args, **kwargs):
+        """As run, but a change that finds the session moved on raises SessionMoved instead of
+        running again: the request read what this process knew without asking Redis, so all
+        of it runs again (sandbox/control/layers.py JournalRecorder)."""
+        return await self._run(sid, 1, fn, args, kwargs)
+
+    async def _run(self, sid: str, attempts: int, fn, args, kwargs):
         meta, records, *_ = self._keys(sid)
         if sid not in self._cache:
             await self.open(sid)
-        for _ in range(MAX_ATTEMPTS):
+        for _ in range(attempts):
             state, rv, born = self._cache[sid]
             base = state.version
             tx = Tx(state, sid, self.options.id_seed)
@@ -252,6 +241,8 @@ class RedisStore(Journals):
                     self._cache.pop(sid, None)
                 return result
             self._cache.pop(sid, None)
+            if attempts == 1:
+                raise errors.SessionMoved()
             await self.open(sid)  # somebody committed first: again, on what they left
         raise errors.StoreBusy()
 
@@ -261,7 +252,7 @@ class RedisStore(Journals):
         for _ in range(MAX_ATTEMPTS):
             old = await self.open(sid)
             born = self._cache[sid][2]
-            new = fresh(self.options, sid, scenario, clock=old.clock, owner=old.owner)
+            new = fresh_state(self.options, sid, scenario, clock=old.clock, owner=old.owner)
             wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), time.time())
             done = await self._call(lambda r: self._scripts["reset"](
                 keys=[meta, self._wake_key, records, journal, *report],
@@ -286,10 +277,11 @@ class RedisStore(Journals):
 
     def sibling(self) -> "RedisStore":
         """A store of its own for a sender thread: the same Redis, its own clients and cache,
-        since this one's cache is changed in place by the API's event loop. It does not log
-        each failed call: the sender says once that the store is down."""
+        since this one's cache is changed in place by the API's event loop. An outage both meet
+        is told once (sandbox/store/outage.py)."""
         other = RedisStore(self.url, **{f.name: getattr(self.options, f.name) for f in dataclasses.fields(Options)})
-        other.quiet = True
+        other.outage = self.outage
+        other.client_name = "task-sandbox-sender"
         return other
 
     def may_have_work(self) -> bool:

@@ -2,8 +2,11 @@
 tally and the entries it keeps apart, and the built-in inboxes (the counterparts of sandbox/control/journal.py)."""
 from __future__ import annotations
 
+import time
+
 from sandbox.control.journal import KEPT
 from sandbox.store import codec
+from sandbox.store.base import split_sid
 
 INBOX_TTL = 86400   # seconds an inbox nobody posts to is kept, when sessions never idle out
 
@@ -37,12 +40,22 @@ class Journals:
         await self._call(lambda r: r.delete(self._inbox(name)))
 
     # -- journals: a capped list per session; seq numbers count every entry ever appended --
-    async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None) -> None:
-        await self._call(lambda r: self._scripts["append"](
-            keys=self._keys(sid)[2:], client=r,
+    async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
+                             basis: tuple | None = None) -> bool:
+        """One script (sandbox/store/scripts.py APPEND), which also marks the session used.
+        `basis`: the version and incarnation the request read (store.basis); False, with nothing
+        appended, when the session moved past them (or is gone)."""
+        meta, records, *journal = self._keys(sid)
+        expected = [basis[0], basis[1]] if basis is not None else ["", ""]
+        done = await self._call(lambda r: self._scripts["append"](
+            keys=[meta, records, self._index(split_sid(sid)[0]), *journal], client=r,
             args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
-                  KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT]),
+                  KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT, sid, time.time(),
+                  *expected]),
             changes=True)
+        if not done:
+            self._cache.pop(sid, None)  # the request runs again on what Redis holds now
+        return bool(done)
 
     async def journal_tally(self, sid: str) -> dict | None:
         """What the client's report reads (as Journal.tally), or None if there is no such session."""

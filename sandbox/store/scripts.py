@@ -50,21 +50,35 @@ if tonumber(ARGV[4]) > 0 then
 end
 return 1
 """
-# KEYS: meta, the tenant's sessions index, records, then the journal's keys. ARGV: meta of a new session, ttl,
-# incarnation, then eviction's sessions kept, prefix, idle cutoff and the tenant's default session, then the
-# session's id and the time. Unless another process made the session
-# first, makes it and evicts over the count, in the same step. Returns its fields and the
-# sessions evicted.
-CREATE = EVICTION + """
-local gone = {}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+# How a request reaches its session, in one round trip. KEYS: meta, the tenant's sessions index,
+# records, then the journal's keys. ARGV: 1 to mark the session used, ttl, the session's id, the
+# time, the version, records version and incarnation this process holds ('' for none), then, to
+# make the session if it is missing (else ''), its meta, a new incarnation, and eviction's sessions
+# kept, prefix, idle cutoff and the tenant's default session. Returns {0} (no such session, none
+# made), {1, v, b} (what the process holds is current), {2, fields, records or false} (the meta
+# and, when they changed, the records), or {3, fields, evicted sessions} (made now; the eviction
+# over the tenant's count, in the same step, never evicts the session it makes).
+LOAD = EVICTION + """
+local m = redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd')
+if not m[1] then
+  if ARGV[8] == '' then return {0} end
   redis.call('DEL', unpack(KEYS, 3))  -- what a late write left of an earlier incarnation
-  redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[3], 'rv', 0, 'd', ARGV[1])
+  redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[9], 'rv', 0, 'd', ARGV[8])
   if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-  redis.call('ZADD', KEYS[2], ARGV[9], ARGV[8])
-  gone = evict(KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])  -- never the session it makes
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+  local gone = evict(KEYS[2], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[3])
+  return {3, redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
 end
-return {redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
+if ARGV[1] == '1' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+    for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+  end
+end
+if m[1] == ARGV[5] and m[2] == ARGV[7] then return {1, m[1], m[2]} end
+if m[3] == '0' or (m[3] == ARGV[6] and m[2] == ARGV[7]) then return {2, m, false} end
+return {2, m, redis.call('HGETALL', KEYS[3])}
 """
 # KEYS: meta, wake-up index, then what a reset empties (records, the journal, its tally and the
 # entries it keeps apart). ARGV: meta of the reset session, expected version and incarnation, the
@@ -79,32 +93,41 @@ redis.call('DEL', unpack(KEYS, 3))
 if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
 return v
 """
-# KEYS: journal, its counter, its tally, the violations and the refusals it keeps apart, the
-# bytes each of those three lists holds. ARGV: entry, entries kept, ttl (0: none), the tally's
-# field ('': none), which of the two lists keeps the entry too (1, 2; 0: neither), bytes each
-# list keeps, then the two lists' names (sandbox/control/journal.py). Each list drops its
-# oldest entries past either bound.
+# A request's journal entry, which also marks its session used. KEYS: meta, records, the tenant's
+# sessions index, then the journal, its counter, its tally, the violations and the refusals it
+# keeps apart, the bytes each of those three lists holds. ARGV: entry, entries kept, ttl (0: none),
+# the tally's field ('': none), which of the two lists keeps the entry too (1, 2; 0: neither),
+# bytes each list keeps, the two lists' names (sandbox/store/journal.py), the session's id, the
+# time, then the version and incarnation the request read ('' when it committed a change: its
+# commit checked them). Each list drops its oldest entries past either bound. Returns 1, or 0
+# (nothing appended) when the session is gone or moved past what the request read: the request
+# then runs again on the newer state, so a read costs one round trip and is never stale.
 APPEND = """
+local m = redis.call('HMGET', KEYS[1], 'v', 'b')
+if not m[1] or (ARGV[11] ~= '' and (m[1] ~= ARGV[11] or m[2] ~= ARGV[12])) then return 0 end
 local function keep(key, field, item)
   redis.call('RPUSH', key, item)
-  local total = redis.call('HINCRBY', KEYS[6], field, #item)
+  local total = redis.call('HINCRBY', KEYS[9], field, #item)
   local n = redis.call('LLEN', key)
   while n > 0 and (n > tonumber(ARGV[2]) or total > tonumber(ARGV[6])) do
-    total = redis.call('HINCRBY', KEYS[6], field, -#redis.call('LPOP', key))
+    total = redis.call('HINCRBY', KEYS[9], field, -#redis.call('LPOP', key))
     n = n - 1
   end
 end
-keep(KEYS[1], 'journal', ARGV[1])
-local seq = redis.call('INCR', KEYS[2])
-redis.call('HINCRBY', KEYS[3], '#', 1)
-if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[4], 1) end
+keep(KEYS[4], 'journal', ARGV[1])
+local seq = redis.call('INCR', KEYS[5])
+redis.call('HINCRBY', KEYS[6], '#', 1)
+if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[6], ARGV[4], 1) end
 local kept = tonumber(ARGV[5])
 if kept > 0 then
-  keep(KEYS[3 + kept], ARGV[6 + kept], seq .. ' ' .. ARGV[1])
+  keep(KEYS[6 + kept], ARGV[6 + kept], seq .. ' ' .. ARGV[1])
 end
+redis.call('ZADD', KEYS[3], ARGV[10], ARGV[9])
 if tonumber(ARGV[3]) > 0 then
-  for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+  redis.call('EXPIRE', KEYS[1], ARGV[3]); redis.call('EXPIRE', KEYS[2], ARGV[3])
+  for i = 4, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 end
+return 1
 """
 # The built-in inboxes, bounded together. KEYS: the name's list, the order of every entry (one
 # record "<seq> <bytes> <name>" each, oldest first), the bytes those records count, the seq

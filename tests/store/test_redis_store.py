@@ -3,6 +3,7 @@ journals, ids, teams, idle sessions and Redis outages, all against a real Redis 
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import subprocess
 import sys
@@ -202,13 +203,17 @@ def own_redis():
     server.stop()
 
 
-def test_a_redis_outage_is_a_503_that_changes_nothing_and_passes_by_itself(own_redis):
+STORY = ["Redis store unavailable", "Redis store is back after"]
+
+
+def test_a_redis_outage_is_a_503_that_changes_nothing_and_passes_by_itself(own_redis, caplog):
+    caplog.set_level(logging.WARNING, logger="sandbox")
     app = create_app(store=own_redis.url, namespace="outage")
     with ServerThread(app) as live, httpx.Client(base_url=live.url, timeout=30) as client:
         assert client.post(f"{ACT}/approve", headers=auth()).status_code == 200
         own_redis.stop()
-        for call in (lambda: client.post(f"{ACT}/complete", headers=auth()), lambda: client.get(ACT, headers=auth()),
-                     lambda: client.get("/_sandbox/session")):
+        for call in [lambda: client.post(f"{ACT}/complete", headers=auth()), lambda: client.get(ACT, headers=auth()),
+                     lambda: client.get("/_sandbox/session")] * 10:
             started = time.monotonic()
             response = call()
             assert time.monotonic() - started < 5, "answered within a bounded time"
@@ -216,6 +221,9 @@ def test_a_redis_outage_is_a_503_that_changes_nothing_and_passes_by_itself(own_r
         own_redis.start()
         task = client.get(ACT, headers=auth())
         assert task.status_code == 200, "recovered by itself"
+        told = [r.getMessage() for r in caplog.records if r.name == "sandbox"]
+        assert [line[:len(start)] for line, start in zip(told, STORY)] == STORY and len(told) == 2, \
+            f"one line as the outage starts, one as it ends, whatever the requests and senders met: {told}"
         assert (task.json()["payload"]["status"], task.json()["payload"]["approved"]) == ("REVIEWING", True), \
             "the committed approve survived; the complete during the outage did nothing"
 
