@@ -7,7 +7,7 @@ import re
 
 import orjson
 
-from sandbox.control.faults import Rule
+from sandbox.domain.faults import Rule
 from sandbox.domain.clock import Clock
 from sandbox.domain.events import Delivery, Event, Subscription
 from sandbox.domain.model import ApiKey, Folder, Project, Report, Task, Team, Upload, freeze

@@ -5,7 +5,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 
-from sandbox.control.journal import Journal
+from sandbox.store.journal import Journal
 from sandbox.store import codec
 from sandbox.store.base import DEFAULT, Options, check_bound, fresh, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.state import SessionState, Tx

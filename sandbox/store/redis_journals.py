@@ -1,8 +1,8 @@
 """What the Redis store keeps beside each session's state: its journal, with the client report's
-tally and the entries it keeps apart, and the built-in inboxes (the counterparts of sandbox/control/journal.py)."""
+tally and the entries it keeps apart, and the built-in inboxes (the counterparts of sandbox/store/journal.py)."""
 from __future__ import annotations
 
-from sandbox.control.journal import KEPT
+from sandbox.store.journal import KEPT
 from sandbox.store import codec
 
 INBOX_TTL = 86400   # seconds an inbox nobody posts to is kept, when sessions never idle out

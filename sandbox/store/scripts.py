@@ -82,7 +82,7 @@ return v
 # KEYS: journal, its counter, its tally, the violations and the refusals it keeps apart, the
 # bytes each of those three lists holds. ARGV: entry, entries kept, ttl (0: none), the tally's
 # field ('': none), which of the two lists keeps the entry too (1, 2; 0: neither), bytes each
-# list keeps, then the two lists' names (sandbox/control/journal.py). Each list drops its
+# list keeps, then the two lists' names (sandbox/store/journal.py). Each list drops its
 # oldest entries past either bound.
 APPEND = """
 local function keep(key, field, item)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.control.faults import Rule
+from sandbox.domain.faults import Rule
 from sandbox.domain.model import Report, Task, freeze
 from sandbox.store import codec
 
