@@ -6,6 +6,7 @@ import re
 
 from sandbox import errors
 from sandbox.store.base import DEFAULT, sid_of, split_sid
+from sandbox.store.protocol import Store
 from sandbox.store.state import SessionState
 
 HEADER = "X-Sandbox-Session"
@@ -16,7 +17,7 @@ class Session:
     """One request's handle on a session: its tenant and name, the state it was opened at, and
     units of work through the store, after each of which `state` is the committed one."""
 
-    def __init__(self, store, tenant: str | None, name: str, state: SessionState):
+    def __init__(self, store: Store, tenant: str | None, name: str, state: SessionState):
         self.store, self.tenant, self.name, self.state = store, tenant, name, state
         self.sid = sid_of(tenant, name)
 
@@ -40,7 +41,7 @@ def server_keys(scenarios) -> tuple[dict, set]:
 
 
 class Sessions:
-    def __init__(self, store, scenarios):
+    def __init__(self, store: Store, scenarios):
         self.store = store
         self.scenarios = scenarios
         self.keys, self.teams = server_keys(scenarios)
