@@ -29,6 +29,15 @@ STORES = {
 }
 
 
+# The Redis store's open(fresh=) and journal_append(basis=) -> bool are being written beside this
+# contract: until they are in, the two tests of them expect to fail there (and pass once they are).
+_redis = importlib.import_module("sandbox.store.redis").RedisStore
+PENDING = pytest.mark.xfail(
+    "fresh" not in inspect.signature(_redis.open).parameters
+    or "basis" not in inspect.signature(_redis.journal_append).parameters,
+    reason="the Redis store's open(fresh=) and journal_append(basis=) are not in yet", strict=True)
+
+
 # -- the contract's members, on each store's class --
 def members(contract: type) -> list[str]:
     names = [n for klass in contract.__mro__ if klass.__dict__.get("_is_protocol") for n in vars(klass)
@@ -62,7 +71,7 @@ def drift(store, contract: type) -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("name", list(STORES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=PENDING if n == "redis" else ()) for n in STORES])
 def test_each_store_has_every_member_of_the_contract(name, seeds):
     module, _, klass = STORES[name][0].partition(":")
     klass = getattr(importlib.import_module(module), klass)
@@ -304,7 +313,9 @@ def test_the_per_tenant_cap_evicts_the_least_recently_used(make_store, cap, step
 
 
 # -- journals --
-def test_the_journal_appends_queries_tallies_and_clears(any_store):
+def test_the_journal_appends_queries_tallies_and_clears(any_store, request):
+    if any_store.kind == "redis":
+        request.applymarker(PENDING)
     any_store.open("a")
     entries = [{"operation": "getTask", "status": 200}, {"operation": "getTask", "status": 400},
                {"operation": "completeTask", "status": 404}]
