@@ -5,7 +5,8 @@ A unit of work is a plain function `fn(tx, *args)` given to `run` (or `run_exist
 and the store commits all of its puts or, if it raises, none of them. A store may run it again
 on a newer state (the Redis store does, when another process committed first), so it must
 not act outside its `Tx` either: whatever it needs from elsewhere (a time, a body, a token) is
-read before and passed in. tests/store/test_conformance.py holds every store to this contract.
+read before and passed in. tests/store/test_conformance.py and test_protocol.py hold every
+store to this contract.
 """
 from __future__ import annotations
 

@@ -1,161 +1,17 @@
 """The store contract (sandbox/store/protocol.py), the same assertions on every store, through
 the store's own API: sessions, units of work, versions, reset, eviction, journals, inboxes,
-wake-ups and the session's bound."""
+wake-ups and the session's bound. The stores are tests/store/conftest.py's."""
 from __future__ import annotations
 
-import asyncio
-import importlib
-import inspect
 from dataclasses import replace
 
 import pytest
 
-from sandbox import errors, spec
-from sandbox.control.scenarios import Scenarios
+from sandbox import errors
 from sandbox.domain.faults import Rule
-from sandbox.store import open_store
-from sandbox.store.protocol import Store, SyncStore
-from tests import redis_server
+from tests.store.conftest import PENDING
 
 TASK = "task_abcdef123456"
-
-# Every store, by name: its class (for the contract's signatures) and its URL (None: memory;
-# "redis": the test Redis, under a namespace of the test's own).
-STORES = {
-    "memory": ("sandbox.store.memory:MemoryStore", SyncStore),
-    "redis": ("sandbox.store.redis:RedisStore", Store),
-    # "cluster": ("sandbox.store.cluster:ClusterStore", Store),  redis+cluster://, once it is in:
-    # add its URL in make_store below.
-}
-
-
-# The Redis store's open(fresh=) and journal_append(basis=) -> bool are being written beside this
-# contract: until they are in, the two tests of them expect to fail there (and pass once they are).
-_redis = importlib.import_module("sandbox.store.redis").RedisStore
-PENDING = pytest.mark.xfail(
-    "fresh" not in inspect.signature(_redis.open).parameters
-    or "basis" not in inspect.signature(_redis.journal_append).parameters,
-    reason="the Redis store's open(fresh=) and journal_append(basis=) are not in yet", strict=True)
-
-
-# -- the contract's members, on each store's class --
-def members(contract: type) -> list[str]:
-    names = [n for klass in contract.__mro__ if klass.__dict__.get("_is_protocol") for n in vars(klass)
-             if not n.startswith("_")]
-    names += [n for klass in contract.__mro__ if klass.__dict__.get("_is_protocol")
-              for n in klass.__dict__.get("__annotations__", {})]
-    return sorted(set(names))
-
-
-def shape(fn) -> list[tuple]:
-    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
-
-
-def drift(store, contract: type) -> dict[str, str]:
-    """What of the contract a store lacks or has otherwise: an attribute, or a method's
-    parameters (names, kinds, defaults, in order; more are fine if optional) and whether it is
-    a coroutine."""
-    found = {}
-    for name in members(contract):
-        want = getattr(contract, name, None)
-        if not hasattr(store, name):
-            found[name] = "missing"
-        elif callable(want):
-            have = getattr(type(store), name)
-            extra = list(inspect.signature(have).parameters.values())[len(shape(want)):]
-            if shape(have)[:len(shape(want))] != shape(want) or any(
-                    p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in extra):
-                found[name] = f"{inspect.signature(have)} is not {inspect.signature(want)}"
-            elif inspect.iscoroutinefunction(have) != inspect.iscoroutinefunction(want):
-                found[name] = "async" if inspect.iscoroutinefunction(want) else "not async"
-    return found
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=PENDING if n == "redis" else ()) for n in STORES])
-def test_each_store_has_every_member_of_the_contract(name, seeds):
-    module, _, klass = STORES[name][0].partition(":")
-    klass = getattr(importlib.import_module(module), klass)
-    store = klass(seeds=seeds) if name == "memory" else klass("redis://127.0.0.1:1/0", seeds=seeds)  # connects on first use
-    assert drift(store, STORES[name][1]) == {}
-
-
-def test_a_store_that_drifts_is_named():
-    class Drifted:
-        kind = "drifted"
-
-        async def open(self, sid, owner=None, create=True, use=False, fresh=True): ...
-        def find(self, sid): ...
-        async def run(self, sid, fn, *args, more, **kwargs): ...
-
-    found = drift(Drifted(), Store)
-    assert set(found) == set(members(Store)) - {"kind"}, "options and every other method are missing"
-    assert "open" in found and "run" in found and found["find"] == "async"
-    assert {"open_sync", "run_sync"} <= set(drift(Drifted(), SyncStore))
-
-
-# -- stores to drive --
-class Driven:
-    """A store driven on the test's one event loop (the Redis store keeps a client per loop):
-    its coroutine methods are called as plain ones."""
-
-    def __init__(self, store, loop, made: list):
-        self.store, self.loop, self.made = store, loop, made
-        made.append(store)
-
-    def __getattr__(self, name):
-        member = getattr(self.store, name)
-        if inspect.iscoroutinefunction(member):
-            return lambda *args, **kwargs: self.loop.run_until_complete(member(*args, **kwargs))
-        return member
-
-    def sibling(self) -> "Driven":
-        """Another process's view, as near as one process has: what the store committed."""
-        return Driven(self.store.sibling(), self.loop, self.made)
-
-
-def wake_at(tx, now):
-    """When a sender should look at a session: what the unit of work said (see wake)."""
-    return getattr(tx, "wake", None)
-
-
-def wake(tx, at):
-    tx.wake = at
-    tx.clock_changed()  # a change, so that it commits
-
-
-@pytest.fixture(scope="module")
-def seeds():
-    return Scenarios(None, spec.load_public()).seed
-
-
-@pytest.fixture(params=list(STORES))
-def make_store(request, seeds, monkeypatch):
-    """Stores of one kind, each with the options the test gives; all closed after (and a Redis
-    store's keys dropped)."""
-    url = prefix = None
-    if request.param == "redis":
-        url, prefix = request.getfixturevalue("redis_url"), redis_server.namespace()
-        # Each use of a session counts here: the store marks one used at most every TOUCH_EVERY
-        # seconds per process, coarser than a test's few calls.
-        monkeypatch.setattr("sandbox.store.redis.TOUCH_EVERY", -1.0, raising=False)
-    loop, made = asyncio.new_event_loop(), []
-
-    def make(**options) -> Driven:
-        options = {"seeds": seeds, "wake_at": wake_at, **options, **({"namespace": prefix} if prefix else {})}
-        store = Driven(open_store(url, **options), loop, made)
-        store.prepare()
-        return store
-    yield make
-    for store in made:
-        loop.run_until_complete(store.close())
-    loop.close()
-    if prefix:
-        redis_server.drop(url, prefix)
-
-
-@pytest.fixture
-def any_store(make_store):
-    return make_store()
 
 
 # -- units of work --
@@ -167,6 +23,11 @@ def rename(tx, name: str) -> str:
 def add_tasks(tx, ids: list[str]) -> None:
     for task_id in ids:
         tx.put("tasks", task_id, replace(tx.task(TASK), id=task_id))
+
+
+def wake(tx, at):
+    tx.wake = at
+    tx.clock_changed()  # a change, so that it commits
 
 
 def nothing(tx) -> None:
