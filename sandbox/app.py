@@ -32,7 +32,8 @@ from sandbox.domain.clock import Clock
 from sandbox.domain.records import Records
 from sandbox.store import open_store
 from sandbox.store.base import INBOX_BYTES
-from sandbox.control.journal import BODY_BYTES, JOURNAL_BYTES
+from sandbox.control.journal import BODY_BYTES
+from sandbox.store.journal import JOURNAL_BYTES
 from sandbox.store.direct import Direct
 from sandbox.handlers import Handlers
 from sandbox.http.secrets import AdminToken

@@ -2,7 +2,8 @@
 as a pure function of its sessions' journal tallies and the contract."""
 from __future__ import annotations
 
-from sandbox.control.journal import RECORDED, decode
+from sandbox.control.journal import decode
+from sandbox.store.journal import RECORDED
 from sandbox.errors import BLAME_BY_CODE
 from sandbox.spec import Contract
 

@@ -6,6 +6,7 @@ import re
 
 from sandbox import errors
 from sandbox.store.base import DEFAULT, sid_of, split_sid
+from sandbox.store.protocol import Store
 from sandbox.store.state import SessionState
 
 HEADER = "X-Sandbox-Session"
@@ -21,7 +22,7 @@ class Session:
     checks that the session did not move past `basis`; either failing, the request runs again
     on a fresh state (sandbox/control/layers.py JournalRecorder)."""
 
-    def __init__(self, store, tenant: str | None, name: str, state: SessionState, basis: tuple | None = None):
+    def __init__(self, store: Store, tenant: str | None, name: str, state: SessionState, basis: tuple | None = None):
         self.store, self.tenant, self.name, self.state = store, tenant, name, state
         self.sid = sid_of(tenant, name)
         self.basis = basis
@@ -62,7 +63,7 @@ def server_keys(scenarios) -> tuple[dict, set]:
 
 
 class Sessions:
-    def __init__(self, store, scenarios):
+    def __init__(self, store: Store, scenarios):
         self.store = store
         self.scenarios = scenarios
         self.keys, self.teams = server_keys(scenarios)

@@ -19,6 +19,7 @@ from sandbox import errors
 from sandbox.domain import outbox
 from sandbox.notify.hosts import HostPolicy
 from sandbox.http.stack import serialise
+from sandbox.store.protocol import Store
 
 log = logging.getLogger("sandbox.notify")
 IDLE_EXIT = 2.0       # seconds with nothing to wait for before the thread ends (it starts again on demand)
@@ -33,7 +34,7 @@ class Sender:
     delays) a request, and works the same under uvicorn and a test client. Each attempt is its
     own task: a receiver that hangs holds only its own delivery, for at most `timeout`."""
 
-    def __init__(self, store, document: dict, timeout: float = 5.0, hosts: HostPolicy | None = None):
+    def __init__(self, store: Store, document: dict, timeout: float = 5.0, hosts: HostPolicy | None = None):
         self.store = store
         self.timeout = timeout
         self.hosts = hosts or HostPolicy()

@@ -1,12 +1,13 @@
 """Where sessions' state lives: memory (one process, the default) or Redis (workers and replicas)."""
 from __future__ import annotations
 
+from sandbox.store.protocol import Store, SyncStore
 from sandbox.store.state import SessionState, Tx
 
-__all__ = ["SessionState", "Tx", "open_store"]
+__all__ = ["SessionState", "Store", "SyncStore", "Tx", "open_store"]
 
 
-def open_store(url: str | None, **options):
+def open_store(url: str | None, **options) -> Store:
     """`None` or `memory` for the in-process store, `redis://host:port/db` for Redis."""
     if url in (None, "", "memory"):
         from sandbox.store.memory import MemoryStore

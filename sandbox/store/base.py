@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sandbox import errors
-from sandbox.control.journal import JOURNAL_BYTES
+from sandbox.store.journal import JOURNAL_BYTES
 from sandbox.domain.clock import Clock
 from sandbox.store.state import Seed, SessionState
 

@@ -7,11 +7,9 @@ import re
 
 import orjson
 
-from sandbox.control.faults import Rule
-from sandbox.domain.clock import Clock
 from sandbox.domain.events import Delivery, Event, Subscription
 from sandbox.domain.model import ApiKey, Folder, Project, Report, Task, Team, Upload, freeze
-from sandbox.store.state import Own, SessionState
+from sandbox.store.state import PARTS, Own, SessionState, Tx
 
 SEP = "\x1f"  # between a record's kind and its id in a Redis hash field
 BY_UPLOAD = "by_upload"
@@ -107,28 +105,27 @@ def own_from(fields: dict[bytes, bytes]) -> Own:
     return own
 
 
-def meta(s, started_at: float, events: list) -> bytes:
+def meta(state: SessionState, tx: Tx | None = None) -> bytes:
     """Everything but records (of a state, or of a unit of work as it would leave it): small,
-    rewritten whole on every commit."""
-    return dumps({"scenario": s.scenario, "started_at": started_at, "cursor": s.cursor, "events": events,
-                  "seq": s.seq, "clock": s.clock.dump(), "next_id": s.next_id, "faults": s.faults,
-                  "fault_seq": s.fault_seq, "owner": s.owner, "outbox": s.outbox, "notify_seq": s.notify_seq})
+    rewritten whole on every commit. Its fields are SessionState's, each as its part says."""
+    out = {}
+    for name, part in PARTS.items():
+        value = getattr(state, name) if tx is None else tx.after(name)
+        out[name] = value if part.dump is None else part.dump(value)
+    return dumps(out)
 
 
 def state_meta(state: SessionState) -> bytes:
-    return meta(state, state.started_at, state.events)
+    return meta(state)
 
 
-def tx_meta(tx) -> bytes:
-    return meta(tx, tx.state.started_at, tx.state.events if tx.events is None else tx.events)
+def tx_meta(tx: Tx) -> bytes:
+    return meta(tx.state, tx)
 
 
 def state_from(raw: bytes, version: int, seeds, own: Own) -> SessionState:
+    """A state from its meta and records; a field its meta lacks (written before the field
+    existed) takes its default."""
     d = loads(raw)
-    state = SessionState(
-        seed=seeds(d["scenario"]), clock=Clock.load(*d["clock"]), started_at=d["started_at"],
-        scenario=d["scenario"], own=own, events=[tuple(e) for e in d["events"]], seq=d["seq"],
-        cursor=d["cursor"], next_id=d["next_id"], faults=tuple(Rule(**r) for r in d["faults"]),
-        fault_seq=d["fault_seq"], owner=d["owner"], outbox=tuple(tuple(e) for e in d.get("outbox", ())),
-        notify_seq=d.get("notify_seq", 0), version=version)
-    return state
+    found = {name: d[name] if part.load is None else part.load(d[name]) for name, part in PARTS.items() if name in d}
+    return SessionState(seed=seeds(d["scenario"]), own=own, version=version, **found)

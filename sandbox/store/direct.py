@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sandbox.domain import world
+from sandbox.store.protocol import SyncStore
 from sandbox.store.state import KINDS, SessionState
 
 
@@ -37,7 +38,7 @@ class Direct:
     """`direct.get_task(key, ...)` runs world.get_task as one unit of work on the session;
     `direct.change(fn)` runs any fn(tx); `records` and `clock` read its committed state."""
 
-    def __init__(self, store, sid: str):
+    def __init__(self, store: SyncStore, sid: str):
         self.store, self.sid = store, sid
 
     @property

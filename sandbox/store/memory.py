@@ -6,13 +6,13 @@ import threading
 import time
 from collections import OrderedDict, deque
 
-from sandbox.control.journal import Journal
+from sandbox.store.journal import Journal
 from sandbox.store import codec
 from sandbox.store.base import DEFAULT, Options, check_bound, fresh, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.state import SessionState, Tx
 
 
-class MemoryStore:
+class MemoryStore:  # a SyncStore (sandbox/store/protocol.py)
     """Units of work run whole under one lock: handlers run on the event loop, but tests and
     the control plane's callers reach the state from other threads too, and two concurrent
     actions on one task must produce exactly one success (B5)."""
@@ -41,7 +41,7 @@ class MemoryStore:
         self._open(DEFAULT)  # its seed's schedule starts with the app, as the clock it was given
 
     # -- sessions --
-    def _open(self, sid: str, owner: str | None = None, create: bool = True) -> SessionState | None:
+    def _open(self, sid: str, owner: str | None = None, create: bool = True, use: bool = True) -> SessionState | None:
         now = self.options.monotonic()
         state = self._states.get(sid)
         if state is not None and self._idle(sid, now):
@@ -57,9 +57,10 @@ class MemoryStore:
             self._evict(sid, now)
             if state.seed.tables["subscriptions"]:  # its fixtures subscribe already: maybe something to send
                 self._set_wake(sid, Tx(state, sid, self.options.id_seed))
-        self._states.move_to_end(sid)
-        self._tenants[split_sid(sid)[0] or ""].move_to_end(sid)
-        self._used[sid] = now
+        if use:
+            self._states.move_to_end(sid)
+            self._tenants[split_sid(sid)[0] or ""].move_to_end(sid)
+            self._used[sid] = now
         return state
 
     def _idle(self, sid: str, now: float) -> bool:
@@ -93,9 +94,11 @@ class MemoryStore:
         self._journals.pop(sid, None)
         self._used.pop(sid, None)
 
-    async def open(self, sid: str, owner: str | None = None, fresh: bool = True) -> SessionState:
-        """This process holds every session: what it holds is always fresh."""
-        return self.open_sync(sid, owner)
+    async def open(self, sid: str, owner: str | None = None, create: bool = True, use: bool = True,
+                   fresh: bool = True) -> SessionState | None:
+        """The session's state (sandbox/store/protocol.py); always this process's, so `fresh` changes nothing."""
+        with self._lock:
+            return self._open(sid, owner, create, use)
 
     def basis(self, sid: str) -> None:
         """Nothing for journal_append to check: no other process changes these sessions."""
@@ -103,9 +106,7 @@ class MemoryStore:
 
     async def find(self, sid: str) -> SessionState | None:
         """The session's state if it is live; never makes one, nor counts as its use."""
-        with self._lock:
-            state = self._states.get(sid)
-            return None if state is None or self._idle(sid, self.options.monotonic()) else state
+        return await self.open(sid, create=False, use=False)
 
     def open_sync(self, sid: str, owner: str | None = None) -> SessionState:
         with self._lock:
@@ -214,6 +215,7 @@ class MemoryStore:
     # -- journals --
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
                              basis: tuple | None = None) -> bool:
+        """Appends to a live session's journal and returns True: `basis` (the Redis store's check) is ignored."""
         journal = self._journals.get(sid)
         if journal is not None:
             journal.record(entry, mark, keep)

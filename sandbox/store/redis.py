@@ -26,7 +26,6 @@ from sandbox.store.state import Own, SessionState, Tx
 
 TIMEOUT = 1.0       # seconds a Redis call may take before the request answers 503
 MAX_ATTEMPTS = 64   # conflicting commits of one unit of work before it gives up (503 store_busy)
-TOUCH_EVERY = 1.0   # seconds between one process's marks of a session as used
 
 def _score(wake: float | None) -> str:
     return "" if wake is None else repr(wake)
@@ -43,7 +42,6 @@ class RedisStore(Journals):
         self._clients: dict[int, aioredis.Redis] = {}
         # sid -> (state, records version, incarnation): what this process last read or wrote
         self._cache: OrderedDict[str, tuple[SessionState, int, bytes]] = OrderedDict()
-        self._touched: dict[str, float] = {}  # sid -> when this process last marked it used
         self.outage = Outage()
 
     # -- connection --
@@ -79,7 +77,7 @@ class RedisStore(Journals):
 
     def _keys(self, sid: str) -> tuple[str, ...]:
         """meta, records, then the journal's: its entries, their count ever, its tally, the
-        violations and refusals it keeps apart (sandbox/control/journal.py), and the bytes each
+        violations and refusals it keeps apart (sandbox/store/journal.py), and the bytes each
         of those three lists holds."""
         base = f"{self.prefix}s:{sid}:"
         return base + "m", base + "r", base + "j", base + "jn", base + "jt", base + "jv", base + "jr", base + "jb"
@@ -193,7 +191,6 @@ class RedisStore(Journals):
     def _forget(self, sids) -> None:
         for sid in sids:
             self._cache.pop(sid.decode(), None)
-            self._touched.pop(sid.decode(), None)
 
     def latest(self, sid: str, known: SessionState) -> SessionState:
         cached = self._cache.get(sid)
@@ -265,7 +262,6 @@ class RedisStore(Journals):
 
     async def delete(self, sid: str) -> None:
         self._cache.pop(sid, None)
-        self._touched.pop(sid, None)
         await self._call(lambda r: r.delete(*self._keys(sid)))
         await self._call(lambda r: r.zrem(self._index(split_sid(sid)[0]), sid))
         await self._call(lambda r: r.zrem(self._wake_key, sid))

@@ -1,10 +1,10 @@
 """What the Redis store keeps beside each session's state: its journal, with the client report's
-tally and the entries it keeps apart, and the built-in inboxes (the counterparts of sandbox/control/journal.py)."""
+tally and the entries it keeps apart, and the built-in inboxes (the counterparts of sandbox/store/journal.py)."""
 from __future__ import annotations
 
 import time
 
-from sandbox.control.journal import KEPT
+from sandbox.store.journal import KEPT
 from sandbox.store import codec
 from sandbox.store.base import split_sid
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
-from typing import Iterator
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
+from typing import Callable, Iterator
 
 from sandbox.domain import listing
 from sandbox.domain.clock import Clock, derive_id, exact
+from sandbox.domain.faults import Rule
 from sandbox.domain.folders import filed
 from sandbox.domain.model import PROCESSING, SESSION_START, all_final, upload_status
 from sandbox.domain.records import KINDS
@@ -66,23 +68,47 @@ class Own:
         table[key] = value
 
 
+@dataclass(frozen=True)
+class Part:
+    """How one field of a session's state is carried by a unit of work (`by_tx`), and read from
+    and written to JSON by the Redis store (`load`, `dump`; None: as it is)."""
+    by_tx: str = "carried"  # see BY_TX
+    load: Callable | None = None
+    dump: Callable | None = None
+
+
+# How a unit of work carries a field: copied into it and committed back as it left it; the clock
+# copied and assigned back in place (whoever holds the state's clock keeps it); events copied on
+# its first change; or fixed, never changed by a unit (it reads the state's).
+BY_TX = ("carried", "clock", "events", "fixed")
+
+
+def part(by_tx: str = "carried", load: Callable | None = None, dump: Callable | None = None) -> dict:
+    assert by_tx in BY_TX, by_tx
+    return {"part": Part(by_tx, load, dump)}
+
+
 @dataclass
 class SessionState:
-    """Everything one session holds but its journal; `version` counts its commits."""
+    """Everything one session holds but its journal; `version` counts its commits. Every field
+    but seed, own and version says how it is carried (part): Tx and sandbox/store/codec.py
+    derive from that, so a new field is declared here only."""
     seed: Seed
-    clock: Clock
-    started_at: float
-    scenario: str = "default"
+    clock: Clock = field(metadata=part("clock", load=lambda raw: Clock.load(*raw), dump=Clock.dump))
+    started_at: float = field(metadata=part("fixed"))
+    scenario: str = field(default="default", metadata=part("fixed"))
     own: Own = field(default_factory=Own)
-    events: list = field(default_factory=list)  # a heap of Event
-    seq: int = 0
-    cursor: int = 0                              # seed schedule entries applied
-    next_id: int = 0
-    faults: tuple = ()
-    fault_seq: int = 0
-    owner: str | None = None                     # the team whose key first used it
-    outbox: tuple = ()                           # (due, delivery id) of deliveries to send, in due order
-    notify_seq: int = 0                          # ids of events, deliveries, subscriptions
+    events: list = field(default_factory=list, metadata=part(  # a heap of Event
+        "events", load=lambda raw: [tuple(e) for e in raw]))
+    seq: int = field(default=0, metadata=part())
+    cursor: int = field(default=0, metadata=part())         # seed schedule entries applied
+    next_id: int = field(default=0, metadata=part())
+    faults: tuple = field(default=(), metadata=part(load=lambda raw: tuple(Rule(**r) for r in raw)))
+    fault_seq: int = field(default=0, metadata=part())
+    owner: str | None = field(default=None, metadata=part())  # the team whose key first used it
+    outbox: tuple = field(default=(), metadata=part(          # (due, delivery id) of deliveries to send, in due order
+        load=lambda raw: tuple(tuple(e) for e in raw)))
+    notify_seq: int = field(default=0, metadata=part())       # ids of events, deliveries, subscriptions
     version: int = 0
 
     def get(self, kind: str, key: str):
@@ -112,6 +138,11 @@ class SessionState:
         return TaskView(self.seed.tables["tasks"], self.seed.index, self.own.tables["tasks"], self.own.task_keys)
 
 
+PARTS: dict[str, Part] = {f.name: f.metadata["part"] for f in fields(SessionState) if "part" in f.metadata}
+CARRIED = tuple(name for name, p in PARTS.items() if p.by_tx == "carried")
+_carried = attrgetter(*CARRIED)
+
+
 @dataclass
 class TaskView:
     """What listing reads: the seed's tasks and index, and a session's own tasks in order."""
@@ -131,10 +162,7 @@ class Tx:
         self.by_upload: dict[str, tuple[str, ...]] = {}
         self.clock = state.clock.copy()
         self.events: list | None = None  # copied on the first push or pop
-        self.seq, self.cursor, self.next_id = state.seq, state.cursor, state.next_id
-        self.faults, self.fault_seq, self.owner = state.faults, state.fault_seq, state.owner
-        self.outbox, self.notify_seq = state.outbox, state.notify_seq
-        self.scenario = state.scenario
+        vars(self).update(zip(CARRIED, _carried(state)))  # seq, cursor, next_id, faults...: see SessionState
         self.dirty = False
         self.added = 0  # records this unit adds to those the session holds itself
 
@@ -266,7 +294,14 @@ class Tx:
         state.clock.assign(self.clock)
         if self.events is not None:
             state.events = self.events
-        state.seq, state.cursor, state.next_id = self.seq, self.cursor, self.next_id
-        state.faults, state.fault_seq, state.owner = self.faults, self.fault_seq, self.owner
-        state.outbox, state.notify_seq = self.outbox, self.notify_seq
+        vars(state).update(zip(CARRIED, _carried(self)))
         state.version += 1
+
+    def after(self, name: str):
+        """Field `name` of the state as this unit would leave it (what the Redis store writes)."""
+        by_tx = PARTS[name].by_tx
+        if by_tx == "fixed":
+            return getattr(self.state, name)
+        if by_tx == "events":
+            return self.state.events if self.events is None else self.events
+        return getattr(self, name)

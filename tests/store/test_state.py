@@ -1,13 +1,12 @@
 """Explicit writes (sandbox/store/state.py): read values cannot be changed, and a unit of work
-lands whole or not at all, in its own session only."""
+reads its own puts. That it lands whole or not at all, in its own session only, is every
+store's contract: tests/store/test_conformance.py."""
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
 
-from sandbox import errors
-from sandbox.store.direct import Direct
 from tests.conftest import BASE, PROJECT, TEAM, auth
 
 TASK = "task_abcdef123456"
@@ -33,29 +32,6 @@ def test_no_write_through_a_read_value_reaches_the_seed_or_a_session(app, client
     before = client.get(f"{BASE}/task/{TASK}", headers={**auth(), "X-Sandbox-Session": "other"}).json()
     assert before["payload"]["meta"] == [{"name": "category", "value": "invoice"}]
     assert before["payload"]["status"] == "REVIEWING"
-
-
-def test_a_unit_of_work_that_fails_leaves_no_trace(app, world):
-    before = world.state.version, world.records.tasks[TASK], world.records.uploads["upl_123456789"]
-
-    def half_then_fail(tx):
-        tx.put("tasks", TASK, dataclasses.replace(tx.task(TASK), status="COMPLETED"))
-        tx.put("uploads", "upl_123456789", dataclasses.replace(tx.upload("upl_123456789"), name="x"))
-        tx.new_id("task")
-        raise errors.TaskNotFound("a refusal after the first puts")
-
-    with pytest.raises(errors.TaskNotFound):
-        world.change(half_then_fail)
-    assert (world.state.version, world.records.tasks[TASK], world.records.uploads["upl_123456789"]) == before
-    assert world.state.next_id == 0
-
-
-def test_a_unit_of_work_changes_only_its_own_session(app, world, key):
-    other = Direct(app.store, "other")
-    world.act(key, TEAM, PROJECT, TASK, "complete")
-    assert world.records.tasks[TASK].status == "PROCESSING"
-    assert other.records.tasks[TASK].status == "REVIEWING"
-    assert app.store.options.seeds(None).tables["tasks"][TASK].status == "REVIEWING", "the seed never changes"
 
 
 def test_reads_inside_a_unit_see_its_own_puts_before_the_commit(world):
