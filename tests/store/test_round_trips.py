@@ -149,3 +149,23 @@ def test_a_read_after_another_workers_write_runs_again_and_sees_it(own_redis):
         journal = client.get(f"{two.url}/_sandbox/journal").json()["payload"]
         assert [e["operation"] for e in journal[-3:]] == ["getTask", "completeTask", "getTask"], \
             "the read that ran again is journalled once"
+
+
+def test_a_change_on_a_worker_that_held_an_older_state_runs_again_with_its_body(own_redis):
+    """The commit finds the session moved, nothing is committed or answered, and the request runs
+    again whole on what Redis holds, its body replayed: one report, one journal entry."""
+    report = {"issues": [{"label": "total", "value": "12.00"}], "message": "again"}
+    with ServerThread(create_app(store=own_redis.url, namespace="rt3")) as one, \
+            ServerThread(create_app(store=own_redis.url, namespace="rt3")) as two, \
+            httpx.Client(timeout=30) as client:
+        assert client.get(f"{two.url}{TASK}", headers=auth()).status_code == 200
+        assert client.post(f"{one.url}{TASK}/approve", headers=auth()).status_code == 200
+        with Monitor(own_redis.url) as monitor:
+            made = client.post(f"{two.url}{TASK}/report", headers=auth(), json=report)
+        assert made.status_code == 201, made.text
+        assert len(monitor.sent()) == 4, f"a commit refused, a fresh read, the commit, the journal: {monitor.sent()}"
+        task = client.get(f"{one.url}{TASK}", headers=auth()).json()["payload"]
+        assert task["approved"] is True, "the report ran on the approved task"
+        journal = client.get(f"{one.url}/_sandbox/journal").json()["payload"]
+        assert [e["operation"] for e in journal[-3:]] == ["approveTask", "reportTask", "getTask"]
+        assert journal[-2]["request"]["body"] == report, "the body the client sent, replayed whole"
