@@ -19,11 +19,14 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 import yaml
 
 import bounded
+import cpu
+import scale
 import stores
 from operations import KEY, OPS, PRISM_NOTES, PROJECT, TASK, run_operations, warm_get, wrk, wrong
 
@@ -85,16 +88,25 @@ class Server:
         tail = self.log.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{self.name} gave no 200 on GET task (exit {self.proc.poll()}):\n{tail}")
 
-    def rss_mib(self) -> float:
-        """VmRSS of the process and its descendants (npm's prism may run node under a wrapper)."""
-        total, todo = 0, [self.proc.pid]
+    def pids(self) -> list[int]:
+        """The process and its descendants (npm's prism may run node under a wrapper; workers are children)."""
+        found, todo = [], [self.proc.pid]
         while todo:
             pid = todo.pop()
+            found.append(pid)
             try:
-                status = Path(f"/proc/{pid}/status").read_text()
-                total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
                 for task in Path(f"/proc/{pid}/task").iterdir():
                     todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+        return found
+
+    def rss_mib(self) -> float:
+        """VmRSS of the process and its descendants."""
+        total = 0
+        for pid in self.pids():
+            try:
+                total += int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
             except (OSError, AttributeError):
                 pass
         return total / 1024
@@ -191,8 +203,9 @@ def scale_load(binary: str, port: int, seconds: float, spread: Path, tasks: int,
             "lists": list_pair(binary, port, small_port, seconds)}
 
 
-def write_world(folder: Path, tasks: int) -> Path:
-    """A fixtures dir: the default world.yaml, task_abcdef123456 and `tasks` generated tasks task_bNNNNNNN
+def write_world(folder: Path, tasks: int, whole: bool = False) -> Path:
+    """A fixtures dir: the default world.yaml, task_abcdef123456 (with `whole`, every default task and
+    upload, so that every row of table 1 finds its records) and `tasks` generated tasks task_bNNNNNNN
     in proj_123456 (10 per upload), each with task_abcdef123456's page (a realistic body to read).
     Written as JSON (which is YAML): the sandbox parses it with json, an order of magnitude faster."""
     folder.mkdir(parents=True)
@@ -200,12 +213,14 @@ def write_world(folder: Path, tasks: int) -> Path:
     default = yaml.safe_load((ROOT / "fixtures" / "tasks.yaml").read_text())
     task = next(t for t in default["tasks"] if t["id"] == "task_abcdef123456")
     upload = next(u for u in default["uploads"] if u["id"] == task["upload_id"])
-    uploads = [upload] + [{"id": f"upl_b{u:06d}", "project_id": "proj_123456", "name": f"Bench batch {u}",
-                           "created_at": "2024-02-01T00:00:00Z"} for u in range((tasks + 9) // 10)]
+    uploads = (default["uploads"] if whole else [upload]) + [
+        {"id": f"upl_b{u:06d}", "project_id": "proj_123456", "name": f"Bench batch {u}",
+         "created_at": "2024-02-01T00:00:00Z"} for u in range((tasks + 9) // 10)]
     generated = [{"id": f"task_b{i:07d}", "name": f"Bench task {i}", "created_at": "2024-02-01T00:00:00Z",
                   "status": "REVIEWING", "upload_id": f"upl_b{(i - 1) // 10:06d}", "pages": task["pages"]}
                  for i in range(1, tasks + 1)]
-    (folder / "tasks.yaml").write_text(json.dumps({"uploads": uploads, "tasks": [task] + generated}))
+    kept = default["tasks"] if whole else [task]
+    (folder / "tasks.yaml").write_text(json.dumps({"uploads": uploads, "tasks": kept + generated}))
     return folder
 
 
@@ -372,6 +387,7 @@ def run(args) -> str:
         say(f"sandbox: memory of {args.sessions:,} sessions ...")
         mem = sessions_memory(tmp, args.sessions)
         filled = bounded.run(lambda name, *extra: sandbox(name, tmp, *extra), say)
+        later = sections(args, wrk_bin, tmp, True, True)
     finally:
         while SERVERS:  # stop() removes each
             SERVERS[-1].stop()
@@ -380,14 +396,33 @@ def run(args) -> str:
                          *([stores.table(store_runs, fmt, grid)] if store_runs else []),
                          figures_table(figures(args, main, big, mem)),
                          "\n".join(notes(args, wrk_bin, with_prism, mem)),
-                         bounded.table(filled, fmt, grid)])
+                         bounded.table(filled, fmt, grid), *later])
 
 
-def run_bounded() -> str:
-    """The bounded-memory table alone: no wrk, no Prism."""
+def sections(args, wrk_bin: str | None, tmp: Path, with_scale: bool, with_cpu: bool) -> list[str]:
+    """Table 5 (bench/scale.py) and table 6 (bench/cpu.py), each with a title; both need wrk."""
+    if not wrk_bin:
+        return []
+    url = None if args.no_redis else stores.redis_url()
+    if url is None:
+        say("no Redis (TASK_SANDBOX_REDIS_URL or 127.0.0.1:6379) or --no-redis: the scale and CPU rows on Redis "
+            "are skipped.")
+    ctx = SimpleNamespace(wrk=wrk_bin, seconds=args.duration, rounds=args.rounds, tmp=tmp, say=say,
+                          live=args.live_sessions, tasks=args.tasks, write_world=write_world,
+                          start=lambda name, *extra: sandbox(name, tmp, *extra))
+    out = []
+    if with_scale:
+        out.append("Scale: cost as the work held grows\n\n" + scale.table(scale.run(ctx, url), ctx, fmt, grid))
+    if with_cpu:
+        out.append("CPU time per request, memory store against Redis\n\n" + cpu.table(cpu.run(ctx, url), fmt, grid))
+    return out
+
+
+def run_alone(section: Callable[[Path], list[str]]) -> str:
+    """One section without the others: section(tmp) gives its tables; every server is stopped afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix="sandbox-bench-"))
     try:
-        return bounded.table(bounded.run(lambda name, *extra: sandbox(name, tmp, *extra), say), fmt, grid)
+        return "\n\n".join(section(tmp))
     finally:
         while SERVERS:
             SERVERS[-1].stop()
@@ -423,21 +458,41 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 s runs, 10,000 tasks, 100 sessions")
     parser.add_argument("--no-prism", action="store_true", help="skip Prism even when npm is there")
     parser.add_argument("--no-redis", action="store_true",
-                        help="skip the store rows (one and two workers on Redis) even when Redis answers")
+                        help="skip the store rows (one and two workers on Redis), and the Redis rows of the scale "
+                             "and CPU tables, even when Redis answers")
     parser.add_argument("--bounded-only", action="store_true",
                         help="only the memory table with the inboxes and journals filled to their bounds "
                              "(needs neither wrk nor Prism)")
-    parser.add_argument("--duration", type=float, help="seconds per wrk run, whole (default 3, quick 1)")
+    parser.add_argument("--scale-only", action="store_true",
+                        help="only the scale table: every operation with 50,000 live sessions, 100,000 tasks and "
+                             "full journals against a baseline (needs wrk)")
+    parser.add_argument("--cpu-only", action="store_true",
+                        help="only the CPU table: CPU time per request of the worker and redis-server, memory "
+                             "store against Redis (needs wrk)")
+    parser.add_argument("--duration", type=float, help="seconds per wrk run, whole (default 3, quick 1); the scale "
+                                                        "table runs that many rounds of 1 s runs (default 2, quick 1)")
     parser.add_argument("--tasks", type=int, help="tasks in the scale world (default 100,000, quick 10,000)")
     parser.add_argument("--sessions", type=int, help="sessions for the memory figure (default 1,000, quick 100)")
+    parser.add_argument("--live-sessions", type=int,
+                        help="live sessions in the scale table (default 50,000, quick 5,000)")
     args = parser.parse_args()
+    # The scale table runs 1 s rounds: --duration of them, else 2 (quick 1), to stay near 10 minutes on 2 cores.
+    args.rounds = max(1, round(args.duration)) if args.duration else 1 if args.quick else 2
     args.duration = args.duration or (1 if args.quick else 3)
     args.tasks = args.tasks or (10_000 if args.quick else 100_000)
     args.sessions = args.sessions or (100 if args.quick else 1_000)
+    args.live_sessions = args.live_sessions or (5_000 if args.quick else 50_000)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the finally kills the servers
     started = time.perf_counter()
     try:
-        report = run_bounded() if args.bounded_only else run(args)
+        if args.bounded_only:
+            report = run_alone(lambda tmp: [bounded.table(bounded.run(lambda name, *extra: sandbox(name, tmp, *extra),
+                                                                      say), fmt, grid)])
+        elif args.scale_only or args.cpu_only:
+            wrk_bin = ensure_wrk()
+            report = run_alone(lambda tmp: sections(args, wrk_bin, tmp, args.scale_only, args.cpu_only))
+        else:
+            report = run(args)
     except KeyboardInterrupt:
         say("interrupted: servers stopped")
         sys.exit(130)
