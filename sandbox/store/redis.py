@@ -156,9 +156,9 @@ class RedisStore(Journals):
             args=[int(use), self._ttl_of(sid), sid, now, *known, *make]))
         if found[0] == 0:
             return None
-        if found[0] == 1:
-            self._cache.move_to_end(sid)
-            return cached[0]
+        if found[0] == 1:  # kept again: another request's failed commit may have dropped it meanwhile
+            self._remember(sid, *cached)
+            return self._cache[sid][0]
         version, born, rv, data = found[1]
         if found[0] == 3:
             await self._made(sid, found[2], now)
