@@ -59,6 +59,11 @@ def redis_cluster():
     cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def cluster_url(redis_cluster):
+    return redis_cluster.url
+
+
 @pytest.fixture
 def store(request):
     """What each app's state lives in: None (memory), or (url, namespace) on Redis."""
@@ -66,7 +71,7 @@ def store(request):
     if kind == "memory":
         yield None
         return
-    url = request.getfixturevalue("redis_url") if kind == "redis" else request.getfixturevalue("redis_cluster").url
+    url = request.getfixturevalue("redis_url" if kind == "redis" else "cluster_url")
     prefix = redis_server.namespace()
     yield url, prefix
     redis_server.drop(url, prefix)

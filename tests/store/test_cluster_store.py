@@ -23,15 +23,21 @@ def session(name: str) -> dict:
 
 @pytest.fixture
 def on_cluster(redis_cluster):
-    """A namespace on the suite's cluster, dropped afterwards."""
-    prefix = redis_server.namespace()
-    yield redis_cluster, prefix
+    """A namespace on the suite's cluster, and an app on it (its sender stopped after)."""
+    prefix, apps = redis_server.namespace(), []
+
+    def app(**options):
+        apps.append(create_app(store=redis_cluster.url, namespace=prefix, **options))
+        return apps[-1]
+    yield redis_cluster, prefix, app
+    for made in apps:
+        made.sender.stop()
     redis_server.drop(redis_cluster.url, prefix)
 
 
 def test_sessions_spread_over_all_three_masters_each_whole_on_one(on_cluster):
-    cluster, prefix = on_cluster
-    with create_app(store=cluster.url, namespace=prefix).test_client() as client:
+    cluster, prefix, app = on_cluster
+    with app().test_client() as client:
         for i in range(30):
             assert client.post(f"{BASE}/task/task_abcdef123456/complete",
                                headers={**auth(), **session(f"spread-{i}")}).status_code == 200
@@ -75,10 +81,10 @@ def test_a_teams_cap_evicts_its_least_recently_used_across_replicas(shared_url, 
 
 @pytest.mark.parametrize("used_since, kept", [(False, False), (True, True)], ids=["unused", "used-since"])
 def test_an_eviction_left_half_done_is_finished_by_the_next_unless_the_session_was_used(on_cluster, used_since, kept):
-    cluster, prefix = on_cluster
+    cluster, prefix, app = on_cluster
     index, meta = f"{prefix}:sessions:{{@}}", f"{prefix}:s:{{old}}:m"
     redis = redis_cluster.client_of(cluster.url)
-    with create_app(store=cluster.url, namespace=prefix).test_client() as client:
+    with app().test_client() as client:
         assert client.get(f"{BASE}/task", headers={**auth(), **session("old")}).status_code == 200
         # as a process that died after taking "old" out of the index, before deleting its keys
         redis.zrem(index, "old")
