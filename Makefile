@@ -7,7 +7,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test test-redis venv clean
+.PHONY: run test test-redis test-redis-cluster venv clean
 .PHONY: bench screenshots
 
 venv: $(STAMP)
@@ -26,7 +26,11 @@ test: $(STAMP)
 
 # The suite again with every app on the Redis store (the cross-process tests ran in `make test`).
 test-redis: $(STAMP)
-	$(BIN)/python -m pytest --store redis --ignore tests/store/test_redis_store.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --store redis --ignore tests/store/test_redis_store.py --ignore tests/store/test_cluster_store.py $(PYTEST_ARGS)
+
+# The suite again with every app on a three-master Redis Cluster of its own (tests/redis_cluster.py).
+test-redis-cluster: $(STAMP)
+	$(BIN)/python -m pytest --store redis+cluster --ignore tests/store/test_redis_store.py --ignore tests/store/test_cluster_store.py $(PYTEST_ARGS)
 
 # `make bench` (BENCH_ARGS="--quick" or "--no-prism"): wrk load, start-up and memory figures; see bench/README.md.
 bench: $(STAMP)

@@ -5,6 +5,7 @@ import pytest
 
 from sandbox.app import create_app
 from tests import redis_server
+from tests.redis_cluster import RedisClusterServers, require as require_cluster
 from sandbox.domain.clock import Clock, parse_timestamp
 from sandbox.http.server import ServerThread
 
@@ -24,12 +25,13 @@ IN_PROCESS = {"world", "story", "clock"}
 
 
 def pytest_addoption(parser):
-    parser.addoption("--store", choices=["memory", "redis"], default="memory",
-                     help="the sandbox's store for the suite's apps (redis: see tests/redis_server.py)")
+    parser.addoption("--store", choices=["memory", "redis", "redis+cluster"], default="memory",
+                     help="the sandbox's store for the suite's apps (redis: see tests/redis_server.py; "
+                          "redis+cluster: a three-master cluster of its own, tests/redis_cluster.py)")
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--store") == "redis":
+    if config.getoption("--store") != "memory":
         skip = pytest.mark.skip(reason="drives the in-process state directly: memory store only")
         for item in items:
             names = set(getattr(getattr(item, "_fixtureinfo", None), "argnames", ()))
@@ -48,13 +50,29 @@ def redis_url():
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A three-master Redis Cluster of the suite's own, for the session."""
+    require_cluster()
+    cluster = RedisClusterServers().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_url(redis_cluster):
+    return redis_cluster.url
+
+
 @pytest.fixture
 def store(request):
     """What each app's state lives in: None (memory), or (url, namespace) on Redis."""
-    if request.config.getoption("--store") != "redis":
+    kind = request.config.getoption("--store")
+    if kind == "memory":
         yield None
         return
-    url, prefix = request.getfixturevalue("redis_url"), redis_server.namespace()
+    url = request.getfixturevalue("redis_url" if kind == "redis" else "cluster_url")
+    prefix = redis_server.namespace()
     yield url, prefix
     redis_server.drop(url, prefix)
 

@@ -84,9 +84,17 @@ def namespace() -> str:
     return f"task-sandbox-test-{uuid.uuid4().hex[:12]}"
 
 
+def client(url: str):
+    """A client of the Redis, or Redis Cluster, that a store URL names."""
+    if "+cluster://" in url:
+        from tests.redis_cluster import client_of
+
+        return client_of(url)
+    return redis.Redis.from_url(url)
+
+
 def drop(url: str, prefix: str) -> None:
     """Delete every key a test's sandbox wrote."""
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
+    found = client(url)
+    for key in list(found.scan_iter(match=f"{prefix}:*", count=1000)):
+        found.delete(key)

@@ -8,7 +8,8 @@ __all__ = ["SessionState", "Store", "SyncStore", "Tx", "open_store"]
 
 
 def open_store(url: str | None, **options) -> Store:
-    """`None` or `memory` for the in-process store, `redis://host:port/db` for Redis."""
+    """`None` or `memory` for the in-process store, `redis://host:port/db` for Redis,
+    `redis+cluster://host:port[,host:port...]` for a Redis Cluster."""
     if url in (None, "", "memory"):
         from sandbox.store.memory import MemoryStore
 
@@ -17,4 +18,10 @@ def open_store(url: str | None, **options) -> Store:
         from sandbox.store.redis import RedisStore
 
         return RedisStore(url, **options)
-    raise ValueError(f"unknown store {url!r}: use memory or redis://host:port/db")
+    if url.startswith(("redis+cluster://", "rediss+cluster://")):
+        from sandbox.store.cluster import ClusterStore, parse
+
+        parse(url)  # a malformed URL fails here, at start-up
+        return ClusterStore(url, **options)
+    raise ValueError(f"unknown store {url!r}: use memory, redis://host:port/db or "
+                     "redis+cluster://host:port[,host:port...]")

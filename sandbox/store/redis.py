@@ -19,7 +19,7 @@ from sandbox import errors
 from sandbox.store import codec
 from sandbox.store.outage import Outage
 from sandbox.store.redis_journals import Journals
-from sandbox.store.scripts import APPEND, COMMIT, INBOX, LOAD, RESET
+from sandbox.store.scripts import APPEND, COMMIT, EVICT, INBOX, LOAD, RESET
 from sandbox.store.base import DEFAULT, Options, check_bound, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.base import fresh as fresh_state
 from sandbox.store.state import Own, SessionState, Tx
@@ -31,6 +31,13 @@ def _score(wake: float | None) -> str:
     return "" if wake is None else repr(wake)
 
 
+def check_namespace(namespace: str) -> None:
+    """Every key of a session has its id as hash tag: a brace in the prefix would be the tag."""
+    if "{" in namespace or "}" in namespace:
+        raise ValueError(f"the namespace {namespace!r} holds a brace ({{ or }}): Redis would take it for the "
+                         "keys' hash tag; choose one without")
+
+
 class RedisStore(Journals):
     kind = "redis"
     client_name = "task-sandbox"  # CLIENT LIST tells the API's connections from the senders'
@@ -38,6 +45,7 @@ class RedisStore(Journals):
     def __init__(self, url: str, **options):
         self.url = url
         self.options = Options(**options)
+        check_namespace(self.options.namespace)
         self.prefix = f"{self.options.namespace}:"
         self._clients: dict[int, aioredis.Redis] = {}
         # sid -> (state, records version, incarnation): what this process last read or wrote
@@ -50,13 +58,16 @@ class RedisStore(Journals):
         loop = id(asyncio.get_running_loop())
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = aioredis.Redis.from_url(
-                self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, client_name=self.client_name,
-                retry=Retry(NoBackoff(), 0), health_check_interval=0)  # never resend a script: see _call
+            client = self._clients[loop] = self._connect()
             self._scripts = {name: client.register_script(text)
                              for name, text in (("commit", COMMIT), ("load", LOAD), ("reset", RESET),
-                                                ("append", APPEND), ("inbox", INBOX))}
+                                                ("append", APPEND), ("inbox", INBOX), ("evict", EVICT))}
         return client
+
+    def _connect(self) -> aioredis.Redis:
+        return aioredis.Redis.from_url(
+            self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, client_name=self.client_name,
+            retry=Retry(NoBackoff(), 0), health_check_interval=0)  # never resend a script: see _call
 
     async def _call(self, coro_fn, changes: bool = False):
         """One Redis call, bounded in time. A read is tried again once on a dropped connection
@@ -78,8 +89,10 @@ class RedisStore(Journals):
     def _keys(self, sid: str) -> tuple[str, ...]:
         """meta, records, then the journal's: its entries, their count ever, its tally, the
         violations and refusals it keeps apart (sandbox/store/journal.py), and the bytes each
-        of those three lists holds."""
-        base = f"{self.prefix}s:{sid}:"
+        of those three lists holds. All with the session's id as hash tag, so that on a cluster
+        they share one slot (neither a session's name nor a team holds a brace:
+        sandbox/control/sessions.py, sandbox/fixture_schema.yaml)."""
+        base = f"{self.prefix}s:{{{sid}}}:"
         return base + "m", base + "r", base + "j", base + "jn", base + "jt", base + "jv", base + "jr", base + "jb"
 
     @property
@@ -96,8 +109,12 @@ class RedisStore(Journals):
         return 0 if is_default(sid) else self._ttl  # a tenant's default session is never dropped
 
     def _index(self, tenant: str | None) -> str:
-        """A tenant's sessions by last use: its cap evicts from there (the laptop's is "sessions")."""
-        return self.prefix + "sessions" + (f":{tenant}" if tenant else "")
+        """A tenant's sessions by last use: its cap evicts from there (the laptop's tag is "@")."""
+        return f"{self.prefix}sessions:{{@{tenant or ''}}}"
+
+    def _in_step(self, key: str, sid: str) -> str:
+        """An index a session's script updates in the same step (scripts.py): here, itself."""
+        return key
 
     async def ping(self) -> None:
         await self._call(lambda r: r.ping())
@@ -135,20 +152,21 @@ class RedisStore(Journals):
         new = fresh_state(self.options, sid, owner=owner) if create else None
         make = [codec.state_meta(new), uuid.uuid4().hex, *self._eviction(tenant)] if new is not None else [""]
         found = await self._call(lambda r: self._scripts["load"](
-            keys=[meta, self._index(tenant), records, *journal], client=r,
+            keys=[meta, self._in_step(self._index(tenant), sid), records, *journal], client=r,
             args=[int(use), self._ttl_of(sid), sid, now, *known, *make]))
         if found[0] == 0:
             return None
-        if found[0] == 1:
-            self._cache.move_to_end(sid)
-            return cached[0]
+        if found[0] == 1:  # kept again: another request's failed commit may have dropped it meanwhile
+            self._remember(sid, *cached)
+            return self._cache[sid][0]
         version, born, rv, data = found[1]
         if found[0] == 3:
-            self._forget(found[2])
+            await self._made(sid, found[2], now)
             wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), now) \
                 if new.seed.tables["subscriptions"] else None
             if wake is not None:  # its fixtures subscribe already: a hint, so a race only looks once more
-                await self._call(lambda r: r.zadd(self._wake_key, {sid: wake}))
+                # (LT: never later than what a commit meanwhile asked for)
+                await self._call(lambda r: r.zadd(self._wake_key, {sid: wake}, lt=True))
                 tell(self.options, wake)
             records_found = None
         else:
@@ -188,6 +206,10 @@ class RedisStore(Journals):
         idle = self.options.idle_seconds
         return [self.options.max_sessions, self.prefix, time.time() - idle if idle else "", sid_of(tenant, DEFAULT)]
 
+    async def _made(self, sid: str, evicted: list, now: float) -> None:
+        """After LOAD made a session: it evicted over the tenant's count in the same step."""
+        self._forget(evicted)
+
     def _forget(self, sids) -> None:
         for sid in sids:
             self._cache.pop(sid.decode(), None)
@@ -210,7 +232,6 @@ class RedisStore(Journals):
         return await self._run(sid, 1, fn, args, kwargs)
 
     async def _run(self, sid: str, attempts: int, fn, args, kwargs):
-        meta, records, *_ = self._keys(sid)
         if sid not in self._cache:
             await self.open(sid)
         for _ in range(attempts):
@@ -226,9 +247,7 @@ class RedisStore(Journals):
             argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed), sid, _score(wake)]
             for name, value in codec.record_fields(tx).items():
                 argv += [name, value]
-            committed = await self._call(lambda r: self._scripts["commit"](
-                keys=[meta, records, self._wake_key], args=argv, client=r), changes=True)
-            if committed:
+            if await self._commit(sid, argv, wake):
                 tell(self.options, wake)
                 known = self._cache.get(sid)
                 if known is not None and known[2] == born and known[0].version == base:
@@ -243,6 +262,13 @@ class RedisStore(Journals):
             await self.open(sid)  # somebody committed first: again, on what they left
         raise errors.StoreBusy()
 
+    async def _commit(self, sid: str, argv: list, wake: float | None):
+        """COMMIT: the compare-and-set of a unit of work, and the senders' index with it. Its
+        reply: false if the session moved on, else what it replaced (scripts.py)."""
+        meta, records, *_ = self._keys(sid)
+        return await self._call(lambda r: self._scripts["commit"](
+            keys=[meta, records, self._in_step(self._wake_key, sid)], args=argv, client=r), changes=True)
+
     async def reset(self, sid: str, scenario: str | None) -> SessionState:
         """Back to a seed, keeping the clock and owner as they are when it happens."""
         meta, records, journal, _, *report = self._keys(sid)
@@ -251,14 +277,17 @@ class RedisStore(Journals):
             born = self._cache[sid][2]
             new = fresh_state(self.options, sid, scenario, clock=old.clock, owner=old.owner)
             wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), time.time())
-            done = await self._call(lambda r: self._scripts["reset"](
-                keys=[meta, self._wake_key, records, journal, *report],
-                args=[codec.state_meta(new), old.version, born, sid, _score(wake)], client=r), changes=True)
+            keys = [meta, self._in_step(self._wake_key, sid), records, journal, *report]
+            done = await self._reset(sid, keys, [codec.state_meta(new), old.version, born, sid, _score(wake)], wake)
             self._cache.pop(sid, None)
             if done:
                 tell(self.options, wake)
                 return await self.open(sid)
         raise errors.StoreBusy()
+
+    async def _reset(self, sid: str, keys: list, argv: list, wake: float | None) -> bool:
+        """RESET's compare-and-set, and the senders' index with it."""
+        return bool(await self._call(lambda r: self._scripts["reset"](keys=keys, args=argv, client=r), changes=True))
 
     async def delete(self, sid: str) -> None:
         self._cache.pop(sid, None)
@@ -275,7 +304,7 @@ class RedisStore(Journals):
         """A store of its own for a sender thread: the same Redis, its own clients and cache,
         since this one's cache is changed in place by the API's event loop. An outage both meet
         is told once (sandbox/store/outage.py)."""
-        other = RedisStore(self.url, **{f.name: getattr(self.options, f.name) for f in dataclasses.fields(Options)})
+        other = type(self)(self.url, **{f.name: getattr(self.options, f.name) for f in dataclasses.fields(Options)})
         other.outage = self.outage
         other.client_name = "task-sandbox-sender"
         return other

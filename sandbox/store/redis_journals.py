@@ -15,13 +15,18 @@ class Journals:
     """A mixin of RedisStore: uses its calls (`_call`), keys (`_keys`), scripts and options."""
 
     # -- inboxes: what the built-in receiver got, by name, outside every session --
+    # Every inbox key has the hash tag {inbox}, so that on a cluster INBOX stays in one slot.
     def _inbox(self, name: str) -> str:
-        return f"{self.prefix}inbox:{name}"
+        return f"{self.prefix}{{inbox}}:{name}"
+
+    @property
+    def _inbox_order(self) -> str:
+        return f"{self.prefix}{{inbox}}-order"
 
     async def inbox_append(self, name: str, entry: dict) -> None:
         """One script (sandbox/store/scripts.py INBOX): the oldest entries of all inboxes go
         first while together they count more than options.inbox_bytes."""
-        order = self.prefix + "inbox-order"
+        order = self._inbox_order
         await self._call(lambda r: self._scripts["inbox"](
             keys=[self._inbox(name), order, order + ":bytes", order + ":seq"], client=r,
             args=[codec.dumps(entry), name, self.options.journal_size, self.options.inbox_bytes,
@@ -30,7 +35,7 @@ class Journals:
 
     async def inbox_bytes(self) -> int:
         """What the inboxes' bound counts now: at least what they hold."""
-        return int(await self._call(lambda r: r.get(self.prefix + "inbox-order:bytes")) or 0)
+        return int(await self._call(lambda r: r.get(self._inbox_order + ":bytes")) or 0)
 
     async def inbox_read(self, name: str) -> list[dict]:
         found = await self._call(lambda r: r.lrange(self._inbox(name), 0, -1))
@@ -48,7 +53,7 @@ class Journals:
         meta, records, *journal = self._keys(sid)
         expected = [basis[0], basis[1]] if basis is not None else ["", ""]
         done = await self._call(lambda r: self._scripts["append"](
-            keys=[meta, records, self._index(split_sid(sid)[0]), *journal], client=r,
+            keys=[meta, records, self._in_step(self._index(split_sid(sid)[0]), sid), *journal], client=r,
             args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
                   KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT, sid, time.time(),
                   *expected]),

@@ -1,12 +1,18 @@
 """The Redis store's Lua scripts: each change of a session is one script, so it applies whole."""
 from __future__ import annotations
 
-# Over the count, drop the least recently used sessions of one tenant (from its index of last use by sid, where
-# its default session is never dropped),
-# in the step that made the new one, so that many processes creating sessions at once do not
-# all delete the same ones.
+# Every key of a session has its id as hash tag (P:s:{SID}:m), so that on a Redis Cluster a
+# session's script stays in one slot. What spans sessions (a tenant's index and the senders'
+# wake-up index) is in other slots there: a script given the session's meta key in an index's
+# place leaves that index alone, and the cluster store updates it in a step of its own
+# (sandbox/store/cluster.py). On one Redis each script does both at once.
+#
+# Over the count, take the least recently used sessions of one tenant out of its index of last
+# use by sid (its default session and the one being made are never taken) and return them. It
+# runs on the index in one script, so that many processes creating sessions at once never take
+# the same ones; `drop` then deletes their keys (on a cluster, the caller does, slot by slot).
 EVICTION = """
-local function evict(index, kept, prefix, cutoff, default, new)
+local function evict(index, kept, cutoff, default, new)
   if cutoff ~= '' then
     local score = redis.call('ZSCORE', index, default)
     redis.call('ZREMRANGEBYSCORE', index, '-inf', cutoff)
@@ -18,40 +24,49 @@ local function evict(index, kept, prefix, cutoff, default, new)
   if excess <= 0 then return gone end
   for _, sid in ipairs(redis.call('ZRANGE', index, 0, excess + 1)) do  -- the default and the new one may be among them
     if sid ~= default and sid ~= new and #gone < excess then
-      local base = prefix .. 's:' .. sid .. ':'
-      redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jv', base .. 'jr',
-                 base .. 'jb')
       redis.call('ZREM', index, sid)
-      redis.call('ZREM', prefix .. 'wake', sid)
       table.insert(gone, sid)
     end
   end
   return gone
 end
+local function drop(prefix, gone)
+  for _, sid in ipairs(gone) do
+    local base = prefix .. 's:{' .. sid .. '}:'
+    redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jv', base .. 'jr',
+               base .. 'jb')
+    redis.call('ZREM', prefix .. 'wake', sid)
+  end
+end
 """
 # A session's meta hash: v (its version: commits so far), b (its incarnation: a new token each
 # time the session is created, so a process never mistakes a recreated session's version for
-# the one it remembers), rv (the version at which its records last changed) and d (the rest).
-# KEYS: meta, records, the senders' wake-up index. ARGV: expected version, incarnation, new meta,
+# the one it remembers), rv (the version at which its records last changed), w (when a sender
+# should look at it, as the last commit or reset said: '' for not until it changes; what a
+# cluster's wake-up index is set from) and d (the rest).
+# KEYS: meta, records, the senders' wake-up index (or meta again). ARGV: expected version, incarnation, new meta,
 # ttl (0: none), 1 if the records change, the session's id, when a sender should look at it
-# ('': not until it changes), then field, value pairs.
+# ('': not until it changes), then field, value pairs. Returns 0 (moved on: nothing written) or
+# {1, the w it replaced}.
 COMMIT = """
-local m = redis.call('HMGET', KEYS[1], 'v', 'b')
+local m = redis.call('HMGET', KEYS[1], 'v', 'b', 'w')
 if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
 local v = tonumber(ARGV[1]) + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3])
+redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3], 'w', ARGV[7])
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'rv', v) end
-if ARGV[7] == '' then redis.call('ZREM', KEYS[3], ARGV[6]) else redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
+if KEYS[3] ~= KEYS[1] then
+  if ARGV[7] == '' then redis.call('ZREM', KEYS[3], ARGV[6]) else redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
+end
 for i = 8, #ARGV, 1000 do
   redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 if tonumber(ARGV[4]) > 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[4]); redis.call('EXPIRE', KEYS[2], ARGV[4])
 end
-return 1
+return {1, m[3] or ''}
 """
-# How a request reaches its session, in one round trip. KEYS: meta, the tenant's sessions index,
-# records, then the journal's keys. ARGV: 1 to mark the session used, ttl, the session's id, the
+# How a request reaches its session, in one round trip. KEYS: meta, the tenant's sessions index
+# (or meta again), records, then the journal's keys. ARGV: 1 to mark the session used, ttl, the session's id, the
 # time, the version, records version and incarnation this process holds ('' for none), then, to
 # make the session if it is missing (else ''), its meta, a new incarnation, and eviction's sessions
 # kept, prefix, idle cutoff and the tenant's default session. Returns {0} (no such session, none
@@ -65,12 +80,16 @@ if not m[1] then
   redis.call('DEL', unpack(KEYS, 3))  -- what a late write left of an earlier incarnation
   redis.call('HSET', KEYS[1], 'v', 0, 'b', ARGV[9], 'rv', 0, 'd', ARGV[8])
   if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-  local gone = evict(KEYS[2], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[3])
+  local gone = {}
+  if KEYS[2] ~= KEYS[1] then
+    redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+    gone = evict(KEYS[2], ARGV[10], ARGV[12], ARGV[13], ARGV[3])
+    drop(ARGV[11], gone)
+  end
   return {3, redis.call('HMGET', KEYS[1], 'v', 'b', 'rv', 'd'), gone}
 end
 if ARGV[1] == '1' then
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+  if KEYS[2] ~= KEYS[1] then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3]) end
   if tonumber(ARGV[2]) > 0 then
     redis.call('EXPIRE', KEYS[1], ARGV[2])
     for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
@@ -80,7 +99,7 @@ if m[1] == ARGV[5] and m[2] == ARGV[7] then return {1, m[1], m[2]} end
 if m[3] == '0' or (m[3] == ARGV[6] and m[2] == ARGV[7]) then return {2, m, false} end
 return {2, m, redis.call('HGETALL', KEYS[3])}
 """
-# KEYS: meta, wake-up index, then what a reset empties (records, the journal, its tally and the
+# KEYS: meta, wake-up index (or meta again), then what a reset empties (records, the journal, its tally and the
 # entries it keeps apart). ARGV: meta of the reset session, expected version and incarnation, the
 # session's id and wake-up time (as COMMIT). The version goes on; nothing happens if either
 # moved since they were read.
@@ -88,13 +107,15 @@ RESET = """
 local m = redis.call('HMGET', KEYS[1], 'v', 'b')
 if m[1] ~= ARGV[2] or m[2] ~= ARGV[3] then return 0 end
 local v = tonumber(ARGV[2]) + 1
-redis.call('HSET', KEYS[1], 'v', v, 'rv', v, 'd', ARGV[1])
+redis.call('HSET', KEYS[1], 'v', v, 'rv', v, 'd', ARGV[1], 'w', ARGV[5])
 redis.call('DEL', unpack(KEYS, 3))
-if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
+if KEYS[2] ~= KEYS[1] then
+  if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
+end
 return v
 """
 # A request's journal entry, which also marks its session used. KEYS: meta, records, the tenant's
-# sessions index, then the journal, its counter, its tally, the violations and the refusals it
+# sessions index (or meta again), then the journal, its counter, its tally, the violations and the refusals it
 # keeps apart, the bytes each of those three lists holds. ARGV: entry, entries kept, ttl (0: none),
 # the tally's field ('': none), which of the two lists keeps the entry too (1, 2; 0: neither),
 # bytes each list keeps, the two lists' names (sandbox/store/journal.py), the session's id, the
@@ -122,14 +143,31 @@ local kept = tonumber(ARGV[5])
 if kept > 0 then
   keep(KEYS[6 + kept], ARGV[6 + kept], seq .. ' ' .. ARGV[1])
 end
-redis.call('ZADD', KEYS[3], ARGV[10], ARGV[9])
+if KEYS[3] ~= KEYS[1] then redis.call('ZADD', KEYS[3], ARGV[10], ARGV[9]) end
 if tonumber(ARGV[3]) > 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[3]); redis.call('EXPIRE', KEYS[2], ARGV[3])
   for i = 4, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 end
 return 1
 """
-# The built-in inboxes, bounded together. KEYS: the name's list, the order of every entry (one
+# On a cluster, a tenant's index after LOAD made a session there (sandbox/store/cluster.py).
+# KEYS: the index, the sessions being evicted (by when they were taken). ARGV: sessions kept,
+# idle cutoff, the tenant's default session, the session made, the time. Marks it used, takes
+# the sessions over the count out of the index and returns them for the caller to delete,
+# with those an earlier eviction took a minute ago or more but never confirmed deleted (its
+# process died, or lost Redis, in between), unless they are in the index again: used since,
+# they stay. Running it again is harmless.
+EVICT = EVICTION + """
+redis.call('ZADD', KEYS[1], ARGV[5], ARGV[4])
+local gone = evict(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[5]) - 60)) do
+  redis.call('ZREM', KEYS[2], sid)
+  if not redis.call('ZSCORE', KEYS[1], sid) then table.insert(gone, sid) end
+end
+for _, sid in ipairs(gone) do redis.call('ZADD', KEYS[2], ARGV[5], sid) end
+return gone
+"""
+# The built-in inboxes, bounded together. All their keys share the hash tag {inbox}. KEYS: the name's list, the order of every entry (one
 # record "<seq> <bytes> <name>" each, oldest first), the bytes those records count, the seq
 # counter. ARGV: the entry, its name, entries kept per name, the bytes all inboxes keep, ttl,
 # the prefix of a name's list. Each entry is kept as "<seq> <entry>", so a record whose entry

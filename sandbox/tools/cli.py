@@ -40,6 +40,16 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _namespace(text: str) -> str:
+    from sandbox.store.redis import check_namespace
+
+    try:
+        check_namespace(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -73,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the Task API sandbox. Swagger UI is at /ui/, the contract at /openapi.json; "
                     "the control plane at /_sandbox/ (its Swagger UI at /_sandbox/ui/).",
         epilog="examples:\n  task-sandbox serve --port 4010 --cors-origin http://localhost:3000\n"
-               "  task-sandbox serve --store redis://127.0.0.1:6379/0 --workers 2",
+               "  task-sandbox serve --store redis://127.0.0.1:6379/0 --workers 2\n"
+               "  task-sandbox serve --store redis+cluster://10.0.0.1:7000,10.0.0.2:7000 --namespace ci",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     serve.add_argument("--port", type=_port, default=4010, help="port to listen on (default: %(default)s)")
@@ -119,16 +130,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="bytes all built-in inboxes (/_sandbox/inbox/NAME) keep together, the oldest "
                             "entries dropped first (default: %(default)s, 32 MiB)")
     serve.add_argument("--store", metavar="URL", default="memory",
-                       help="where sessions live: memory (this process, the default) or redis://host:port/db, "
-                            "which several workers and replicas share as one sandbox")
+                       help="where sessions live: memory (this process, the default), redis://host:port/db "
+                            "(rediss:// for TLS, redis://user:password@host...), which several workers and "
+                            "replicas share as one sandbox, or a Redis Cluster: redis+cluster://host:port"
+                            "[,host:port...] (rediss+cluster:// for TLS), any of its nodes, the rest are found")
     serve.add_argument("--workers", type=_positive, default=1,
                        help="worker processes on this port; more than 1 needs --store redis://... "
                             "(default: %(default)s)")
     serve.add_argument("--session-idle", metavar="SECONDS", type=_positive, default=86400,
                        help="a session unused this long starts afresh; the default session never "
                             "does (default: %(default)s, a day)")
-    serve.add_argument("--namespace", default="task-sandbox",
-                       help="prefix of the Redis keys, so several sandboxes can share one Redis "
+    serve.add_argument("--namespace", type=_namespace, default="task-sandbox",
+                       help="prefix of the Redis keys, so several sandboxes can share one Redis; no { or } "
                             "(default: %(default)s)")
     serve.add_argument("--webhook-allow-host", metavar="HOST", action="append", dest="webhook_hosts",
                        help="let subscriptions point at HOST besides loopback; repeat for several, '*' for "
@@ -232,7 +245,8 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     options = app_options(args)
     try:
-        if args.workers > 1 and not args.store.startswith(("redis://", "rediss://", "unix://")):
+        if args.workers > 1 and not args.store.startswith(("redis://", "rediss://", "unix://", "redis+cluster://",
+                                                             "rediss+cluster://")):
             raise StartError(f"--workers {args.workers} needs a shared store: add --store redis://host:port/db "
                              "(each worker would otherwise have sessions of its own)")
         app = create_app(**options)
@@ -305,8 +319,17 @@ def reach(url: str) -> None:
     import redis
 
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
-    except (redis.RedisError, OSError, ValueError) as exc:
+        if "+cluster://" in url:
+            from redis.cluster import ClusterNode, RedisCluster
+
+            from sandbox.store.cluster import parse
+
+            options = parse(url)
+            nodes = [ClusterNode(host, port) for host, port in options.pop("startup_nodes")]
+            RedisCluster(startup_nodes=nodes, socket_connect_timeout=2, socket_timeout=2, **options).ping()
+        else:
+            redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except (redis.RedisError, redis.exceptions.RedisClusterException, OSError, ValueError) as exc:
         shown = re.sub(r"//[^@/]*@", "//***@", url)  # a password in the URL stays out of the log
         raise StartError(f"cannot reach the Redis store at {shown}: {str(exc).rstrip('.')}; start Redis, or serve "
                          "without --store for the in-memory store") from None

@@ -1,5 +1,6 @@
 """Every store, to run the same tests on (tests/store/test_conformance.py, test_protocol.py):
-`make_store(**options)` and `any_store`, driven on one event loop of the test's."""
+`make_store(**options)` and `any_store`, driven on one event loop of the test's; and the Redis
+that the tests across processes share, `shared_url`: one server, or a three-master cluster."""
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,7 @@ from tests import redis_server
 STORES = {
     "memory": (SyncStore, None),
     "redis": (Store, "redis_url"),
-    # "cluster": (Store, "cluster_url"),  sandbox/store/cluster.py, redis+cluster://: a fixture of its URL
+    "cluster": (Store, "cluster_url"),  # sandbox/store/cluster.py: a cluster of the suite's own
 }
 
 
@@ -77,3 +78,15 @@ def make_store(request, seeds):
 @pytest.fixture
 def any_store(make_store):
     return make_store()
+
+
+@pytest.fixture(params=["redis_url", "cluster_url"], ids=["redis", "redis+cluster"])
+def shared_url(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def namespace(shared_url):
+    prefix = redis_server.namespace()
+    yield prefix
+    redis_server.drop(shared_url, prefix)

@@ -30,16 +30,9 @@ def session(name: str) -> dict:
 
 
 @pytest.fixture
-def namespace(redis_url):
-    prefix = redis_server.namespace()
-    yield prefix
-    redis_server.drop(redis_url, prefix)
-
-
-@pytest.fixture
-def replicas(redis_url, namespace):
+def replicas(shared_url, namespace):
     """Two separate `serve` processes, as two replicas behind a load balancer would be."""
-    store = ["--store", redis_url, "--namespace", namespace]
+    store = ["--store", shared_url, "--namespace", namespace]
     with Served(*store) as one, Served(*store) as two:
         yield one.url, two.url
 
@@ -80,8 +73,8 @@ def test_sixteen_completes_across_replicas_have_one_winner_every_time(replicas):
     assert asyncio.run(_races(list(replicas), "race", RACES)) == {ONE_WINNER: RACES}
 
 
-def test_workers_of_one_serve_share_one_sandbox(redis_url, namespace):
-    with Served("--store", redis_url, "--namespace", namespace, "--workers", "2") as served:
+def test_workers_of_one_serve_share_one_sandbox(shared_url, namespace):
+    with Served("--store", shared_url, "--namespace", namespace, "--workers", "2") as served:
         assert asyncio.run(_races([served.url], "workers", 50)) == {ONE_WINNER: 50}
         # Whichever worker answers, the state is the same.
         seen = {httpx.get(f"{served.url}{ACT}", headers={**auth(), **session("workers-0")}).json()["payload"]["status"]
@@ -143,8 +136,8 @@ def test_the_same_scenario_gives_the_same_ids_whichever_replica_answers(replicas
     assert ids[0] == ids[1] and len(set(ids[0])) == 3
 
 
-def test_two_teams_using_one_name_on_two_replicas_get_two_sessions(redis_url, namespace):
-    store = ["--store", redis_url, "--namespace", namespace, "--admin-token", "T"]
+def test_two_teams_using_one_name_on_two_replicas_get_two_sessions(shared_url, namespace):
+    store = ["--store", shared_url, "--namespace", namespace, "--admin-token", "T"]
     with Served(*store) as one, Served(*store) as two:
         one, two = one.url, two.url
         ours, theirs = {**auth(), **session("team-test")}, {**auth("key_other_team"), **session("team-test")}
@@ -179,10 +172,10 @@ def test_an_idle_session_starts_afresh_on_the_memory_stores_clock(idle_for, stat
         assert client.get(ACT, headers=auth()).json()["payload"]["status"] == "REVIEWING", "default stays"
 
 
-def test_an_idle_session_starts_afresh_on_redis(redis_url, namespace):
+def test_an_idle_session_starts_afresh_on_redis(shared_url, namespace):
     # Redis expires an idle session's keys by their TTL, on its own clock: wait for that (and
     # fail if it never comes), looking through a call that does not count as the session's use.
-    with create_app(idle_seconds=1, store=redis_url, namespace=namespace).test_client() as client:
+    with create_app(idle_seconds=1, store=shared_url, namespace=namespace).test_client() as client:
         headers = {**auth(), **session("idle")}
         assert client.post(f"{ACT}/complete", headers=headers).status_code == 200
         assert client.post(f"{ACT}/complete", headers=headers).status_code == 400
@@ -228,10 +221,12 @@ def test_a_redis_outage_is_a_503_that_changes_nothing_and_passes_by_itself(own_r
             "the committed approve survived; the complete during the outage did nothing"
 
 
-def test_serve_with_an_unreachable_redis_is_one_line_and_exit_2():
+@pytest.mark.parametrize("url", ["redis://user:s3cretpw@127.0.0.1:{port}/0",
+                                 "redis+cluster://user:s3cretpw@127.0.0.1:{port},127.0.0.1:{port}"])
+def test_serve_with_an_unreachable_redis_is_one_line_and_exit_2(url):
     port = redis_server.free_port()
     done = subprocess.run([sys.executable, "-m", "sandbox.tools.cli", "serve", "--store",
-                           f"redis://user:s3cretpw@127.0.0.1:{port}/0", "--port", "0"],
+                           url.format(port=port), "--port", "0"],
                           capture_output=True, text=True, timeout=60)
     lines = [line for line in done.stderr.splitlines() if line.strip() and "Warning" not in line
              and "import" not in line]
@@ -240,12 +235,20 @@ def test_serve_with_an_unreachable_redis_is_one_line_and_exit_2():
     assert "s3cretpw" not in done.stderr and "//***@127.0.0.1" in done.stderr  # the password stays out of the log
 
 
-def test_each_delivery_is_sent_once_whichever_replica_sends_it(redis_url, namespace):
+@pytest.mark.parametrize("namespace", ["a{b", "team}"])
+def test_a_namespace_with_a_brace_is_refused_at_start(namespace):
+    done = subprocess.run([sys.executable, "-m", "sandbox.tools.cli", "serve", "--namespace", namespace, "--port", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--namespace" in done.stderr and "brace" in done.stderr and "hash tag" in done.stderr, done.stderr
+
+
+def test_each_delivery_is_sent_once_whichever_replica_sends_it(shared_url, namespace):
     from tests.receivers import Receiver
 
     # Two apps on one Redis with a sender each, as two replicas, in this process: so the test can
     # wait until both senders have looked again with nothing in flight, instead of sleeping.
-    apps = [create_app(store=redis_url, namespace=namespace) for _ in range(2)]
+    apps = [create_app(store=shared_url, namespace=namespace) for _ in range(2)]
     receiver = Receiver(500, 200)  # the first attempt fails: its retry is up for grabs too
     try:
         with ServerThread(apps[0]) as one, ServerThread(apps[1]) as two:
@@ -270,6 +273,9 @@ def test_each_delivery_is_sent_once_whichever_replica_sends_it(redis_url, namesp
             sent = Counter(h["webhook-id"] for h, _ in receiver.received)
             attempts = sum(len(d["attempts"]) for d in found)
             assert len(sent) == 20 and sum(sent.values()) == attempts == 21  # once each, and the one retry
+            # and with nothing left to send, no sender is told to look at the session again
+            wake = redis_server.client(shared_url)
+            until(lambda: wake.zscore(f"{namespace}:wake", "hooks") is None, "the session leaving the wake index")
     finally:
         receiver.close()
         for app in apps:

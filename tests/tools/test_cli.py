@@ -118,7 +118,10 @@ def test_an_unknown_host_is_one_line_and_exit_2():
 
 @pytest.mark.parametrize("args, says", [
     (["--workers", "2"], "--workers 2 needs a shared store: add --store redis://"),
-    (["--store", "mongodb://x"], "--store: unknown store 'mongodb://x': use memory or redis://"),
+    (["--store", "mongodb://x"], "--store: unknown store 'mongodb://x': use memory, redis://host:port/db or "
+                                 "redis+cluster://host:port[,host:port...]"),
+    (["--store", "redis+cluster://redis"], "--store: a cluster node is host:port, not 'redis'"),
+    (["--store", "redis+cluster://redis:7000/1"], "--store: a Redis Cluster has only database 0"),
 ])
 def test_a_store_it_cannot_use_is_one_line_and_exit_2(args, says):
     out = run("serve", *args)

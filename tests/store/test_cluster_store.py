@@ -1,0 +1,96 @@
+"""The Redis store on a real three-master Redis Cluster: sessions spread over the masters, each
+in one slot; a tenant's cap, whose eviction runs in steps of its own there, holds on both
+kinds of Redis; an eviction a process left half done is finished by the next."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from sandbox.app import create_app
+from tests import redis_cluster, redis_server
+from tests.conftest import BASE, auth
+from tests.servers import Served
+
+OTHER_TEAM = "/v2/team_654321/project/proj_654321/task"
+
+
+def session(name: str) -> dict:
+    return {"X-Sandbox-Session": name}
+
+
+@pytest.fixture
+def on_cluster(redis_cluster):
+    """A namespace on the suite's cluster, and an app on it (its sender stopped after)."""
+    prefix, apps = redis_server.namespace(), []
+
+    def app(**options):
+        apps.append(create_app(store=redis_cluster.url, namespace=prefix, **options))
+        return apps[-1]
+    yield redis_cluster, prefix, app
+    for made in apps:
+        made.sender.stop()
+    redis_server.drop(redis_cluster.url, prefix)
+
+
+def test_sessions_spread_over_all_three_masters_each_whole_on_one(on_cluster):
+    cluster, prefix, app = on_cluster
+    with app().test_client() as client:
+        for i in range(30):
+            assert client.post(f"{BASE}/task/task_abcdef123456/complete",
+                               headers={**auth(), **session(f"spread-{i}")}).status_code == 200
+    masters = redis_cluster.nodes(cluster.url)
+    per_master = [sum(1 for _ in node.scan_iter(match=f"{prefix}:s:*", count=1000)) for node in masters]
+    assert len(per_master) == 3 and all(per_master), per_master
+    for i in range(30):  # meta, records and journal of one session: one slot, so one master
+        holding = [n for n, node in enumerate(masters) if any(node.scan_iter(match=f"{prefix}:s:{{spread-{i}}}:*"))]
+        assert len(holding) == 1, (i, holding)
+
+
+def _listed(url: str, key: str = "YOUR_API_KEY") -> list[str]:
+    return httpx.get(f"{url}/_sandbox/sessions", headers=auth(key)).json()["payload"]
+
+
+def _metas(url: str, prefix: str, team: str) -> int:
+    """How many sessions of the team Redis holds (their meta keys), whatever any index says."""
+    return sum(1 for _ in redis_server.client(url).scan_iter(match=f"{prefix}:s:{{*@{team}}}:m", count=1000))
+
+
+def test_a_teams_cap_evicts_its_least_recently_used_across_replicas(shared_url, namespace):
+    store = ["--store", shared_url, "--namespace", namespace, "--admin-token", "T", "--max-sessions", "3"]
+    with Served(*store) as one, Served(*store) as two:
+        one, two = one.url, two.url
+        assert httpx.get(f"{two}{OTHER_TEAM}", headers={**auth("key_other_team"), **session("theirs")}).status_code == 200
+        # s0 is used again (through the replica that never saw it, so the use is marked) before s3 and s4
+        for url, name in [(one, "s0"), (two, "s1"), (one, "s2"), (two, "s0"), (one, "s3"), (two, "s4")]:
+            assert httpx.get(f"{url}{BASE}/task", headers={**auth(), **session(name)}).status_code == 200
+        assert _listed(one) == ["s0", "s3", "s4"]
+        assert _metas(shared_url, namespace, "team_123456") == 3, "the evicted sessions' keys are deleted"
+
+        async def burst():  # twelve new sessions at once, over both replicas
+            async with httpx.AsyncClient(timeout=30) as client:
+                return await asyncio.gather(*(client.get(f"{(one, two)[i % 2]}{BASE}/task",
+                                                         headers={**auth(), **session(f"burst-{i}")})
+                                              for i in range(12)))
+        assert {r.status_code for r in asyncio.run(burst())} == {200}
+        assert 1 <= len(_listed(two)) <= 3 and _metas(shared_url, namespace, "team_123456") <= 3
+        assert _listed(one, "key_other_team") == ["theirs"], "another team's churn never evicts it"
+
+
+@pytest.mark.parametrize("used_since, kept", [(False, False), (True, True)], ids=["unused", "used-since"])
+def test_an_eviction_left_half_done_is_finished_by_the_next_unless_the_session_was_used(on_cluster, used_since, kept):
+    cluster, prefix, app = on_cluster
+    index, meta = f"{prefix}:sessions:{{@}}", f"{prefix}:s:{{old}}:m"
+    redis = redis_cluster.client_of(cluster.url)
+    with app().test_client() as client:
+        assert client.get(f"{BASE}/task", headers={**auth(), **session("old")}).status_code == 200
+        # as a process that died after taking "old" out of the index, before deleting its keys
+        redis.zrem(index, "old")
+        redis.zadd(f"{index}:evicting", {"old": time.time() - 120})
+        if used_since:  # as another process's use of it meanwhile
+            redis.zadd(index, {"old": time.time()})
+        assert client.get(f"{BASE}/task", headers={**auth(), **session("new")}).status_code == 200
+    assert bool(redis.exists(meta)) is kept
+    assert redis.zcard(f"{index}:evicting") == 0
