@@ -2,7 +2,6 @@
 the tally the client's report reads, and the entries it keeps apart; plain data, below the control plane."""
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 from collections import deque
@@ -27,23 +26,25 @@ def size_of(entry: dict) -> int:
 class _Bounded:
     """Entries under a count and a byte bound, the oldest dropped first."""
 
-    def __init__(self, size: int, budget: int):
-        self.size, self.budget = size, budget
+    __slots__ = ("items", "bytes")
+
+    def __init__(self):
         self.items: deque[tuple[dict, int]] = deque()
         self.bytes = 0
 
-    def append(self, entry: dict, size: int) -> None:
+    def append(self, entry: dict, size: int, count: int, budget: int) -> None:
         self.items.append((entry, size))
         self.bytes += size
-        while self.items and (len(self.items) > self.size or self.bytes > self.budget):
+        while self.items and (len(self.items) > count or self.bytes > budget):
             self.bytes -= self.items.popleft()[1]
 
     def entries(self) -> list[dict]:
         return [entry for entry, _ in self.items]
 
-    def clear(self) -> None:
-        self.items.clear()
-        self.bytes = 0
+
+# One lock for every journal: each holds it for microseconds, and a lock per session was one more
+# object per session for the cyclic garbage collector to walk (see docs/performance.md).
+_LOCK = threading.Lock()
 
 
 class Journal:
@@ -51,51 +52,61 @@ class Journal:
     entries or `budget` bytes (as JSON) in each list. What the report needs survives that:
     a count per (operation, status, code) of every entry, and the entries that show a
     violation or a refusal, each kind kept apart under the same bounds (so a client that
-    keeps meeting refusals cannot push its violations out)."""
+    keeps meeting refusals cannot push its violations out).
+
+    A hosted sandbox holds tens of thousands of sessions, each with its journal, and every
+    object they hold is walked by each full garbage collection: so the journal is a few
+    objects (slots, an int for the seq, a tally of ints, which the collector does not track),
+    and its kept lists are made only when an entry is first kept."""
+
+    __slots__ = ("size", "budget", "_entries", "_kept", "_tally", "_seq")
 
     def __init__(self, size: int, budget: int = JOURNAL_BYTES):
-        self.size = size
-        self._entries = _Bounded(size, budget)
-        self._kept = {kind: _Bounded(size, budget) for kind in KEPT}
+        self.size, self.budget = size, budget
+        self._entries = _Bounded()
+        self._kept: dict[str, _Bounded] | None = None
         self._tally: dict[str, int] = {}
-        self._seq = itertools.count(1)
-        self._lock = threading.Lock()
+        self._seq = 0
 
     def record(self, entry: dict, mark: str | None = None, keep: str | None = None) -> None:
         """`mark`: the tally's field this entry counts under (None: counted as recorded only);
         `keep`: one of KEPT, to keep the entry with those too."""
         size = size_of(entry)  # outside the lock: the seq adds the same few bytes to every entry
-        with self._lock:
-            entry = {"seq": next(self._seq), **entry}
-            self._entries.append(entry, size)
+        with _LOCK:
+            self._seq += 1
+            entry = {"seq": self._seq, **entry}
+            self._entries.append(entry, size, self.size, self.budget)
             tally = self._tally  # a plain dict: on every request, a Counter's += costs more
             tally[RECORDED] = tally.get(RECORDED, 0) + 1
             if mark is not None:
                 tally[mark] = tally.get(mark, 0) + 1
             if keep is not None:
-                self._kept[keep].append(entry, size)
+                if self._kept is None:
+                    self._kept = {kind: _Bounded() for kind in KEPT}
+                self._kept[keep].append(entry, size, self.size, self.budget)
 
     def query(self) -> list[dict]:
-        with self._lock:
+        with _LOCK:
             return self._entries.entries()
 
     def tally(self) -> dict:
         """{"kept": entries kept, "tally": {field: count}, "violations": [entries], "refusals": [entries]}."""
-        with self._lock:
+        with _LOCK:
+            kept = self._kept or {}
             return {"kept": len(self._entries.items), "tally": dict(self._tally),
-                    **{kind: entries.entries() for kind, entries in self._kept.items()}}
+                    **{kind: kept[kind].entries() if kind in kept else [] for kind in KEPT}}
 
     def held(self) -> dict[str, int]:
         """The bytes each list counts now: "journal" and each of KEPT."""
-        with self._lock:
-            return {"journal": self._entries.bytes, **{kind: kept.bytes for kind, kept in self._kept.items()}}
+        with _LOCK:
+            kept = self._kept or {}
+            return {"journal": self._entries.bytes, **{kind: kept[kind].bytes if kind in kept else 0 for kind in KEPT}}
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._tally.clear()
-            for entries in self._kept.values():
-                entries.clear()
+        with _LOCK:
+            self._entries = _Bounded()
+            self._tally = {}
+            self._kept = None
 
     def __len__(self) -> int:
         return len(self._entries.items)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections import defaultdict
 from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 from typing import Callable, Iterator
@@ -54,7 +53,7 @@ class Own:
     def __init__(self):
         self.tables: dict[str, dict] = {kind: {} for kind in KINDS}
         self.by_upload: dict[str, tuple[str, ...]] = {}
-        self.task_keys: dict[str, list] = defaultdict(list)  # per project, in listing order (B11)
+        self.task_keys: dict[str, list] = {}  # per project, in listing order (B11)
 
     @property
     def size(self) -> int:
@@ -64,7 +63,7 @@ class Own:
     def put(self, kind: str, key: str, value) -> None:
         table = self.tables[kind]
         if kind == "tasks" and key not in table:
-            bisect.insort(self.task_keys[value.project_id], listing.key_of(value))
+            bisect.insort(self.task_keys.setdefault(value.project_id, []), listing.key_of(value))
         table[key] = value
 
 

@@ -274,6 +274,7 @@ def serve(args: argparse.Namespace) -> int:
 
     http = Limits(args.max_header_bytes, args.header_timeout, args.body_idle_timeout).protocol()
     if args.workers == 1:
+        settle_garbage()
         uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, http=http)).run(sockets=[sock])
         return 0
     from uvicorn.supervisors import Multiprocess
@@ -311,7 +312,21 @@ def worker_app():
     steady_memory()
     from sandbox.app import create_app
 
-    return create_app(**json.loads(os.environ[WORKER_OPTIONS]))
+    app = create_app(**json.loads(os.environ[WORKER_OPTIONS]))
+    settle_garbage()
+    return app
+
+
+def settle_garbage() -> None:
+    """What start-up made (the contracts, Connexion's validators, the seeds: 100,000 tasks are
+    millions of objects) lives as long as the process: moved out of the cyclic garbage
+    collector's generations, no full collection walks it again. A full collection comes about
+    each time the objects that survived grow by a quarter, and walks all of them, so without
+    this a big world makes every request pay for it (bench/README.md, table 5)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def reach(url: str) -> None:
