@@ -8,6 +8,8 @@ from collections import deque
 
 import orjson
 
+from sandbox.store import codec
+
 RECORDED = "#"  # the tally's count of every entry since the journal was last emptied
 KEPT = ("violations", "refusals")  # the entries the report shows, each kept apart from the journal
 
@@ -24,22 +26,23 @@ def size_of(entry: dict) -> int:
 
 
 class _Bounded:
-    """Entries under a count and a byte bound, the oldest dropped first."""
+    """Entries under a count and a byte bound, the oldest dropped first; each kept as (seq, its JSON,
+    its size), which the garbage collector does not track, where a parsed entry is five objects."""
 
     __slots__ = ("items", "bytes")
 
     def __init__(self):
-        self.items: deque[tuple[dict, int]] = deque()
+        self.items: deque[tuple[int, bytes, int]] = deque()
         self.bytes = 0
 
-    def append(self, entry: dict, size: int, count: int, budget: int) -> None:
-        self.items.append((entry, size))
-        self.bytes += size
+    def append(self, item: tuple[int, bytes, int], count: int, budget: int) -> None:
+        self.items.append(item)
+        self.bytes += item[2]
         while self.items and (len(self.items) > count or self.bytes > budget):
-            self.bytes -= self.items.popleft()[1]
+            self.bytes -= self.items.popleft()[2]
 
     def entries(self) -> list[dict]:
-        return [entry for entry, _ in self.items]
+        return [{"seq": seq, **codec.loads(data)} for seq, data, _ in self.items]
 
 
 # One lock for every journal: each holds it for microseconds, and a lock per session was one more
@@ -56,8 +59,8 @@ class Journal:
 
     A hosted sandbox holds tens of thousands of sessions, each with its journal, and every
     object they hold is walked by each full garbage collection: so the journal is a few
-    objects (slots, an int for the seq, a tally of ints, which the collector does not track),
-    and its kept lists are made only when an entry is first kept."""
+    objects (slots, an int for the seq, a tally of ints and entries as JSON bytes, which the
+    collector does not track), and its kept lists are made only when an entry is first kept."""
 
     __slots__ = ("size", "budget", "_entries", "_kept", "_tally", "_seq")
 
@@ -71,11 +74,11 @@ class Journal:
     def record(self, entry: dict, mark: str | None = None, keep: str | None = None) -> None:
         """`mark`: the tally's field this entry counts under (None: counted as recorded only);
         `keep`: one of KEPT, to keep the entry with those too."""
-        size = size_of(entry)  # outside the lock: the seq adds the same few bytes to every entry
+        data = codec.dumps(entry)  # outside the lock; as JSON, the size the Redis store counts too
         with _LOCK:
             self._seq += 1
-            entry = {"seq": self._seq, **entry}
-            self._entries.append(entry, size, self.size, self.budget)
+            item = (self._seq, data, len(data))
+            self._entries.append(item, self.size, self.budget)
             tally = self._tally  # a plain dict: on every request, a Counter's += costs more
             tally[RECORDED] = tally.get(RECORDED, 0) + 1
             if mark is not None:
@@ -83,7 +86,7 @@ class Journal:
             if keep is not None:
                 if self._kept is None:
                     self._kept = {kind: _Bounded() for kind in KEPT}
-                self._kept[keep].append(entry, size, self.size, self.budget)
+                self._kept[keep].append(item, self.size, self.budget)
 
     def query(self) -> list[dict]:
         with _LOCK:
