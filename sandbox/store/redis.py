@@ -25,6 +25,7 @@ from sandbox.store.base import fresh as fresh_state
 from sandbox.store.state import Own, SessionState, Tx
 
 TIMEOUT = 1.0       # seconds a Redis call may take before the request answers 503
+REFUSED_EVERY = 1.0  # seconds a process keeps its count of refused requests before adding it to Redis's
 MAX_ATTEMPTS = 64   # conflicting commits of one unit of work before it gives up (503 store_busy)
 
 def _score(wake: float | None) -> str:
@@ -51,6 +52,8 @@ class RedisStore(Journals):
         # sid -> (state, records version, incarnation): what this process last read or wrote
         self._cache: OrderedDict[str, tuple[SessionState, int, bytes]] = OrderedDict()
         self.outage = Outage()
+        self._refused: dict[str, int] = {}  # requests refused before any session, not yet in Redis
+        self._refused_flush: asyncio.TimerHandle | None = None
 
     # -- connection --
     def _client(self) -> aioredis.Redis:
@@ -126,6 +129,12 @@ class RedisStore(Journals):
             await client.aclose()
 
     async def close(self) -> None:
+        if self._refused_flush is not None:
+            self._refused_flush.cancel()
+            try:
+                await self._add_refused()
+            except RedisError:  # a closing loop: the tally loses under a second of refusals
+                pass
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
@@ -349,8 +358,31 @@ class RedisStore(Journals):
 
     # -- requests refused before any session: counted for the whole server --
     async def count_unauthenticated(self, field: str) -> None:
-        await self._call(lambda r: r.hincrby(self.prefix + "unauthenticated", field, 1), changes=True)
+        """Counted in this process and added to Redis's tally within REFUSED_EVERY seconds, in one
+        call: a flood of requests without credentials costs Redis nothing per request."""
+        self._refused[field] = self._refused.get(field, 0) + 1
+        if self._refused_flush is None:
+            self._refused_flush = asyncio.get_running_loop().call_later(
+                REFUSED_EVERY, lambda: asyncio.ensure_future(self._add_refused()))
+
+    async def _add_refused(self) -> None:
+        counts, self._refused, self._refused_flush = self._refused, {}, None
+        if not counts:
+            return
+
+        async def add(r):
+            async with r.pipeline(transaction=False) as pipe:
+                for field, n in counts.items():
+                    pipe.hincrby(self.prefix + "unauthenticated", field, n)
+                return await pipe.execute()
+        try:
+            await self._call(add, changes=True)
+        except errors.StoreUnavailable:
+            pass  # maybe added, maybe not: a tally of refusals is not worth counting twice
 
     async def unauthenticated(self) -> dict[str, int]:
+        if self._refused_flush is not None:
+            self._refused_flush.cancel()
+        await self._add_refused()  # this process's, at once; another's within REFUSED_EVERY seconds
         found = await self._call(lambda r: r.hgetall(self.prefix + "unauthenticated"))
         return {k.decode(): int(v) for k, v in found.items()}

@@ -19,6 +19,7 @@ from sandbox.app import create_app
 from sandbox.http.server import ServerThread
 from tests import redis_server
 from tests.conftest import BASE, auth
+from tests.waiting import until
 
 TASK = f"{BASE}/task/task_abcdef123456"  # REVIEWING, passes validation (fixtures/tasks.yaml)
 BOUNDARY = "rt"
@@ -169,3 +170,20 @@ def test_a_change_on_a_worker_that_held_an_older_state_runs_again_with_its_body(
         journal = client.get(f"{one.url}/_sandbox/journal").json()["payload"]
         assert [e["operation"] for e in journal[-3:]] == ["approveTask", "reportTask", "getTask"]
         assert journal[-2]["request"]["body"] == report, "the body the client sent, replayed whole"
+
+
+def unauthenticated_count(client: httpx.Client, url: str) -> int:
+    return client.get(f"{url}/_sandbox/report").json()["payload"]["unauthenticated"]["requests"]
+
+
+def test_requests_without_a_key_cost_no_round_trip_each_and_are_counted_across_workers(own_redis):
+    """A flood of 401s (anyone can send them) is counted in each process and added to Redis's
+    tally in one call a second; another worker's report has them within that second."""
+    with ServerThread(create_app(store=own_redis.url, namespace="rt4")) as one, \
+            ServerThread(create_app(store=own_redis.url, namespace="rt4")) as two, \
+            httpx.Client(timeout=30) as client:
+        with Monitor(own_redis.url) as monitor:
+            for _ in range(50):
+                assert client.get(f"{one.url}{TASK}").status_code == 401
+        assert len(monitor.sent()) <= 1, f"at most the one call a second that adds them: {monitor.sent()}"
+        until(lambda: unauthenticated_count(client, two.url) == 50, "the other worker's report counts all 50")
