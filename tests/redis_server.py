@@ -68,6 +68,18 @@ class RedisServer:
             self.proc = None
 
 
+def own(what: str):
+    """A redis-server of the test's own for `what` (which stops it, or must see only its own
+    commands), stopped afterwards; without redis-server, missing() says how to get one."""
+    if not shutil.which("redis-server"):
+        missing(f"{what} starts its own redis-server: install redis-server (apt-get install redis-server)")
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def find() -> tuple[str, RedisServer | None] | None:
     url = os.environ.get("TASK_SANDBOX_REDIS_URL")
     if url:

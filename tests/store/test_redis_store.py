@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import subprocess
 import sys
 import time
@@ -188,12 +187,7 @@ def test_an_idle_session_starts_afresh_on_redis(shared_url, namespace):
 
 @pytest.fixture
 def own_redis():
-    if not shutil.which("redis-server"):
-        redis_server.missing("the Redis outage test starts its own redis-server: install redis-server "
-                             "(apt-get install redis-server)")
-    server = redis_server.RedisServer().start()
-    yield server
-    server.stop()
+    yield from redis_server.own("the Redis outage test")
 
 
 STORY = ["Redis store unavailable", "Redis store is back after"]

@@ -7,7 +7,6 @@ it processes, each marked with who sent it ("lua" for a script's), so the comman
 sent are exactly its round trips (the store sends no pipelines on these paths)."""
 from __future__ import annotations
 
-import shutil
 import threading
 import uuid
 
@@ -49,12 +48,7 @@ OPERATIONS = [
 @pytest.fixture(scope="module")
 def own_redis():
     """A redis-server of this module's own: MONITOR then sees this app's commands and nobody else's."""
-    if not shutil.which("redis-server"):
-        redis_server.missing("the round-trip test starts its own redis-server: install redis-server "
-                             "(apt-get install redis-server)")
-    server = redis_server.RedisServer().start()
-    yield server
-    server.stop()
+    yield from redis_server.own("the round-trip test")
 
 
 @pytest.fixture(scope="module")
