@@ -24,12 +24,12 @@ MALFORMED = ("The Authorization header is malformed: send 'Bearer', one or more 
              "(letters, digits and - . _ ~ + / only).")
 # Control operations that act on no one session: they must not make one.
 SESSIONLESS = {"listSessions", "listScenarios", "getReport", "receiveInInbox", "readInbox", "clearInbox"}
-IN_PROCESS = {None, "", "testclient"}
+IN_PROCESS = {None, "", "testclient"}  # Starlette's test client names no address
 # A request of the API reads its session as this process holds it, without asking the store, and
 # its journal entry checks that the session did not move meanwhile; if it did, the request runs
 # again (sandbox/control/layers.py JournalRecorder). That needs its body kept: up to this size.
 REPLAY_BYTES = 64 * 1024
-FRESH = "sandbox.fresh"  # scope extension: this run opens the session as the store holds it now  # Starlette's test client names no address
+FRESH = "sandbox.fresh"  # scope extension: this run opens the session as the store holds it now
 
 
 def is_local(host: str | None) -> bool:
