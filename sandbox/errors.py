@@ -310,6 +310,20 @@ class SessionMoved(StoreBusy):
     code = "session_moved"
 
 
+# 502 and 504: the platform behind `task-sandbox proxy` (sandbox/proxy/upstream.py)
+class UpstreamUnreachable(SandboxError):
+    status = 502
+    code = "upstream_unreachable"
+    default_message = "The proxy could not reach the upstream API; nothing was forwarded. Retry once it is back."
+
+
+class UpstreamTimeout(SandboxError):
+    status = 504
+    code = "upstream_timeout"
+    default_message = ("The upstream API did not answer within the proxy's --upstream-timeout; the request may "
+                       "or may not have taken effect there. Read the resource before retrying.")
+
+
 def _kinds(cls) -> list[type[SandboxError]]:
     return [cls] + [k for sub in cls.__subclasses__() for k in _kinds(sub)]
 

@@ -7,9 +7,14 @@ from sandbox.store.journal import RECORDED
 from sandbox.errors import BLAME_BY_CODE
 from sandbox.spec import Contract
 
-# The kinds of contract violation, in the order a report lists them (the `blame` of sandbox/errors.py).
-VIOLATIONS = ("invalid_request", "auth", "unknown_route", "wrong_method")
+# The kinds of contract violation, in the order a report lists them: a client's (the `blame` of
+# sandbox/errors.py), then an upstream answer's, which only `task-sandbox proxy` meets (sandbox/proxy/).
+CLIENT_KINDS = ("invalid_request", "auth", "unknown_route", "wrong_method")
+UPSTREAM_KINDS = ("undeclared_status", "missing_header", "response_body")
+VIOLATIONS = CLIENT_KINDS + UPSTREAM_KINDS
+SIDES = ("client", "upstream")
 STATE_RULE = "state_rule"
+UPSTREAM = "upstream:"  # the code of a tally's field that counts an upstream answer's break, by kind
 
 
 def mark(operation: str | None, status: int, code: str | None) -> str:
@@ -25,7 +30,14 @@ def _unmark(field: str) -> tuple[str | None, int, str | None]:
 
 def blame(code: str | None) -> str | None:
     """A violation's kind, STATE_RULE, or None (the client is not to blame)."""
+    if isinstance(code, str) and code.startswith(UPSTREAM):
+        kind = code[len(UPSTREAM):]
+        return kind if kind in UPSTREAM_KINDS else None
     return BLAME_BY_CODE.get(code) if isinstance(code, str) else None
+
+
+def side(kind: str) -> str:
+    return "upstream" if kind in UPSTREAM_KINDS else "client"
 
 
 def kept_as(code: str | None) -> str | None:
@@ -48,8 +60,11 @@ def build(contract: Contract, sessions: dict[str, dict], limit: int | None = Non
                 counts[key] = counts.get(key, 0) + n
     by_status: dict[tuple[str, int], int] = {}
     by_blame: dict[str, dict[str, int]] = {}  # violations by kind, refusals by code
+    upstream = 0  # fields that count an answer's break again, not another request
     for (operation, status, code), n in counts.items():
-        if operation is not None:
+        if code is not None and code.startswith(UPSTREAM):
+            upstream += n
+        elif operation is not None:
             by_status[operation, status] = by_status.get((operation, status), 0) + n
         found = blame(code)
         if found is not None:
@@ -68,26 +83,40 @@ def build(contract: Contract, sessions: dict[str, dict], limit: int | None = Non
     violations = {kind: by_blame.get("violations", {}).get(kind, 0) for kind in VIOLATIONS}
     return {
         "sessions": sorted(sessions),
-        "requests": sum(counts.values()),
+        "requests": sum(counts.values()) - upstream,
         # a Redis journal older than the tally has entries it never counted: never a negative drop
         "journal": {"recorded": max(recorded, kept), "kept": kept, "dropped": max(recorded - kept, 0)},
         "coverage": _coverage(operations),
-        "violations": _group(_shown(sessions, "violations"), violations, limit),
+        "violations": _by_side(_group(_shown(sessions, "violations"), violations, limit)),
         "refusals": _group(_shown(sessions, "refusals"), dict(sorted(by_blame.get(STATE_RULE, {}).items())), limit),
     }
 
 
+def _by_side(group: dict) -> dict:
+    group["by_side"] = {s: sum(n for kind, n in group["by"].items() if side(kind) == s) for s in SIDES}
+    return group
+
+
 def _shown(sessions: dict[str, dict], kind: str) -> list[dict]:
-    return [_entry(name, entry) for name, data in sessions.items() for entry in data.get(kind, ())]
+    return [shown for name, data in sessions.items() for entry in data.get(kind, ())
+            for shown in _entries(name, entry, kind)]
 
 
-def _entry(session: str, entry: dict) -> dict:
+def _entries(session: str, entry: dict, kept: str) -> list[dict]:
+    """A kept entry as the report shows it: a proxy's exchange that both sides broke is shown
+    once for each side, with that side's kind and problems."""
     answer = decode(entry["response"]["body"])
     code = entry.get("code") or (answer.get("code") if isinstance(answer, dict) else None)
-    return {"session": session, "kind": blame(code), "code": code,
-            "error": answer.get("error") if isinstance(answer, dict) else None, **entry,
-            "request": {**entry["request"], "body": decode(entry["request"]["body"])},
-            "response": {"body": answer}}
+    shown = {"session": session, "kind": blame(code), "side": "client", "code": code,
+             "error": answer.get("error") if isinstance(answer, dict) else None, **entry,
+             "request": {**entry["request"], "body": decode(entry["request"]["body"])},
+             "response": {"body": answer}}
+    upstream = (entry.get("verdicts") or {}).get("upstream") or []
+    if kept != "violations" or not upstream:
+        return [shown]
+    broke = {**shown, "kind": upstream[0]["kind"], "side": "upstream", "problems": upstream}
+    client_kind = shown["kind"]
+    return [shown, broke] if client_kind is not None and client_kind != STATE_RULE else [broke]
 
 
 def _coverage(operations: list[dict]) -> dict:
@@ -145,18 +174,24 @@ def merge(reports: list[dict]) -> dict:
         "requests": sum(r["requests"] for r in reports),
         "journal": {k: sum(r["journal"][k] for r in reports) for k in ("recorded", "kept", "dropped")},
         "coverage": _coverage(operations),
-        "violations": grouped("violations"),
+        "violations": _by_side(grouped("violations")),
         "refusals": grouped("refusals"),
     }
 
 
-def failures(report: dict, min_coverage: float | None = None) -> list[str]:
-    """Why a CI job should fail on this report, one line each; empty when it should pass."""
+def failures(report: dict, min_coverage: float | None = None, upstream: bool = False) -> list[str]:
+    """Why a CI job should fail on this report, one line each; empty when it should pass. The
+    client's violations fail it; an upstream's answers (a proxy's drift report) only with `upstream`."""
     found = []
-    violations = report["violations"]["count"]
+    by = report["violations"]["by"]
+    violations = sum(n for kind, n in by.items() if side(kind) == "client")
     if violations:
-        kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report["violations"]["by"].items() if n)
+        kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in by.items() if n and side(k) == "client")
         found.append(f"{violations} request{'s' if violations != 1 else ''} broke the contract ({kinds})")
+    drift = sum(n for kind, n in by.items() if side(kind) == "upstream")
+    if upstream and drift:
+        kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in by.items() if n and side(k) == "upstream")
+        found.append(f"{drift} upstream answer{'s' if drift != 1 else ''} broke the contract ({kinds})")
     percent = report["coverage"]["percent"]
     if min_coverage is not None and percent < min_coverage:
         found.append(f"coverage {percent:g}% of the contract's operation x status pairs is under "

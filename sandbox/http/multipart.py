@@ -129,49 +129,73 @@ class UploadValidator(AbstractRequestBodyValidator):
         self.limits = limits
 
     async def wrap_receive(self, receive, *, scope):
-        headers = Headers(scope=scope)
-        if "content-type" not in headers:
+        form = StreamedForm(Headers(scope=scope).get("content-type"), self._schema, self.limits)
+        more = True
+        while more:
+            message = await receive()
+            form.write(message.get("body", b""))
+            more = message.get("more_body", False)
+        files, name, meta = form.finish()
+        scope.setdefault("extensions", {}).setdefault("connexion_context", {})[CONTEXT_KEY] = {
+            "files": files, "name": name, "meta": meta}
+        return _empty_body(receive), _without_body(scope)
+
+
+class StreamedForm:
+    """An upload's form checked as its bytes arrive, for the sandbox's validation and for the proxy
+    (sandbox/proxy/), which forwards the bytes meanwhile: write() each chunk, then finish(). Each
+    raises the error the sandbox answers as soon as the form breaks the contract or a bound."""
+
+    def __init__(self, content_type: str | None, schema: dict, limits: FormLimits = FormLimits()):
+        if content_type is None:
             raise errors.UnsupportedMediaType("The request body must be multipart/form-data, with its boundary.")
-        _, options = parse_options_header(headers.get("content-type", ""))
+        _, options = parse_options_header(content_type)
         boundary = options.get(b"boundary")
         if not boundary or len(boundary) > MAX_BOUNDARY:
             raise errors.BadRequest(f"A multipart body needs a boundary of 1 to {MAX_BOUNDARY} characters "
                                     "in its Content-Type.", [{"location": "header.Content-Type",
                                                               "message": "no usable boundary"}])
-        form = _Form(self.limits)
-        try:
-            parser = MultipartParser(boundary, form.callbacks())
-            more = True
-            while more:
-                message = await receive()
-                parser.write(message.get("body", b""))
-                more = message.get("more_body", False)
-            parser.finalize()
-            if parser.state != MultipartState.END:  # python-multipart accepts a cut-off body
-                raise MultipartParseError("the body ends before the closing boundary")
-        except FormParserError as exc:  # the base of python-multipart's parse errors
-            raise errors.BadRequest(f"The multipart body is malformed: {exc}.",
-                                    [{"location": "body", "message": str(exc)}]) from None
-        name, meta = self._check(form)
-        scope.setdefault("extensions", {}).setdefault("connexion_context", {})[CONTEXT_KEY] = {
-            "files": form.files, "name": name, "meta": meta}
-        return _empty_body(receive), _without_body(scope)
+        self.schema, self.limits = schema, limits
+        self._form = _Form(limits)
+        self._parser = MultipartParser(boundary, self._form.callbacks())
 
-    def _check(self, form: _Form) -> tuple[str | None, list[dict]]:
-        meta_texts = form.fields.get("meta", [])
-        meta = _meta([_parse_meta(text) for text in meta_texts])
-        _bounded(meta, self.limits)
-        shown = {**{k: v[-1] for k, v in form.fields.items()}, "meta": meta,
-                 "file": [f.filename for f in form.files]}
-        if not meta_texts:
-            del shown["meta"]
-        if not form.files:
-            del shown["file"]
-        details = details_of(Draft4Validator(self._schema), shown, "body")
-        if details:
-            meta_only = all(d["location"].startswith("body.meta") for d in details)
-            raise (errors.InvalidMeta if meta_only else errors.BadRequest)(summary(details), details)
-        return shown.get("name"), meta
+    def write(self, chunk: bytes) -> None:
+        try:
+            self._parser.write(chunk)
+        except FormParserError as exc:  # the base of python-multipart's parse errors
+            raise _malformed(exc) from None
+
+    def finish(self) -> tuple[list[File], str | None, list]:
+        """The files (names and sizes), the upload's name and its meta."""
+        try:
+            self._parser.finalize()
+            if self._parser.state != MultipartState.END:  # python-multipart accepts a cut-off body
+                raise MultipartParseError("the body ends before the closing boundary")
+        except FormParserError as exc:
+            raise _malformed(exc) from None
+        name, meta = _checked(self._form, self.schema, self.limits)
+        return self._form.files, name, meta
+
+
+def _malformed(exc: Exception) -> errors.BadRequest:
+    return errors.BadRequest(f"The multipart body is malformed: {exc}.", [{"location": "body", "message": str(exc)}])
+
+
+def _checked(form: _Form, schema: dict, limits: FormLimits) -> tuple[str | None, list[dict]]:
+    meta_texts = form.fields.get("meta", [])
+    meta = _meta([_parse_meta(text) for text in meta_texts])
+    _bounded(meta, limits)
+    shown = {**{k: v[-1] for k, v in form.fields.items()}, "meta": meta,
+             "file": [f.filename for f in form.files]}
+    if not meta_texts:
+        del shown["meta"]
+    if not form.files:
+        del shown["file"]
+    details = details_of(Draft4Validator(schema), shown, "body")
+    if details:
+        meta_only = all(d["location"].startswith("body.meta") for d in details)
+        raise (errors.InvalidMeta if meta_only else errors.BadRequest)(summary(details), details)
+    return shown.get("name"), meta
 
 
 def _parse_meta(text: str):

@@ -72,8 +72,8 @@ class Journal:
         self._seq = 0
 
     def record(self, entry: dict, mark: str | None = None, keep: str | None = None) -> None:
-        """`mark`: the tally's field this entry counts under (None: counted as recorded only);
-        `keep`: one of KEPT, to keep the entry with those too."""
+        """`mark`: the tally's field this entry counts under, or several separated by newlines
+        (None: counted as recorded only); `keep`: one of KEPT, to keep the entry with those too."""
         data = codec.dumps(entry)  # outside the lock; as JSON, the size the Redis store counts too
         with _LOCK:
             self._seq += 1
@@ -81,8 +81,9 @@ class Journal:
             self._entries.append(item, self.size, self.budget)
             tally = self._tally  # a plain dict: on every request, a Counter's += costs more
             tally[RECORDED] = tally.get(RECORDED, 0) + 1
-            if mark is not None:
-                tally[mark] = tally.get(mark, 0) + 1
+            if mark:
+                for field in mark.split("\n"):
+                    tally[field] = tally.get(field, 0) + 1
             if keep is not None:
                 if self._kept is None:
                     self._kept = {kind: _Bounded() for kind in KEPT}

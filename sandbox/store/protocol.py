@@ -91,7 +91,8 @@ class Store(Protocol):
     # -- journals: each session's, bounded by options.journal_size and journal_bytes --
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
                              basis: tuple | None = None) -> bool:
-        """Append an entry (counted under `mark` in the tally; kept apart too under `keep`, one of
+        """Append an entry (counted under `mark` in the tally, or under each of several fields
+        `mark` separates by newlines; kept apart too under `keep`, one of
         sandbox/store/journal.py KEPT); False, appending nothing, if the session moved past
         `basis`, the state a request read (the memory store always appends)."""
 

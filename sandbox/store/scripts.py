@@ -117,7 +117,7 @@ return v
 # A request's journal entry, which also marks its session used. KEYS: meta, records, the tenant's
 # sessions index (or meta again), then the journal, its counter, its tally, the violations and the refusals it
 # keeps apart, the bytes each of those three lists holds. ARGV: entry, entries kept, ttl (0: none),
-# the tally's field ('': none), which of the two lists keeps the entry too (1, 2; 0: neither),
+# the tally's fields, separated by newlines ('': none), which of the two lists keeps the entry too (1, 2; 0: neither),
 # bytes each list keeps, the two lists' names (sandbox/store/journal.py), the session's id, the
 # time, then the version and incarnation the request read ('' when it committed a change: its
 # commit checked them). Each list drops its oldest entries past either bound. Returns 1, or 0
@@ -138,7 +138,7 @@ end
 keep(KEYS[4], 'journal', ARGV[1])
 local seq = redis.call('INCR', KEYS[5])
 redis.call('HINCRBY', KEYS[6], '#', 1)
-if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[6], ARGV[4], 1) end
+for field in string.gmatch(ARGV[4], '[^\\n]+') do redis.call('HINCRBY', KEYS[6], field, 1) end
 local kept = tonumber(ARGV[5])
 if kept > 0 then
   keep(KEYS[6 + kept], ARGV[6 + kept], seq .. ' ' .. ARGV[1])

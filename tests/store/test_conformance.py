@@ -197,6 +197,14 @@ def test_the_journal_appends_queries_tallies_and_clears(any_store):
     assert [e["seq"] for e in any_store.journal_query("a")] == [4], "numbers go on after a clear"
 
 
+def test_an_entry_may_count_under_several_fields(any_store):
+    """The proxy counts one exchange under the client's field and under each way the upstream's answer broke the contract."""
+    any_store.open("a")
+    any_store.journal_append("a", {"operation": "getTask"}, mark="getTask 200 \ngetTask 200 upstream:response_body")
+    any_store.journal_append("a", {"operation": "getTask"}, mark="getTask 200 ")
+    assert any_store.journal_tally("a")["tally"] == {"#": 2, "getTask 200 ": 2, "getTask 200 upstream:response_body": 1}
+
+
 PAD = "x" * 100  # an entry of about 120 bytes as JSON
 
 

@@ -1,0 +1,147 @@
+"""The proxy's back end: each /v2/ request judged, forwarded to the upstream as it came, its answer
+streamed back as it was sent and judged too."""
+from __future__ import annotations
+
+import json
+import logging
+import typing as t
+from dataclasses import dataclass, field
+
+from sandbox import errors
+from sandbox.proxy.upstream import Upstream
+from sandbox.proxy.verdict import CHECKED_BYTES, AnswerCheck, ClientCheck
+
+log = logging.getLogger("sandbox")
+EXCHANGE = "sandbox.proxy.exchange"  # scope extension: the Exchange, for the journal layer
+
+
+@dataclass
+class Exchange:
+    """What the journal needs of one exchange besides the bytes it saw itself."""
+
+    operation: str | None = None
+    client: errors.SandboxError | None = None   # the error the sandbox would have answered
+    upstream: list[dict] | None = None          # the answer's breaks; None: it never reached the upstream
+    multipart: bool = False
+    answer: bytearray = field(default_factory=bytearray)
+
+
+class _Abort(Exception):
+    """A streamed form broke the contract under --strict: the upstream gets no whole request."""
+
+
+class Forward:
+    """Innermost for /v2/: other paths (the control plane) go on to `app`. A request that breaks
+    the contract is forwarded all the same, unless `strict`, when it is answered as the sandbox
+    would answer it. The proxy's own bounds hold either way: a JSON body over `max_body_bytes`,
+    an upload over `upload_bytes`. `recorder` (sandbox/proxy/recorder.py) gets every whole JSON answer."""
+
+    def __init__(self, app, upstream: Upstream, client: ClientCheck, answers: AnswerCheck, strict: bool = False,
+                 max_body_bytes: int = 1024 * 1024, upload_bytes: int = 4 * 1024 ** 3, recorder=None):
+        self.app, self.upstream, self.client, self.answers = app, upstream, client, answers
+        self.strict, self.max_body_bytes, self.upload_bytes, self.recorder = strict, max_body_bytes, upload_bytes, recorder
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope.get("path", "").startswith("/v2/"):
+            return await self.app(scope, receive, send)
+        exchange = scope.setdefault("extensions", {})[EXCHANGE] = Exchange()
+        exchange.operation, _ = self.client.contract.operation(scope["method"], scope["path"])
+        content_type = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), None)
+        form = None
+        if exchange.operation is not None:
+            try:
+                form = self.client.form(exchange.operation, content_type)
+            except errors.SandboxError as exc:  # a multipart body that cannot be parsed at all
+                exchange.client = exc
+        exchange.multipart = form is not None or (content_type or "").lower().startswith("multipart/")
+        if form is None and not exchange.multipart:
+            body = await self._whole(receive)
+            stream = body if body or _has_body(scope) else None
+        else:
+            body, stream = b"", self._streamed(receive, form, exchange)
+        exchange.client = exchange.client or await self.client.request(scope, body)
+        if exchange.client is not None and self.strict:
+            raise exchange.client
+        try:
+            answer = await self.upstream.send(scope["method"], scope.get("raw_path") and scope["raw_path"].decode(
+                "latin-1") or scope["path"], scope.get("query_string", b""), scope["headers"], stream)
+        except _Abort:
+            raise exchange.client from None
+        except (errors.UpstreamTimeout, errors.UpstreamUnreachable):
+            if self.strict and exchange.client is not None:  # a cut-off form, as httpx reports it
+                raise exchange.client from None
+            raise
+        await self._back(scope, send, answer, exchange)
+
+    async def _whole(self, receive) -> bytes:
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise errors.PayloadTooLarge(f"The proxy forwards JSON bodies of at most {self.max_body_bytes} bytes.")
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    async def _streamed(self, receive, form, exchange: Exchange) -> t.AsyncIterator[bytes]:
+        """The body as it arrives, each chunk checked by the form before it goes on."""
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Abort()
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            size += len(chunk)
+            if size > self.upload_bytes:
+                exchange.client = errors.PayloadTooLarge(f"The proxy forwards uploads of at most {self.upload_bytes} bytes.")
+                raise _Abort()
+            if form is not None and exchange.client is None:
+                try:
+                    form.write(chunk)
+                    if not more:
+                        form.finish()
+                except errors.SandboxError as exc:
+                    exchange.client = exc
+                    if self.strict:
+                        raise _Abort() from None
+            if chunk:
+                yield chunk
+
+    async def _back(self, scope, send, answer, exchange: Exchange) -> None:
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        whole = True
+        try:
+            async for chunk in answer.chunks:
+                if len(exchange.answer) + len(chunk) <= CHECKED_BYTES:
+                    exchange.answer.extend(chunk)
+                else:
+                    whole = False
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except Exception as exc:  # the upstream stopped mid-answer: the client gets what came
+            log.warning("upstream answer to %s %s cut off: %r", scope["method"], scope["path"], exc)
+            exchange.upstream = [{"kind": "response_body", "location": "body",
+                                  "message": f"the answer stopped after {len(exchange.answer)} bytes ({type(exc).__name__})"}]
+        finally:
+            await answer.close()
+        if exchange.operation is not None and exchange.upstream is None:
+            exchange.upstream = self.answers.problems(exchange.operation, answer.status, answer.headers,
+                                                      bytes(exchange.answer), whole)
+        elif exchange.upstream is None:
+            exchange.upstream = []
+        if self.recorder is not None and exchange.operation is not None and whole and 200 <= answer.status < 300:
+            self._record(exchange, answer.status)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _record(self, exchange: Exchange, status: int) -> None:
+        try:
+            payload = json.loads(exchange.answer) if exchange.answer else None
+        except (ValueError, RecursionError):
+            return
+        self.recorder.observe(exchange.operation, status, payload)
+
+
+def _has_body(scope) -> bool:
+    return any(k in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
