@@ -179,6 +179,12 @@ def merge(reports: list[dict]) -> dict:
     }
 
 
+def client_violations(report: dict) -> int:
+    """The violations the client made: behind a proxy, the upstream's answers are counted apart."""
+    violations = report["violations"]
+    return (violations.get("by_side") or {}).get("client", violations["count"])
+
+
 def failures(report: dict, min_coverage: float | None = None, upstream: bool = False) -> list[str]:
     """Why a CI job should fail on this report, one line each; empty when it should pass. The
     client's violations fail it; an upstream's answers (a proxy's drift report) only with `upstream`."""

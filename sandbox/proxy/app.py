@@ -30,15 +30,17 @@ from sandbox.store import open_store
 from sandbox.store.journal import JOURNAL_BYTES
 from sandbox.store.state import Seed
 
-# What a proxy's control plane answers: its sessions' journals and reports. Clocks, faults, fixtures
+# What a proxy's control plane answers: its sessions' journals and reports (a reset empties a journal). Clocks, faults, fixtures
 # and notifications are the sandbox's, which a proxy does not have.
-CONTROL = {"getSession", "deleteSession", "listSessions", "getJournal", "clearJournal", "getReport"}
+CONTROL = {"getSession", "deleteSession", "listSessions", "resetSession", "getJournal", "clearJournal", "getReport"}
 
 
 class _Nothing:
     """A proxy's sessions hold a journal and nothing else: no records, no keys."""
 
     def seed(self, name=None) -> Seed:
+        if name not in (None, "default"):
+            raise errors.UnknownScenario(f"No scenario {name!r}: a proxy's sessions have none.")
         return _EMPTY
 
     def names(self) -> list[dict]:

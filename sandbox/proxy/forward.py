@@ -33,7 +33,8 @@ class _Abort(Exception):
 class Forward:
     """Innermost for /v2/: other paths (the control plane) go on to `app`. A request that breaks
     the contract is forwarded all the same, unless `strict`, when it is answered as the sandbox
-    would answer it. The proxy's own bounds hold either way: a JSON body over `max_body_bytes`,
+    would answer it: an upload's form too, checked whole first when it fits in `max_body_bytes`,
+    else as it streams and cut off when it breaks the contract. The proxy's own bounds hold either way: a JSON body over `max_body_bytes`,
     an upload over `upload_bytes`. `recorder` (sandbox/proxy/recorder.py) gets every whole JSON answer."""
 
     def __init__(self, app, upstream: Upstream, client: ClientCheck, answers: AnswerCheck, strict: bool = False,
@@ -57,6 +58,15 @@ class Forward:
         if form is None and not exchange.multipart:
             body = await self._whole(receive)
             stream = body if body or _has_body(scope) else None
+        elif self.strict and form is not None and _length(scope) <= self.max_body_bytes:
+            # Strict, a form that fits under the JSON bound is checked whole before a byte of it leaves.
+            stream = await self._whole(receive)
+            try:
+                form.write(stream)
+                form.finish()
+            except errors.SandboxError as exc:
+                exchange.client = exc
+            body = b""
         else:
             body, stream = b"", self._streamed(receive, form, exchange)
         exchange.client = exchange.client or await self.client.request(scope, body)
@@ -141,6 +151,12 @@ class Forward:
         except (ValueError, RecursionError):
             return
         self.recorder.observe(exchange.operation, status, payload)
+
+
+def _length(scope) -> int:
+    """The body's Content-Length; a chunked body counts as too long to hold."""
+    value = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
+    return int(value) if value.isdigit() else 1 << 62
 
 
 def _has_body(scope) -> bool:

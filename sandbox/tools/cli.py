@@ -1,4 +1,4 @@
-"""The `task-sandbox` command line: `serve` runs the sandbox; `check`, `verify`, `listen`, `generate` and `report` help around it."""
+"""The `task-sandbox` command line: `serve` runs the sandbox, `proxy` checks traffic to the real API; `check`, `verify`, `listen`, `generate` and `report` help around them."""
 from __future__ import annotations
 
 import argparse
@@ -191,6 +191,9 @@ def _parser() -> argparse.ArgumentParser:
     listen_command.add_parser(commands)
     generate.add_parser(commands)
     client_report.add_parser(commands)
+    from sandbox.proxy import cli as proxy_cli  # here: it builds on this module's helpers
+
+    proxy_cli.add_parser(commands)
     parser.commands = commands.choices  # name -> its parser, for errors in its own usage
     return parser
 
@@ -407,6 +410,10 @@ def _main(argv: list[str] | None) -> int:
         return listen_command.run(args)
     if args.command == "report":
         return client_report.run(args)
+    if args.command == "proxy":
+        from sandbox.proxy import cli as proxy_cli
+
+        return proxy_cli.run(args)
     if args.command == "check":
         from sandbox.tools import check
 

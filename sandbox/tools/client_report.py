@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from sandbox.control.report import failures
+from sandbox.control.report import side as report_side
 from sandbox.tools.defaults import base_url
 
 EXIT_CLEAN, EXIT_FAILED, EXIT_UNREPORTED = 0, 1, 2
@@ -30,11 +31,13 @@ def _percent(text: str) -> float:
 def add_parser(commands) -> None:
     report = commands.add_parser(
         "report", help="what a client's tests exercised of the contract, and where they broke it",
-        description="After a client's test suite ran against the sandbox: every operation x status of "
+        description="After a client's test suite ran against the sandbox (or through `task-sandbox proxy`): every operation x status of "
                     "the contract, exercised or not, with counts; every request that broke the contract "
                     "(invalid body or parameters, missing or wrong auth, unknown route, wrong method) "
-                    "with its journal entry; and the lifecycle rules' refusals the client met. "
-                    "Exit status: 0 clean, 1 violations (or coverage under --min-coverage), 2 no report "
+                    "with its journal entry; behind a proxy, every answer of the upstream that broke it "
+                    "(undeclared status, missing header, body off its schema), listed apart as drift; and "
+                    "the lifecycle rules' refusals the client met. "
+                    "Exit status: 0 clean, 1 the client's violations (or coverage under --min-coverage), 2 no report "
                     "(sandbox unreachable, no such session).",
         epilog="examples:\n  task-sandbox report --session ci-42\n"
                "  task-sandbox report --prefix ci-42- --junit-xml contract.xml --min-coverage 60",
@@ -49,6 +52,9 @@ def add_parser(commands) -> None:
     report.add_argument("--junit-xml", metavar="FILE", help="also write the report as JUnit XML for CI")
     report.add_argument("--min-coverage", metavar="PERCENT", type=_percent,
                         help="also fail when under PERCENT of the contract's operation x status pairs were exercised")
+    report.add_argument("--fail-on-upstream", action="store_true",
+                        help="behind `task-sandbox proxy`: also fail when the upstream's answers broke the contract "
+                             "(default: they are listed as drift, and only the client's violations fail)")
     report.add_argument("--admin-token", default=os.environ.get("TASK_SANDBOX_ADMIN_TOKEN"), metavar="TOKEN",
                         help="X-Sandbox-Admin-Token, for a sandbox started with one (default: $TASK_SANDBOX_ADMIN_TOKEN)")
     report.add_argument("--api-key", default=os.environ.get("TASK_SANDBOX_API_KEY"), metavar="KEY",
@@ -92,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"task-sandbox report: the session(s) {', '.join(report['sessions'])} recorded no request of a "
               "client: is it the session the client used (X-Sandbox-Session)?", file=sys.stderr)
         return EXIT_UNREPORTED
-    reasons = failures(report, args.min_coverage)
+    reasons = failures(report, args.min_coverage, upstream=args.fail_on_upstream)
     print(json.dumps(report, indent=2) if args.json else text(report, reasons))
     if args.junit_xml:
         Path(args.junit_xml).write_bytes(junit(report, reasons))
@@ -122,6 +128,16 @@ def _entries(group: dict, indent: str = "    ") -> list[str]:
     return lines
 
 
+SIDES = (("client", "Client side (the request broke the contract)"),
+         ("upstream", "Upstream side (the answer broke the contract: drift between the API and openapi.yaml)"))
+
+
+def _side(group: dict, side: str) -> dict:
+    """The group's entries of one side; a count of those not kept only on the client's."""
+    return {**group, "entries": [e for e in group["entries"] if e.get("side", "client") == side],
+            "not_kept": group["not_kept"] if side == "client" else 0}
+
+
 def untested(operation: dict) -> list[int]:
     return [s["status"] for s in operation["statuses"] if s["declared"] and not s["count"]]
 
@@ -139,7 +155,15 @@ def text(report: dict, reasons: list[str]) -> str:
     lines += ["", f"Violations: {violations['count']}"
               + (" (" + ", ".join(f"{k} {n}" for k, n in violations["by"].items() if n) + ")" if violations["count"] else
                  " - every request the client sent was one the contract allows")]
-    lines += _entries(violations)
+    by_side = violations.get("by_side") or {"client": violations["count"], "upstream": 0}
+    if by_side["upstream"] or any(e.get("side") == "upstream" for e in violations["entries"]):  # a proxy's
+        for side, title in SIDES:
+            mine = _side(violations, side)
+            kinds = ", ".join(f"{k} {n}" for k, n in violations["by"].items() if n and report_side(k) == side)
+            lines.append(f"  {title}: {by_side[side]}" + (f" ({kinds})" if kinds else ""))
+            lines += _entries(mine, indent="      ")
+    else:
+        lines += _entries(violations)
     lines += ["", f"State-rule refusals: {refusals['count']}"
               + (" (" + ", ".join(f"{k} {n}" for k, n in refusals["by"].items()) + ")" if refusals["count"] else "")]
     lines += _entries(refusals)
@@ -167,8 +191,8 @@ def junit(report: dict, reasons: list[str]) -> bytes:
     cases = []
 
     def case(name: str, failure: str | None = None, detail: list[str] = (), skipped: str | None = None,
-             out: list[str] = ()):
-        element = ElementTree.SubElement(suite, "testcase", classname="contract", name=name)
+             out: list[str] = (), classname: str = "contract"):
+        element = ElementTree.SubElement(suite, "testcase", classname=classname, name=name)
         if failure:
             ElementTree.SubElement(element, "failure", message=failure).text = "\n".join(detail)
         elif skipped:
@@ -177,7 +201,9 @@ def junit(report: dict, reasons: list[str]) -> bytes:
             ElementTree.SubElement(element, "system-out").text = "\n".join(out)
         cases.append((failure, skipped))
 
-    entries = report["violations"]["entries"]
+    entries = _side(report["violations"], "client")["entries"]
+    drift = _side(report["violations"], "upstream")["entries"]
+    failing_drift = any("upstream answer" in r for r in reasons)  # report.failures(..., upstream=True) said so
     for operation in report["coverage"]["operations"]:
         name = operation["operation"]
         broke = [e for e in entries if e["operation"] == name]
@@ -187,6 +213,12 @@ def junit(report: dict, reasons: list[str]) -> bytes:
         failure = f"{len(broke)} request(s) broke the contract" if broke else None
         case(f"{name} ({operation['method']} {operation['path']})", failure, [_line(e) for e in broke],
              skipped=None if operation["requests"] else "never called by the client", out=out)
+        theirs = [e for e in drift if e["operation"] == name]
+        if theirs:  # the upstream's side: a drift report, failing only with --fail-on-upstream
+            said = f"{len(theirs)} upstream answer(s) broke the contract"
+            case(f"upstream answers of {name}", said if failing_drift else None,
+                 [_line(e) for e in theirs], skipped=None if failing_drift else said + " (drift; --fail-on-upstream fails it)",
+                 out=[_line(e) for e in theirs], classname="upstream")
     astray = [e for e in entries if e["operation"] is None]
     case("requests that match no operation (unknown route or wrong method)",
          f"{len(astray)} request(s) matched no operation" if astray else None, [_line(e) for e in astray])

@@ -213,7 +213,7 @@ def task_sandbox(task_sandbox_url, request):
     finally:
         sandbox.close()
     expects = request.node.get_closest_marker(EXPECTS) is not None
-    if found and found["violations"]["count"] and not expects \
+    if found and report.client_violations(found) and not expects \
             and request.config.getoption("--sandbox-fail-on-violations"):
         # in teardown, so the test that sent them errors: JUnit XML and every CI page show it there
         pytest.fail(_violations_of(found), pytrace=False)
@@ -267,10 +267,10 @@ def pytest_sessionfinish(session):
     if made is None:
         return
     if session.config.getoption("--sandbox-report"):  # with a verdict, as `task-sandbox verify --json` writes
-        violated = bool(made[0]["violations"]["count"])
+        violated = bool(report.client_violations(made[0]))
         Path(session.config.getoption("--sandbox-report")).write_text(json.dumps(
             {"verdict": "violations" if violated else "clean", "exit_status": int(violated), **made[0]}, indent=2))
-    if session.config.getoption("--sandbox-fail-on-violations") and made[0]["violations"]["count"] \
+    if session.config.getoption("--sandbox-fail-on-violations") and report.client_violations(made[0]) \
             and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -292,5 +292,5 @@ def pytest_terminal_summary(terminalreporter, config):
     terminalreporter.write_line(client_report.text(run, report.failures(run)))
     if expected:
         terminalreporter.write_line(f"({expected} more violation(s) from tests marked {EXPECTS}, not counted)")
-    if run["violations"]["count"] and not config.getoption("--sandbox-fail-on-violations"):
+    if report.client_violations(run) and not config.getoption("--sandbox-fail-on-violations"):
         terminalreporter.write_line("(--sandbox-fail-on-violations would fail this run)")

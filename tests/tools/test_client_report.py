@@ -187,7 +187,7 @@ def test_bad_arguments_are_refused_by_the_commands_own_usage(capsys, args, says)
 def test_help_explains_the_exit_status():
     out = subprocess.run([sys.executable, "-m", "sandbox", "report", "--help"], capture_output=True, text=True,
                          timeout=60).stdout
-    for text in ("--session", "--prefix", "--json", "--junit-xml", "--min-coverage", "0 clean, 1 violations"):
+    for text in ("--session", "--prefix", "--json", "--junit-xml", "--min-coverage", "--fail-on-upstream", "0 clean, 1 the client's violations"):
         assert text in out
 
 
