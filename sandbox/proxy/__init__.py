@@ -1,0 +1,1 @@
+"""The validating proxy in front of the real API, and its recorder."""
