@@ -12,28 +12,33 @@ from tests.redis_server import free_port
 
 
 class Served:
-    """One `task-sandbox serve` on a free port; stopped on exit."""
+    """One `task-sandbox serve` (or `proxy`, with `command`) on a free port; stopped on exit. Its
+    stderr goes to a pipe, or to the file `log` names."""
 
-    def __init__(self, *args: str, env: dict | None = None):
+    def __init__(self, *args: str, env: dict | None = None, command: str = "serve", log=None):
         self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [sys.executable, "-m", "sandbox.tools.cli", "serve", "--port", str(self.port),
-                     "--log-level", "warning", *args]
+        self.args = [sys.executable, "-m", "sandbox.tools.cli", command, "--port", str(self.port),
+                     *(["--log-level", "warning"] if "--log-level" not in args else []), *args]
+        self.log = log
+        self.ready = "/openapi.json" if command == "serve" else "/_sandbox/sessions"  # a proxy serves no spec
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Served":
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log, "wb") if self.log else subprocess.PIPE,
                                      env={**os.environ, "PYTHONWARNINGS": "ignore", **self.env})
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(self.url + "/openapi.json", timeout=1).status_code == 200:
+                if httpx.get(self.url + self.ready, timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"serve did not start: {self.proc.stderr.read().decode()[-2000:]}")
+                said = open(self.log).read() if self.log else self.proc.stderr.read().decode()
+                raise RuntimeError(f"{self.args[3]} did not start: {said[-2000:]}")
             time.sleep(0.1)
 
     def __exit__(self, *exc) -> None:

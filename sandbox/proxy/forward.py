@@ -20,6 +20,7 @@ class Exchange:
     """What the journal needs of one exchange besides the bytes it saw itself."""
 
     operation: str | None = None
+    params: dict = field(default_factory=dict)  # the path's parameters, as the contract names them
     client: errors.SandboxError | None = None   # the error the sandbox would have answered
     upstream: list[dict] | None = None          # the answer's breaks; None: it never reached the upstream
     multipart: bool = False
@@ -46,7 +47,7 @@ class Forward:
         if scope["type"] != "http" or not scope.get("path", "").startswith("/v2/"):
             return await self.app(scope, receive, send)
         exchange = scope.setdefault("extensions", {})[EXCHANGE] = Exchange()
-        exchange.operation, _ = self.client.contract.operation(scope["method"], scope["path"])
+        exchange.operation, exchange.params = self.client.contract.operation(scope["method"], scope["path"])
         content_type = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), None)
         form = None
         if exchange.operation is not None:
@@ -150,7 +151,7 @@ class Forward:
             payload = json.loads(exchange.answer) if exchange.answer else None
         except (ValueError, RecursionError):
             return
-        self.recorder.observe(exchange.operation, status, payload)
+        self.recorder.observe(exchange.operation, status, payload, params=exchange.params)
 
 
 def _length(scope) -> int:
