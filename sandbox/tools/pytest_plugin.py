@@ -50,6 +50,9 @@ def pytest_addoption(parser):
     group.addoption("--sandbox-admin-token", default=os.environ.get("TASK_SANDBOX_ADMIN_TOKEN"), metavar="TOKEN",
                     help="admin token of a sandbox started with --admin-token "
                          "(default: $TASK_SANDBOX_ADMIN_TOKEN)")
+    group.addoption("--sandbox-api-key", default=os.environ.get("TASK_SANDBOX_API_KEY"), metavar="KEY",
+                    help="the key `task_sandbox.client` sends (default: $TASK_SANDBOX_API_KEY, else YOUR_API_KEY); "
+                         "through `task-sandbox proxy`, the platform's key")
     group.addoption("--sandbox-fail-on-violations", action="store_true",
                     help="fail the run when a test's client sent a request that broke the contract "
                          "(the contract report ends the run either way)")
@@ -205,6 +208,7 @@ def task_sandbox(task_sandbox_url, request):
     run = "-".join(filter(None, [RUN, os.environ.get("PYTEST_XDIST_WORKER")]))
     test = re.sub(r"[^A-Za-z0-9._:-]", "-", request.node.nodeid)[-(62 - len(run)):].lstrip("-._:")
     sandbox = Sandbox(task_sandbox_url, f"{run}-{test}" if test else run,
+                      key=request.config.getoption("--sandbox-api-key") or KEYS["full"],
                       admin_token=request.config.getoption("--sandbox-admin-token"))
     sandbox.reset()
     yield sandbox

@@ -7,10 +7,7 @@ import json
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from sandbox.app import create_app
 from sandbox.domain.clock import Clock, parse_timestamp
@@ -18,6 +15,7 @@ from sandbox.http.server import ServerThread
 from sandbox.proxy.app import create_proxy_app
 from tests.conftest import BASE, NOW, auth
 from tests.redis_server import free_port
+from tests.upstreams import Upstream, json_answer
 
 SESSION = {"X-Sandbox-Session": "suite"}
 REPORT = {"message": "Blurry.", "issues": [{"label": "Poor Document Quality", "value": "poor_quality"}]}
@@ -72,36 +70,6 @@ def test_a_clients_suite_answers_through_the_proxy_as_it_does_direct_and_its_rep
         # the upstream's own report saw the same answers: the proxy's coverage is the client's against it
         own = httpx.get(behind.url + "/_sandbox/report").json()["payload"]
         assert found["coverage"] == own["coverage"] and found["refusals"]["by"] == own["refusals"]["by"]
-
-
-class Upstream:
-    """An upstream of our own making: each route answers as `answers` says, and every request it got is kept."""
-
-    def __init__(self, answer):
-        self.seen: list[dict] = []
-        self.answer = answer
-
-        async def endpoint(request: Request):
-            body = b""
-            async for chunk in request.stream():
-                body += chunk[:100]  # the first bytes are enough to compare; a 40 MB upload is not kept
-            self.seen.append({"method": request.method, "path": request.url.path, "headers": dict(request.headers),
-                              "size": int(request.headers.get("content-length") or 0), "body": body})
-            return await self.answer(request)
-
-        self.app = Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST", "PUT", "DELETE"])])
-
-
-def json_answer(status: int, body, headers: dict | None = None, media: str | None = "application/json"):
-    async def answer(_request):
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        response = Response(raw, status_code=status, headers=headers or {})
-        if media is None:
-            del response.headers["content-type"]
-        else:
-            response.headers["content-type"] = media
-        return response
-    return answer
 
 
 GOOD_TASK = None  # filled from the sandbox below: an answer that keeps the contract
