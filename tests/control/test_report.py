@@ -335,3 +335,51 @@ def test_a_request_without_a_valid_key_reaches_no_session_and_is_counted_for_the
     assert found["requests"] == 0 and found["violations"]["count"] == 0
     assert found["unauthenticated"] == {"requests": 1, "answers": [
         {"operation": "getTask", "status": 401, "code": answer.json()["code"], "count": 1}]}
+
+
+def _proxied(kinds: list[str], client_code: str | None, status: int = 200) -> dict:
+    """One journal's tally and kept entry, as a proxy writes them for an exchange (sandbox/proxy/journal.py)."""
+    marks = [report.mark("getTask", status, client_code)] + [report.mark("getTask", status, report.UPSTREAM + k)
+                                                             for k in kinds]
+    entry = {"seq": 1, "time": "2026-12-03T10:00:00.000Z", "operation": "getTask", "method": "GET",
+             "path": f"{BASE}/task/t", "task_id": "t", "status": status, "code": client_code,
+             "request": {"headers": {}, "body": None}, "response": {"body": None},
+             "problems": [{"location": "query.x", "message": "is not a parameter"}] if client_code else [],
+             "verdicts": {"client": {"code": client_code} if client_code else None,
+                          "upstream": [{"kind": k, "location": "body", "message": "off"} for k in kinds]}}
+    return {"kept": 1, "tally": {"#": 1, **{m: 1 for m in marks}}, "violations": [entry], "refusals": []}
+
+
+@pytest.mark.parametrize("kinds, client_code, requests, by_side, shown", [
+    pytest.param(["response_body"], None, 1, {"client": 0, "upstream": 1}, [("upstream", "response_body")],
+                 id="the-upstream-broke-it"),
+    pytest.param([], "invalid_request", 1, {"client": 1, "upstream": 0}, [("client", "invalid_request")],
+                 id="the-client-broke-it"),
+    pytest.param(["undeclared_status", "missing_header"], "invalid_request", 1, {"client": 1, "upstream": 2},
+                 [("client", "invalid_request"), ("upstream", "undeclared_status")], id="both-broke-it"),
+    pytest.param(["response_body"], "task_not_reviewing", 1, {"client": 0, "upstream": 1},
+                 [("upstream", "response_body")], id="a-refusal-the-upstream-answered-off-its-schema"),
+])
+def test_a_proxys_exchange_counts_once_as_a_request_and_once_for_each_side_that_broke_it(
+        kinds, client_code, requests, by_side, shown):
+    contract = spec.Contract(spec.load_public())
+    found = report.build(contract, {"s": _proxied(kinds, client_code)})
+    assert found["requests"] == requests
+    assert found["violations"]["by_side"] == by_side
+    assert [(e["side"], e["kind"]) for e in found["violations"]["entries"]] == shown
+    assert sum(o["requests"] for o in found["coverage"]["operations"]) == requests
+    merged = report.merge([found, found])
+    assert merged["violations"]["by_side"] == {k: 2 * n for k, n in by_side.items()}
+
+
+@pytest.mark.parametrize("by_side, upstream, failing", [
+    ({"client": 0, "upstream": 2}, False, []),
+    ({"client": 0, "upstream": 2}, True, ["2 upstream answers broke the contract (2 response body)"]),
+    ({"client": 1, "upstream": 2}, False, ["1 request broke the contract (1 invalid request)"]),
+])
+def test_only_the_clients_violations_fail_unless_the_upstreams_are_asked_for(by_side, upstream, failing):
+    by = {kind: 0 for kind in report.VIOLATIONS}
+    by["invalid_request"], by["response_body"] = by_side["client"], by_side["upstream"]
+    found = {"violations": {"count": sum(by.values()), "by": by, "by_side": by_side}, "coverage": {"percent": 100}}
+    assert report.failures(found, upstream=upstream) == failing
+    assert report.client_violations(found) == by_side["client"]

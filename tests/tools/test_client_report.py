@@ -223,3 +223,38 @@ def test_a_reader_that_goes_away_ends_the_report_quietly(live):
     proc.stdout.close()  # as `| head -c 10` does
     err = proc.stderr.read().decode()
     assert proc.wait(60) == 141 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+def _both_sides() -> dict:
+    from sandbox import spec
+    from sandbox.control import report as reports
+    from tests.control.test_report import _proxied
+
+    return reports.build(spec.Contract(spec.load_public()), {"ci": _proxied(["undeclared_status"], "invalid_request")})
+
+
+def test_the_text_of_a_proxys_report_lists_each_side_apart():
+    from sandbox.control.report import failures
+    from sandbox.tools.client_report import text
+
+    found = _both_sides()
+    out = text(found, failures(found))
+    client, upstream = out.index("Client side (the request broke"), out.index("Upstream side (the answer broke")
+    assert client < out.index("query.x: is not a parameter") < upstream < out.index("body: off")
+    assert "Client side (the request broke the contract): 1 (invalid_request 1)" in out
+    assert "Upstream side (the answer broke the contract: drift between the API and openapi.yaml): 1 " \
+           "(undeclared_status 1)" in out
+    assert out.rstrip().endswith("FAILED: 1 request broke the contract (1 invalid request)")
+
+
+@pytest.mark.parametrize("upstream, drift", [(False, "skipped"), (True, "failure")])
+def test_junit_of_a_proxys_report_fails_the_clients_side_and_keeps_the_upstreams_as_drift(upstream, drift):
+    from sandbox.control.report import failures
+    from sandbox.tools.client_report import junit
+
+    found = _both_sides()
+    root = ElementTree.fromstring(junit(found, failures(found, upstream=upstream)))
+    cases = {(c.get("classname"), c.get("name").split(" ")[0]): c for c in root.iter("testcase")}
+    assert cases[("contract", "getTask")].find("failure") is not None
+    assert cases[("upstream", "upstream")].find(drift) is not None, "the upstream's answers of getTask"
+    assert "undeclared_status" not in ElementTree.tostring(cases[("contract", "getTask")]).decode()

@@ -235,3 +235,30 @@ def test_every_readme_example_passes_under_the_option(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--sandbox-fail-on-violations")
     result.assert_outcomes(passed=len(examples))
     assert result.ret == 0
+
+
+THROUGH_A_PROXY = '''
+def test_reads(task_sandbox):
+    assert task_sandbox.client.get(task_sandbox.task_path("task_abcdef123456")).status_code == 200
+
+
+def test_breaks_the_contract(task_sandbox):
+    task_sandbox.client.get(task_sandbox.task_path("task_abcdef123456") + "?colour=red")
+'''
+
+
+def test_a_partner_suite_runs_through_a_proxy_with_its_key_and_fails_on_its_own_violations(pytester, tmp_path):
+    from sandbox.proxy.app import create_proxy_app
+
+    platform = create_app()
+    with ServerThread(platform) as upstream, ServerThread(create_proxy_app(upstream.url)) as proxy:
+        pytester.makepyfile(test_partner=THROUGH_A_PROXY)
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", f"--sandbox-url={proxy.url}", "--sandbox-api-key=key_task_read_only",
+            "--sandbox-fail-on-violations", f"--sandbox-report={tmp_path / 'contract.json'}")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_breaks_the_contract*", "*query.colour: is not a parameter of this operation*"])
+    found = json.loads((tmp_path / "contract.json").read_text())
+    assert found["violations"]["by_side"] == {"client": 1, "upstream": 0} and found["requests"] == 2
+    # the key the option named reached the platform: a read-only key's read was answered 200
+    assert found["coverage"]["operations"][1]["statuses"][0] == {"status": 200, "declared": True, "count": 1}
