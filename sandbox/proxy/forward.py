@@ -101,7 +101,9 @@ class Forward:
         size, more = 0, True
         while more:
             message = await receive()
-            if message["type"] == "http.disconnect":
+            if message["type"] == "http.disconnect":  # nobody is left to answer: the upstream gets no whole request
+                exchange.client = exchange.client or errors.BadRequest(
+                    "The client went away before its body was whole; the upstream got none of it whole.")
                 raise _Abort()
             chunk = message.get("body", b"")
             more = message.get("more_body", False)

@@ -83,3 +83,26 @@ def test_sessions_past_the_bound_drop_the_least_recently_used_journal():
         names = httpx.get(proxy.url + "/_sandbox/sessions").json()["payload"]
     assert [n["name"] if isinstance(n, dict) else n for n in names] == ["default", "c", "d", "e"], \
         "the default session, and the newest --max-sessions of the named ones, as serve keeps them"
+
+
+def test_a_client_gone_mid_upload_leaves_no_upload_upstream_and_the_proxy_answering():
+    import socket
+    import time
+
+    from sandbox.app import create_app
+
+    with ServerThread(create_app()) as upstream, ServerThread(create_proxy_app(upstream.url)) as proxy:
+        before = httpx.get(upstream.url + f"{BASE}/task", headers=auth()).json()["count"]
+        port = int(proxy.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall((f"POST {BASE}/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer YOUR_API_KEY\r\n"
+                          "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 5000000\r\n\r\n"
+                          "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n").encode()
+                         + b"%" * 100_000)
+            time.sleep(0.3)
+        time.sleep(0.5)
+        assert httpx.get(upstream.url + f"{BASE}/task", headers=auth()).json()["count"] == before
+        assert httpx.get(proxy.url + f"{BASE}/task", headers={**auth(), **SESSION}).status_code == 200
+        [gone] = httpx.get(proxy.url + "/_sandbox/journal").json()["payload"]
+    assert (gone["status"], gone["code"], gone["verdicts"]["upstream"]) == (400, "invalid_request", None), \
+        "journalled as the client's, never as a failure of the proxy"
