@@ -26,18 +26,24 @@ class Pages:
     with --admin-token its data needs the token, typed into the page), /_sandbox/assets/*, and
     the index of both Swagger UIs, whose "Try it out" sends X-Sandbox-Session."""
 
-    def __init__(self, app, token: AdminToken | None = None):
+    def __init__(self, app, token: AdminToken | None = None, proxy: bool = False):
+        """`proxy`: `task-sandbox proxy`'s page at /_sandbox/ (its exchanges and report), and nothing else."""
         self.app = app
         self.token = token
-        self.pages = {
-            "/": (_read("landing.html"), TYPES[".html"], None),
-            "/_sandbox/": (_read("index.html"), TYPES[".html"], STRICT),
-            "/ui/": (_read("swagger.html", SPEC_URL="/openapi.json"), TYPES[".html"], None),
-            "/_sandbox/ui/": (_read("swagger.html", SPEC_URL="/_sandbox/openapi.json"), TYPES[".html"], None),
-        }
-        self.pages["/ui/index.html"] = self.pages["/ui/"]
-        self.pages["/_sandbox/ui/index.html"] = self.pages["/_sandbox/ui/"]
-        for name in ("app.js", "report.js", "app.css"):
+        if proxy:
+            self.pages = {"/_sandbox/": (_read("proxy.html"), TYPES[".html"], STRICT)}
+            assets = ("common.js", "proxy.js", "report.js", "app.css")
+        else:
+            self.pages = {
+                "/": (_read("landing.html"), TYPES[".html"], None),
+                "/_sandbox/": (_read("index.html"), TYPES[".html"], STRICT),
+                "/ui/": (_read("swagger.html", SPEC_URL="/openapi.json"), TYPES[".html"], None),
+                "/_sandbox/ui/": (_read("swagger.html", SPEC_URL="/_sandbox/openapi.json"), TYPES[".html"], None),
+            }
+            self.pages["/ui/index.html"] = self.pages["/ui/"]
+            self.pages["/_sandbox/ui/index.html"] = self.pages["/_sandbox/ui/"]
+            assets = ("common.js", "app.js", "report.js", "app.css")
+        for name in assets:
             self.pages[f"/_sandbox/assets/{name}"] = (_read(name), TYPES[Path(name).suffix], None)
 
     async def __call__(self, scope, receive, send):

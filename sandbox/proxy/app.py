@@ -16,6 +16,7 @@ from sandbox.app import DEFAULT_MAX_BODY, UPLOAD_MAX_BODY, VALIDATORS, _resolver
 from sandbox.control.api import ControlHandlers
 from sandbox.control.journal import BODY_BYTES
 from sandbox.control.sessions import Sessions
+from sandbox.dashboard.pages import Pages
 from sandbox.domain.records import Records
 from sandbox.http import edge, envelope
 from sandbox.http.context import ContextLayer, RequestContext
@@ -95,6 +96,7 @@ def create_proxy_app(upstream: str | Upstream, *, strict: bool = False, upstream
         partial(ExchangeJournal, sessions=sessions, contract=contract, body_bytes=journal_body_bytes),
         ExceptionMiddleware,
         edge.ControlFormGuard,
+        partial(Pages, token=token, proxy=True),  # /_sandbox/: the exchanges and the report
         partial(ProxyContext, sessions=sessions, contract=contract, control=control_contract, admin=token),
         partial(Forward, upstream=target, client=client, answers=AnswerCheck(client.resolved, contract),
                 strict=strict, max_body_bytes=max_body_bytes, upload_bytes=UPLOAD_MAX_BODY, recorder=recorder),

@@ -1,8 +1,8 @@
 // The sandbox's dashboard: plain JavaScript over the control plane's and the public API's own
-// JSON. Every value from the sandbox is shown with textContent, never parsed as HTML.
+// JSON. Every value from the sandbox is shown with textContent, never parsed as HTML ($ and el
+// are common.js's).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const STATUSES = ["PROCESSING", "REVIEWING", "COMPLETED", "FAILED", "DISCARDED", "FILTERED"];
 const CLIENT = "dashboard"; // X-Sandbox-Client: the journal marks the dashboard's own calls
 const state = {
@@ -20,17 +20,6 @@ const state = {
 };
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 if (!NAME.test(state.session)) state.session = "default";
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "class") node.className = value;
-    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value);
-  }
-  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  return node;
-}
 
 function say(text, error = false) {
   const status = $("status");

@@ -1,12 +1,14 @@
 // The dashboard's contract report: what the client's calls in the chosen session exercised of the
-// contract, and where they broke it (GET /_sandbox/report). Uses app.js's helpers; text only.
+// contract, and where they broke it (GET /_sandbox/report); behind a proxy, where the upstream's
+// answers did too. Uses common.js's helpers and the page's `state` and `control`; text only.
 "use strict";
 const REPORT_SHOWN = 20;  // entries of each group: a client breaking the contract in a loop can make thousands
 let reportSeq = null;     // the journal's newest entry when the report was last read
 
 function reportLine(e) {
   const item = el("li", { class: "refused", "data-seq": e.seq },
-    el("span", { class: "line" }, `#${e.seq} ${e.method} ${e.path} → ${e.status} ${e.code}: ${e.error || ""}`));
+    el("span", { class: "line" }, `${e.side === "upstream" ? `upstream answer (${e.kind}) ` : ""}` +
+      `#${e.seq} ${e.method} ${e.path} → ${e.status} ${e.code || ""}: ${e.error || ""}`));
   if (e.problems && e.problems.length) {
     item.append(el("ul", { class: "problems" }, ...e.problems.map((p) => el("li", {}, `${p.location}: ${p.message}`))));
   }
