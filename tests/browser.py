@@ -1,6 +1,7 @@
 """A real browser for the dashboard's tests: Playwright for Python driving Debian's Chromium."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -46,3 +47,22 @@ def browser():
         launched = playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+@contextlib.contextmanager
+def watched_page(launched, base_url: str, strict: bool = False):
+    """A page of its own, failing the test on any script error; `strict`: on console errors, failed
+    loads and 4xx or 5xx answers too. Playwright's waits evaluate strings, which the pages' CSP
+    forbids: the tests prove the pages render text as text without it."""
+    context = launched.new_context(base_url=base_url, viewport={"width": 1400, "height": 1000}, bypass_csp=True)
+    opened = context.new_page()
+    problems: list[str] = []
+    opened.on("pageerror", lambda error: problems.append(str(error)))
+    if strict:
+        opened.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        opened.on("requestfailed", lambda request: problems.append(f"{request.url} failed"))
+        opened.on("response", lambda answer: problems.append(f"{answer.url} {answer.status}")
+                  if answer.status >= 400 else None)
+    yield opened
+    context.close()
+    assert problems == [], problems

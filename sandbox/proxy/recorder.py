@@ -1,9 +1,7 @@
 """`proxy --record DIR`: the upstream's answers, held by id and written as a fixture folder (docs/recording.md)."""
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import logging
 import os
 import tempfile
@@ -16,6 +14,7 @@ import jsonschema_rs
 import orjson
 
 from sandbox import spec
+from sandbox.fixtures import collector_paused
 from sandbox.proxy import recording
 from sandbox.proxy.recording import PROJECT_ID, TEAM_ID, UPLOAD_FIELDS, HeldTask, HeldUpload
 from sandbox.schemas import plain_json_schema
@@ -173,7 +172,8 @@ class Recorder:
     # -- writing --
     def _write(self) -> None:
         started = self._last_write = time.monotonic()  # first: a failing disk is retried once per `every`, not per answer
-        with _collector_paused():
+        # building the files makes a container per record and no cycles: the collector would rescan them
+        with collector_paused(freeze=False):
             documents = recording.build(self._tasks, self._uploads, self._project_of, self._team_of,
                                         self._folders, self._scopes)
         for name, data in zip(FILES, documents):
@@ -182,19 +182,6 @@ class Recorder:
         # The answer whose observe writes waits for the write: ten times its length apart, writes
         # take at most a tenth of the proxy's time however many records are held (0.5 s at 100,000).
         self._last_write += max(0.0, 10 * (time.monotonic() - started) - self.every)
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Building the files makes a container per record and no cycles; the cyclic collector
-    would rescan every held record meanwhile, tripling the time (as sandbox/fixtures.py found)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _replace(path: Path, data: bytes) -> None:

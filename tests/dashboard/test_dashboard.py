@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.browser import browser  # noqa: F401  the fixture
+from tests.browser import browser, watched_page  # noqa: F401  the fixture
 from tests.conftest import BASE, auth
 
 TASK = "task_abcdef123456"
@@ -18,15 +18,8 @@ SHOTS = os.environ.get("TASK_SANDBOX_SCREENSHOTS")
 
 @pytest.fixture
 def page(browser, live):
-    # Playwright's waits evaluate strings, which the dashboard's CSP forbids: the tests prove the
-    # page renders text as text without it (and that the header is sent, below).
-    context = browser.new_context(base_url=live.url, viewport={"width": 1400, "height": 1000}, bypass_csp=True)
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("pageerror", lambda error: problems.append(str(error)))
-    yield opened
-    context.close()
-    assert problems == [], problems  # the page's own script never failed
+    with watched_page(browser, live.url) as opened:  # the CSP header is checked to be sent, below
+        yield opened
 
 
 def shot(page, name: str, selector: str | None = None) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from sandbox.http.server import ServerThread
 from sandbox.proxy.app import create_proxy_app
-from tests.browser import browser  # noqa: F401  the fixture
+from tests.browser import browser, watched_page  # noqa: F401  the fixture
 from tests.conftest import BASE, auth
 from tests.upstreams import Upstream, json_answer
 
@@ -24,16 +24,8 @@ def proxied():
 
 @pytest.fixture
 def page(browser, proxied):
-    context = browser.new_context(base_url=proxied.url, viewport={"width": 1400, "height": 1000}, bypass_csp=True)
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("pageerror", lambda error: problems.append(str(error)))
-    opened.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    opened.on("requestfailed", lambda request: problems.append(f"{request.url} failed"))
-    opened.on("response", lambda answer: problems.append(f"{answer.url} {answer.status}") if answer.status >= 400 else None)
-    yield opened
-    context.close()
-    assert problems == [], problems
+    with watched_page(browser, proxied.url, strict=True) as opened:
+        yield opened
 
 
 def test_a_request_through_the_proxy_shows_up_with_both_verdicts_and_in_the_report_without_a_click(page, proxied):
