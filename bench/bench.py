@@ -1,4 +1,4 @@
-"""Benchmark the sandbox with wrk, every operation beside Prism (when npm is there), then start-up, memory, scale."""
+"""Benchmark the sandbox with wrk: every operation beside Prism (when npm is there), start-up, memory, scale, proxy."""
 from __future__ import annotations
 
 import argparse
@@ -26,6 +26,7 @@ import yaml
 
 import bounded
 import cpu
+import proxy
 import scale
 import stores
 from operations import KEY, OPS, PRISM_NOTES, PROJECT, TASK, run_operations, warm_get, wrk, wrong
@@ -129,6 +130,13 @@ def sandbox(name: str, logdir: Path, *extra: str) -> Server:
     port = free_port()
     cmd = [sys.executable, "-m", "sandbox", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--log-level", "warning", *extra]
+    return Server(name, cmd, port, logdir)
+
+
+def proxy_server(name: str, logdir: Path, upstream: int) -> Server:
+    port = free_port()
+    cmd = [sys.executable, "-m", "sandbox", "proxy", "--upstream", f"http://127.0.0.1:{upstream}", "--host",
+           "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     return Server(name, cmd, port, logdir)
 
 
@@ -387,7 +395,7 @@ def run(args) -> str:
         say(f"sandbox: memory of {args.sessions:,} sessions ...")
         mem = sessions_memory(tmp, args.sessions)
         filled = bounded.run(lambda name, *extra: sandbox(name, tmp, *extra), say)
-        later = sections(args, wrk_bin, tmp, True, True)
+        later = sections(args, wrk_bin, tmp, True, True, True)
     finally:
         while SERVERS:  # stop() removes each
             SERVERS[-1].stop()
@@ -399,22 +407,27 @@ def run(args) -> str:
                          bounded.table(filled, fmt, grid), *later])
 
 
-def sections(args, wrk_bin: str | None, tmp: Path, with_scale: bool, with_cpu: bool) -> list[str]:
-    """Table 5 (bench/scale.py) and table 6 (bench/cpu.py), each with a title; both need wrk."""
+def sections(args, wrk_bin: str | None, tmp: Path, with_scale: bool, with_cpu: bool, with_proxy: bool) -> list[str]:
+    """Table 5 (bench/scale.py), table 6 (bench/cpu.py) and table 7 (bench/proxy.py), each with a title; all need
+    wrk."""
     if not wrk_bin:
         return []
-    url = None if args.no_redis else stores.redis_url()
-    if url is None:
+    url = None if args.no_redis or not (with_scale or with_cpu) else stores.redis_url()
+    if url is None and (with_scale or with_cpu):
         say("no Redis (TASK_SANDBOX_REDIS_URL or 127.0.0.1:6379) or --no-redis: the scale and CPU rows on Redis "
             "are skipped.")
     ctx = SimpleNamespace(wrk=wrk_bin, seconds=args.duration, rounds=args.rounds, tmp=tmp, say=say,
                           live=args.live_sessions, tasks=args.tasks, write_world=write_world,
-                          start=lambda name, *extra: sandbox(name, tmp, *extra))
+                          start=lambda name, *extra: sandbox(name, tmp, *extra),
+                          proxy=lambda name, upstream: proxy_server(name, tmp, upstream))
     out = []
     if with_scale:
         out.append("Scale: cost as the work held grows\n\n" + scale.table(scale.run(ctx, url), ctx, fmt, grid))
     if with_cpu:
         out.append("CPU time per request, memory store against Redis\n\n" + cpu.table(cpu.run(ctx, url), fmt, grid))
+    if with_proxy:
+        out.append("Proxy: every operation through task-sandbox proxy beside the upstream direct\n\n"
+                   + proxy.table(proxy.run(ctx), fmt, grid, ratio))
     return out
 
 
@@ -469,6 +482,9 @@ def main() -> None:
     parser.add_argument("--cpu-only", action="store_true",
                         help="only the CPU table: CPU time per request of the worker and redis-server, memory "
                              "store against Redis (needs wrk)")
+    parser.add_argument("--proxy-only", action="store_true",
+                        help="only the proxy table: every operation through `task-sandbox proxy` beside the same "
+                             "upstream direct, the latency it adds at 1 connection (needs wrk)")
     parser.add_argument("--duration", type=float, help="seconds per wrk run, whole (default 3, quick 1); the scale "
                                                         "table runs that many rounds of 1 s runs (default 2, quick 1)")
     parser.add_argument("--tasks", type=int, help="tasks in the scale world (default 100,000, quick 10,000)")
@@ -488,9 +504,10 @@ def main() -> None:
         if args.bounded_only:
             report = run_alone(lambda tmp: [bounded.table(bounded.run(lambda name, *extra: sandbox(name, tmp, *extra),
                                                                       say), fmt, grid)])
-        elif args.scale_only or args.cpu_only:
+        elif args.scale_only or args.cpu_only or args.proxy_only:
             wrk_bin = ensure_wrk()
-            report = run_alone(lambda tmp: sections(args, wrk_bin, tmp, args.scale_only, args.cpu_only))
+            report = run_alone(lambda tmp: sections(args, wrk_bin, tmp, args.scale_only, args.cpu_only,
+                                                    args.proxy_only))
         else:
             report = run(args)
     except KeyboardInterrupt:
