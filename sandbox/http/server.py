@@ -14,12 +14,13 @@ class ServerThread:
     """Used by the pytest plugin and the test suite: `with ServerThread(app) as server: server.url`."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, **limits):
-        """`limits`: any field of `Limits` (max_header_bytes, header_timeout, body_idle_timeout)."""
+        """`limits`: any field of `Limits` (max_header_bytes, header_timeout, body_idle_timeout).
+        Its lifespan runs as `serve`'s does: a proxy closes its upstream's connections on the way out."""
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
         self.url = "http://%s:%d" % (host, self.sock.getsockname()[1])
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off",
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="auto",
                                                    http=Limits(**limits).protocol()))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

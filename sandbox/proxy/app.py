@@ -1,6 +1,7 @@
 """The proxy's app factory: the sandbox's edge, context, journal and report in front of the upstream API."""
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -107,7 +108,12 @@ def create_proxy_app(upstream: str | Upstream, *, strict: bool = False, upstream
         LifespanMiddleware,
         ContextMiddleware,
     ]
-    app = SandboxApp(__name__, middlewares=layers)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        await target.aclose()  # its connections, before the event loop they belong to ends
+
+    app = SandboxApp(__name__, middlewares=layers, lifespan=lifespan)
     app.add_api(spec.load_control(), base_path="/_sandbox", resolver=_resolver(ControlHandlers(sessions, contract)),
                 strict_validation=True, validate_responses=True, validator_map=VALIDATORS)
     envelope.install(app, contract)

@@ -24,11 +24,13 @@ class Exchange:
     client: errors.SandboxError | None = None   # the error the sandbox would have answered
     upstream: list[dict] | None = None          # the answer's breaks; None: it never reached the upstream
     multipart: bool = False
+    aborted: bool = False  # the request's stream was cut off here, before the upstream got it whole
     answer: bytearray = field(default_factory=bytearray)
 
 
 class _Abort(Exception):
-    """A streamed form broke the contract under --strict: the upstream gets no whole request."""
+    """The stream is cut off (a form that broke the contract under --strict, a body past the bound,
+    a client gone): the upstream gets no whole request."""
 
 
 class Forward:
@@ -76,10 +78,8 @@ class Forward:
         try:
             answer = await self.upstream.send(scope["method"], scope.get("raw_path") and scope["raw_path"].decode(
                 "latin-1") or scope["path"], scope.get("query_string", b""), scope["headers"], stream)
-        except _Abort:
-            raise exchange.client from None
-        except (errors.UpstreamTimeout, errors.UpstreamUnreachable):
-            if self.strict and exchange.client is not None:  # a cut-off form, as httpx reports it
+        except (_Abort, errors.UpstreamTimeout, errors.UpstreamUnreachable):
+            if exchange.aborted:  # the client's doing, however the HTTP client reports the cut
                 raise exchange.client from None
             raise
         await self._back(scope, send, answer, exchange)
@@ -104,12 +104,14 @@ class Forward:
             if message["type"] == "http.disconnect":  # nobody is left to answer: the upstream gets no whole request
                 exchange.client = exchange.client or errors.BadRequest(
                     "The client went away before its body was whole; the upstream got none of it whole.")
+                exchange.aborted = True
                 raise _Abort()
             chunk = message.get("body", b"")
             more = message.get("more_body", False)
             size += len(chunk)
             if size > self.upload_bytes:
                 exchange.client = errors.PayloadTooLarge(f"The proxy forwards uploads of at most {self.upload_bytes} bytes.")
+                exchange.aborted = True
                 raise _Abort()
             if form is not None and exchange.client is None:
                 try:
@@ -119,6 +121,7 @@ class Forward:
                 except errors.SandboxError as exc:
                     exchange.client = exc
                     if self.strict:
+                        exchange.aborted = True
                         raise _Abort() from None
             if chunk:
                 yield chunk
