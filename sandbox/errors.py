@@ -317,6 +317,12 @@ class UpstreamUnreachable(SandboxError):
     default_message = "The proxy could not reach the upstream API; nothing was forwarded. Retry once it is back."
 
 
+class UpstreamBadAnswer(SandboxError):
+    status = 502
+    code = "upstream_bad_answer"
+    default_message = "The upstream API answered in a way HTTP cannot carry on; the proxy answers for it."
+
+
 class UpstreamTimeout(SandboxError):
     status = 504
     code = "upstream_timeout"

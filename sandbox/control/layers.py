@@ -79,6 +79,13 @@ class FaultInjector(_SessionLayer):
         raise errors.InjectedFault(status, f"Injected by the sandbox: Prefer: code={status}.")
 
 
+def is_preflight(scope) -> bool:
+    """A CORS preflight is the browser's, not the client's; an OPTIONS without an Origin is no
+    preflight (the CORS layer passes it on, and it is a wrong method)."""
+    return scope.get("method") == "OPTIONS" and bool(
+        _header(scope, "access-control-request-method") and _header(scope, "origin"))
+
+
 class JournalRecorder(_SessionLayer):
     """Outermost, so it sees every answer, errors included; it never fails a request. Each
     body is journalled up to `body_bytes`, with a marker of how many bytes were cut."""
@@ -88,10 +95,7 @@ class JournalRecorder(_SessionLayer):
         self.body_bytes = body_bytes
 
     async def __call__(self, scope, receive, send):
-        # A CORS preflight is the browser's, not the client's; an OPTIONS without an Origin is no
-        # preflight (the CORS layer passes it on, and it is a wrong method).
-        if scope["type"] != "http" or (scope.get("method") == "OPTIONS" and _header(
-                scope, "access-control-request-method") and _header(scope, "origin")):
+        if scope["type"] != "http" or is_preflight(scope):
             return await self.app(scope, receive, send)
         if not scope.get("path", "").startswith("/v2/"):
             return await self._control(scope, receive, send)

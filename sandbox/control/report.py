@@ -98,8 +98,12 @@ def _by_side(group: dict) -> dict:
 
 
 def _shown(sessions: dict[str, dict], kind: str) -> list[dict]:
-    return [shown for name, data in sessions.items() for entry in data.get(kind, ())
-            for shown in _entries(name, entry, kind)]
+    found = [shown for name, data in sessions.items() for entry in data.get(kind, ())
+             for shown in _entries(name, entry, kind)]
+    if kind == "refusals":  # a refusal whose answer the upstream also broke is kept with the violations
+        found += [{**_entries(name, entry, kind)[0], "kind": STATE_RULE} for name, data in sessions.items()
+                  for entry in data.get("violations", ()) if blame(entry.get("code")) == STATE_RULE]
+    return found
 
 
 def _entries(session: str, entry: dict, kept: str) -> list[dict]:

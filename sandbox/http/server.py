@@ -21,7 +21,8 @@ class ServerThread:
         self.sock.bind((host, port))
         self.url = "http://%s:%d" % (host, self.sock.getsockname()[1])
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="auto",
-                                                   http=Limits(**limits).protocol()))
+                                                   http=Limits(**limits).protocol(),
+                                                   **getattr(app, "server_options", {})))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def start(self) -> "ServerThread":

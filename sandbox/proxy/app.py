@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+from email.utils import formatdate
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -51,6 +52,31 @@ class _Nothing:
 _EMPTY = Seed("default", Records())
 
 
+class OwnDate:
+    """uvicorn's Date and Server headers are off in a proxy (SERVER_OPTIONS): an upstream's answer
+    keeps its own, and only the proxy's own answers (its errors, its control plane) get a Date."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_(message):
+            if message["type"] == "http.response.start" and not any(
+                    k.lower() == b"date" for k, _ in message.get("headers", ())):
+                message = {**message, "headers": [*message.get("headers", ()),
+                                                  (b"date", formatdate(usegmt=True).encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_)
+
+
+# uvicorn's options for a proxy (the command line's and sandbox/http/server.py's): no headers of its own
+SERVER_OPTIONS = {"server_header": False, "date_header": False}
+
+
 class ProxyContext(ContextLayer):
     """The sandbox's context, but keys are the upstream's to judge: a /v2/ request is journalled in
     the session its X-Sandbox-Session names, whatever its key."""
@@ -93,6 +119,7 @@ def create_proxy_app(upstream: str | Upstream, *, strict: bool = False, upstream
         recorder = Recorder(Path(record))
     layers = [
         ServerErrorMiddleware,
+        OwnDate,
         *([partial(edge.HostGuard, allowed=allowed_hosts)] if allowed_hosts is not None else []),
         partial(ExchangeJournal, sessions=sessions, contract=contract, body_bytes=journal_body_bytes),
         ExceptionMiddleware,
@@ -118,4 +145,5 @@ def create_proxy_app(upstream: str | Upstream, *, strict: bool = False, upstream
                 strict_validation=True, validate_responses=True, validator_map=VALIDATORS)
     envelope.install(app, contract)
     app.sessions, app.store, app.upstream, app.recorder = sessions, state, target, recorder
+    app.server_options = SERVER_OPTIONS
     return app

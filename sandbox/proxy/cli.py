@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     http = Limits(args.max_header_bytes, args.header_timeout, args.body_idle_timeout).protocol()
     cli.settle_garbage()
     try:
-        uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, http=http)).run(sockets=[sock])
+        uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, http=http, **app.server_options)).run(sockets=[sock])
     finally:
         if app.recorder is not None:
             app.recorder.close()

@@ -2,6 +2,7 @@
 streamed back as it was sent and judged too."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import typing as t
@@ -9,10 +10,11 @@ from dataclasses import dataclass, field
 
 from sandbox import errors
 from sandbox.proxy.upstream import Upstream
-from sandbox.proxy.verdict import CHECKED_BYTES, AnswerCheck, ClientCheck
+from sandbox.proxy.verdict import CHECKED_BYTES, MULTIPART, AnswerCheck, ClientCheck, decoded
 
 log = logging.getLogger("sandbox")
 EXCHANGE = "sandbox.proxy.exchange"  # scope extension: the Exchange, for the journal layer
+OFF_LOOP_BYTES = 64 * 1024
 
 
 @dataclass
@@ -26,6 +28,8 @@ class Exchange:
     multipart: bool = False
     aborted: bool = False  # the request's stream was cut off here, before the upstream got it whole
     answer: bytearray = field(default_factory=bytearray)
+    decoded: bytes | None = None    # the answer's body as its media type reads it, when it was checked
+    unchecked: str | None = None    # why only the answer's status and headers were checked
 
 
 class _Abort(Exception):
@@ -57,13 +61,15 @@ class Forward:
                 form = self.client.form(exchange.operation, content_type)
             except errors.SandboxError as exc:  # a multipart body that cannot be parsed at all
                 exchange.client = exc
-        exchange.multipart = form is not None or (content_type or "").lower().startswith("multipart/")
+        # An upload is streamed whatever its media type says: its bytes are never held, nor journalled.
+        exchange.multipart = form is not None or (content_type or "").lower().startswith("multipart/") or (
+            MULTIPART in self.client.contract.consumes.get(exchange.operation, ()))
         if form is None and not exchange.multipart:
-            body = await self._whole(receive)
+            body = await self._whole(receive, exchange)
             stream = body if body or _has_body(scope) else None
         elif self.strict and form is not None and _length(scope) <= self.max_body_bytes:
             # Strict, a form that fits under the JSON bound is checked whole before a byte of it leaves.
-            stream = await self._whole(receive)
+            stream = await self._whole(receive, exchange)
             try:
                 form.write(stream)
                 form.finish()
@@ -84,10 +90,13 @@ class Forward:
             raise
         await self._back(scope, send, answer, exchange)
 
-    async def _whole(self, receive) -> bytes:
+    async def _whole(self, receive, exchange: Exchange) -> bytes:
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
+            if message["type"] == "http.disconnect":  # a body cut short is never forwarded as if whole
+                exchange.client, exchange.aborted = _gone(), True
+                raise exchange.client
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
@@ -102,8 +111,7 @@ class Forward:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":  # nobody is left to answer: the upstream gets no whole request
-                exchange.client = exchange.client or errors.BadRequest(
-                    "The client went away before its body was whole; the upstream got none of it whole.")
+                exchange.client = exchange.client or _gone()
                 exchange.aborted = True
                 raise _Abort()
             chunk = message.get("body", b"")
@@ -127,7 +135,13 @@ class Forward:
                 yield chunk
 
     async def _back(self, scope, send, answer, exchange: Exchange) -> None:
-        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        if not 100 <= answer.status <= 599:  # no status line HTTP can carry: the client gets the proxy's own
+            await answer.close()
+            raise errors.UpstreamBadAnswer(f"The upstream answered status {answer.status}, which HTTP does not have.")
+        headers = answer.headers
+        if answer.status in (204, 304) or answer.status < 200:  # no body follows, whatever Content-Length says
+            headers = [(k, v) for k, v in headers if k != b"content-length"]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         whole = True
         try:
             async for chunk in answer.chunks:
@@ -136,27 +150,44 @@ class Forward:
                 else:
                     whole = False
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except Exception as exc:  # the upstream stopped mid-answer: the client gets what came
+        except Exception as exc:  # the upstream stopped mid-answer: the client's connection is cut too, never
+            # ended as if the answer were whole (the journal layer records the exchange on the way out)
             log.warning("upstream answer to %s %s cut off: %r", scope["method"], scope["path"], exc)
             exchange.upstream = [{"kind": "response_body", "location": "body",
                                   "message": f"the answer stopped after {len(exchange.answer)} bytes ({type(exc).__name__})"}]
+            return
         finally:
             await answer.close()
-        if exchange.operation is not None and exchange.upstream is None:
-            exchange.upstream = self.answers.problems(exchange.operation, answer.status, answer.headers,
-                                                      bytes(exchange.answer), whole)
-        elif exchange.upstream is None:
-            exchange.upstream = []
-        if self.recorder is not None and exchange.operation is not None and whole and 200 <= answer.status < 300:
-            self._record(exchange, answer.status)
+        await self._judge(exchange, answer, whole)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _judge(self, exchange: Exchange, answer, whole: bool) -> None:
+        encoding = next((v.decode("latin-1").strip().lower() for k, v in answer.headers if k == b"content-encoding"), None)
+        exchange.decoded = decoded(bytes(exchange.answer), encoding) if whole else None
+        if not whole:
+            exchange.unchecked = f"longer than {CHECKED_BYTES} bytes: its status and headers were checked"
+        elif exchange.decoded is None:
+            exchange.unchecked = f"Content-Encoding {encoding}, which the proxy does not read: its status and headers were checked"
+        if exchange.operation is None:
+            exchange.upstream = []
+            return
+        check = (self.answers.problems, exchange.operation, answer.status, answer.headers, exchange.decoded)
+        # a long answer that breaks its schema takes the explaining validator a while: off the event loop
+        exchange.upstream = (await asyncio.to_thread(*check) if len(exchange.answer) > OFF_LOOP_BYTES
+                             else check[0](*check[1:]))
+        if self.recorder is not None and exchange.decoded and 200 <= answer.status < 300:
+            self._record(exchange, answer.status)
 
     def _record(self, exchange: Exchange, status: int) -> None:
         try:
-            payload = json.loads(exchange.answer) if exchange.answer else None
+            payload = json.loads(exchange.decoded)
         except (ValueError, RecursionError):
             return
         self.recorder.observe(exchange.operation, status, payload, params=exchange.params)
+
+
+def _gone() -> errors.SandboxError:
+    return errors.BadRequest("The client went away before its body was whole; the upstream got none of it whole.")
 
 
 def _length(scope) -> int:

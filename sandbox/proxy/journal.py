@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from sandbox import errors
 from sandbox.control import report
 from sandbox.control.journal import cut, decode
-from sandbox.control.layers import _JOURNALLED, DASHBOARD, MAX_BODY, JournalRecorder
+from sandbox.control.layers import _JOURNALLED, DASHBOARD, MAX_BODY, JournalRecorder, is_preflight
 from sandbox.http.context import context_of
 from sandbox.http.envelope import ERROR_CODE
 from sandbox.proxy.forward import EXCHANGE
@@ -33,7 +33,7 @@ class ExchangeJournal(JournalRecorder):
     X-Sandbox-Session names, never its Authorization header nor an upload's bytes."""
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not scope.get("path", "").startswith("/v2/"):
+        if scope["type"] != "http" or not scope.get("path", "").startswith("/v2/") or is_preflight(scope):
             return await super().__call__(scope, receive, send)
         request, answer = bytearray(), bytearray()
         sizes, state = {"request": 0, "response": 0}, {"status": 0, "recorded": False}
@@ -80,10 +80,15 @@ class ExchangeJournal(JournalRecorder):
         operation, params = self.contract.operation(scope["method"], scope["path"])
         client = exchange.client if exchange is not None else None
         upstream = exchange.upstream if exchange is not None else None
+        if exchange is not None and exchange.decoded is not None:
+            body, sizes = exchange.decoded, {**sizes, "response": len(exchange.decoded)}  # what a compressed answer says
+        own = scope.get("extensions", {}).get(ERROR_CODE)  # an answer the proxy made itself
         if client is not None:
             code = client.code
-        elif status >= 400:
-            code = scope.get("extensions", {}).get(ERROR_CODE) or _code(body)
+        elif own or status >= 400 and status in self.contract.statuses.get(operation, ()):
+            # an upstream's error blames the client only as the contract declares it: an undeclared
+            # status is the upstream's break, whatever code its body names
+            code = own or _code(body)
         else:
             code = None
         headers: dict[str, str] = {}
@@ -102,11 +107,12 @@ class ExchangeJournal(JournalRecorder):
             "time": _now(), "operation": operation, "method": scope["method"], "path": scope["path"],
             "task_id": params.get("task_id"), "status": status, "code": code,
             "request": {"headers": {k: v for k, v in headers.items() if v},
-                        "body": (f"<multipart body, {sizes['request']} bytes>" if multipart and sizes["request"]
+                        "body": (f"<upload body, {sizes['request']} bytes>" if multipart and sizes["request"]
                                  else cut(request, sizes["request"], self.body_bytes))},
             "response": {"body": cut(body, sizes["response"], self.body_bytes)}, "problems": problems,
             "verdicts": {"client": None if client is None else {
                 "status": client.status, "code": client.code, "error": client.message, "details": client.details or []},
-                "upstream": upstream}},
+                "upstream": upstream,
+                **({"unchecked": exchange.unchecked} if exchange is not None and exchange.unchecked else {})}},
             mark="\n".join(marks) if mine else None, keep=keep if mine and keep else None)
 

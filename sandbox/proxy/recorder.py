@@ -139,7 +139,8 @@ class Recorder:
             task["id"], orjson.dumps(task, option=recording.JSON), task["project_id"], task["upload_id"],
             task["status"], task["step_type"], task["created_at"],
             task["exported_at"] is not None or task["export_failed_at"] is not None)
-        self._project_of[task["upload_id"]] = task["project_id"]
+        if task["upload_id"] in self._project_of or len(self._project_of) < self.max_records:
+            self._project_of[task["upload_id"]] = task["project_id"]  # bounded too: a task may name any upload
         self._changed = True
         return True
 

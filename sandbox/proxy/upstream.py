@@ -17,6 +17,7 @@ _NOT_FORWARDED = {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-a
                   b"trailer", b"transfer-encoding", b"upgrade", b"host", b"x-sandbox-session"}
 _NOT_RETURNED = {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
                  b"transfer-encoding", b"upgrade"}
+CONNECTIONS = 256  # to the upstream at once: each is a request of a client in flight
 # aiohttp adds these where a request has none: the request goes up as it came.
 _DEFAULTS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
@@ -56,8 +57,12 @@ class Upstream:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            # `connect` bounds the wait for one of the pool's connections too: past CONNECTIONS busy
+            # ones, a request is refused within the timeout rather than queued for ever.
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout),
+                connector=aiohttp.TCPConnector(limit=CONNECTIONS, limit_per_host=CONNECTIONS),
+                timeout=aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_connect=self.timeout,
+                                              sock_read=self.timeout),
                 auto_decompress=False, trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
@@ -71,6 +76,10 @@ class Upstream:
             response = await self._client().request(
                 method, url, headers=sent, data=body, allow_redirects=False, skip_auto_headers=skipped,
                 compress=None, chunked=None)
+        except aiohttp.ConnectionTimeoutError:
+            raise errors.UpstreamUnreachable(
+                f"The proxy could not connect to the upstream {self.base_url} within {self.timeout:g} s "
+                f"(--upstream-timeout), or its {CONNECTIONS} connections there were all busy; nothing was sent.") from None
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
             raise errors.UpstreamTimeout(
                 f"The upstream {self.base_url} did not answer within {self.timeout:g} s (--upstream-timeout); "

@@ -69,7 +69,7 @@ def test_a_40_mb_upload_goes_through_the_proxy_streamed_in_bounded_memory(upstre
     assert answer.status_code == 201, answer.text
     assert answer.json()["fileSize"] == MAX_FILE_BYTES, "the upstream got every byte"
     assert grown < 16 * 1024, f"the proxy's peak memory grew {grown} KiB for a {MAX_FILE_BYTES // 2**20} MiB upload"
-    assert journal[-1]["request"]["body"].startswith("<multipart body, ")
+    assert journal[-1]["request"]["body"].startswith("<upload body, ")
     assert journal[-1]["verdicts"] == {"client": None, "upstream": []}
 
 
