@@ -383,3 +383,10 @@ def test_only_the_clients_violations_fail_unless_the_upstreams_are_asked_for(by_
     found = {"violations": {"count": sum(by.values()), "by": by, "by_side": by_side}, "coverage": {"percent": 100}}
     assert report.failures(found, upstream=upstream) == failing
     assert report.client_violations(found) == by_side["client"]
+
+
+def test_a_refusal_whose_answer_the_upstream_also_broke_is_shown_with_the_refusals_too():
+    found = report.build(spec.Contract(spec.load_public()), {"s": _proxied(["response_body"], "task_not_reviewing")})
+    refusals = found["refusals"]
+    assert (refusals["count"], refusals["kept"], refusals["not_kept"]) == (1, 1, 0)
+    assert refusals["entries"][0]["code"] == "task_not_reviewing" and refusals["entries"][0]["side"] == "client"
