@@ -240,11 +240,20 @@ class RedisStore(Journals):
         of it runs again (sandbox/control/layers.py JournalRecorder)."""
         return await self._run(sid, 1, fn, args, kwargs)
 
-    async def _run(self, sid: str, attempts: int, fn, args, kwargs):
-        if sid not in self._cache:
+    async def _entry(self, sid: str) -> tuple:
+        """(state, records version, incarnation) as this process knows them, read from Redis when it
+        knows none. Another request's failed change may drop the session from the cache while an
+        open awaits (a cluster's open also marks the use meanwhile), so it is read until it stays."""
+        for _ in range(MAX_ATTEMPTS):
+            entry = self._cache.get(sid)
+            if entry is not None:
+                return entry
             await self.open(sid)
+        raise errors.StoreBusy()
+
+    async def _run(self, sid: str, attempts: int, fn, args, kwargs):
         for _ in range(attempts):
-            state, rv, born = self._cache[sid]
+            state, rv, born = await self._entry(sid)
             base = state.version
             tx = Tx(state, sid, self.options.id_seed)
             result = fn(tx, *args, **kwargs)
@@ -265,10 +274,9 @@ class RedisStore(Journals):
                 else:
                     self._cache.pop(sid, None)
                 return result
-            self._cache.pop(sid, None)
+            self._cache.pop(sid, None)  # somebody committed first: again, on what they left
             if attempts == 1:
                 raise errors.SessionMoved()
-            await self.open(sid)  # somebody committed first: again, on what they left
         raise errors.StoreBusy()
 
     async def _commit(self, sid: str, argv: list, wake: float | None):
