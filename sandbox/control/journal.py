@@ -30,6 +30,12 @@ def cut(data: bytes, total: int, limit: int) -> str | None:
     return text if total <= limit else f"{text}[… {total - limit} more bytes not journalled]"
 
 
+def keep(buffer: bytearray, chunk: bytes, limit: int) -> None:
+    """The first `limit` bytes of a body, as its chunks pass: what the journal keeps of it."""
+    if len(buffer) < limit:
+        buffer.extend(chunk[:limit - len(buffer)])
+
+
 def fitting(items: list, limit: int) -> list:
     """The first items that fit in `limit` bytes as JSON: an answer's details repeat its body."""
     used = 0

@@ -7,7 +7,7 @@ import re
 
 from sandbox import errors
 from sandbox.control import faults, report
-from sandbox.control.journal import BODY_BYTES, cut, decode, fitting
+from sandbox.control.journal import BODY_BYTES, cut, decode, fitting, keep
 from sandbox.http.context import FRESH, REPLAY_BYTES, context_of, is_local  # noqa: F401  (is_local: the dashboard's page asks it too)
 from sandbox.control.sessions import Sessions
 from sandbox.http.envelope import ERROR_CODE, to_starlette
@@ -129,8 +129,7 @@ class JournalRecorder(_SessionLayer):
             replayed += 1
             chunk = message.get("body", b"")
             sizes["request"] += len(chunk)
-            if len(request) < self.body_bytes:
-                request.extend(chunk[:self.body_bytes - len(request)])
+            keep(request, chunk, self.body_bytes)
             return message
 
         async def record():
@@ -153,8 +152,7 @@ class JournalRecorder(_SessionLayer):
                     held = []
             elif message["type"] == "http.response.body":
                 sizes["response"] += len(message.get("body", b""))
-                if len(response["body"]) < MAX_BODY:
-                    response["body"].extend(message.get("body", b"")[:MAX_BODY - len(response["body"])])
+                keep(response["body"], message.get("body", b""), MAX_BODY)
                 if not message.get("more_body", False):
                     await record()  # before the last byte leaves: a client that reads the journal next finds it
             if held is None:

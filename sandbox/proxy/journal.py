@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from sandbox import errors
 from sandbox.control import report
-from sandbox.control.journal import cut, decode
+from sandbox.control.journal import cut, decode, keep
 from sandbox.control.layers import _JOURNALLED, DASHBOARD, MAX_BODY, JournalRecorder, is_preflight
 from sandbox.http.context import context_of
 from sandbox.http.envelope import ERROR_CODE
@@ -42,8 +42,7 @@ class ExchangeJournal(JournalRecorder):
             message = await receive()
             chunk = message.get("body", b"")
             sizes["request"] += len(chunk)
-            if len(request) < self.body_bytes:
-                request.extend(chunk[:self.body_bytes - len(request)])
+            keep(request, chunk, self.body_bytes)
             return message
 
         async def record():
@@ -60,8 +59,7 @@ class ExchangeJournal(JournalRecorder):
             elif message["type"] == "http.response.body":
                 chunk = message.get("body", b"")
                 sizes["response"] += len(chunk)
-                if len(answer) < MAX_BODY:
-                    answer.extend(chunk[:MAX_BODY - len(answer)])
+                keep(answer, chunk, MAX_BODY)
                 if not message.get("more_body", False):
                     await record()  # before the last byte leaves: a client that reads the report next finds it
             await send(message)
