@@ -9,7 +9,7 @@ from sandbox.http.secrets import AdminToken
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {".html": b"text/html; charset=utf-8", ".js": b"text/javascript; charset=utf-8",
-         ".css": b"text/css; charset=utf-8", ".png": b"image/png"}
+         ".css": b"text/css; charset=utf-8", ".png": b"image/png", ".svg": b"image/svg+xml"}
 # The dashboard's own page runs only its own script: data shown as HTML could run nothing.
 STRICT = b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'"
 
@@ -45,6 +45,8 @@ class Pages:
             assets = ("common.js", "app.js", "report.js", "app.css")
         for name in assets:
             self.pages[f"/_sandbox/assets/{name}"] = (_read(name), TYPES[Path(name).suffix], None)
+        # browsers ask for /favicon.ico on every page whatever it links: answered, not a 404 each load
+        self.pages["/favicon.ico"] = (_read("favicon.svg"), TYPES[".svg"], None)
 
     async def __call__(self, scope, receive, send):
         found = self.pages.get(scope.get("path", "")) if scope["type"] == "http" else None

@@ -291,3 +291,38 @@ def test_with_an_admin_token_the_page_works_as_a_team_and_shows_only_its_session
         keys = page.eval_on_selector_all("#key option", "options => options.map(o => o.value)")
         assert keys == ["key_other_team"]
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/_sandbox/"])
+def test_a_page_loads_with_no_error_and_no_failed_load_favicon_included(browser, live, path):
+    with watched_page(browser, live.url, strict=True) as opened:
+        opened.goto(path)
+        opened.wait_for_load_state("networkidle")
+    icon = httpx.get(live.url + "/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+
+
+def test_the_journal_is_numbered_by_seq_and_marks_an_injected_fault(page, live):
+    open_session(page, "ui-numbers")
+    for _ in range(3):  # the dashboard's own calls are journalled too, and hidden: the numbers have gaps
+        session_get(live, "ui-numbers", f"{BASE}/task/{TASK}")
+    httpx.get(live.url + f"{BASE}/task/{TASK}", headers={**auth(), "X-Sandbox-Session": "ui-numbers", "Prefer": "code=503"})
+    page.wait_for_selector("#journal li:has-text('→ 503')")
+    mine = httpx.get(f"{live.url}/_sandbox/journal", headers={"X-Sandbox-Session": "ui-numbers"}).json()["payload"]
+    shown = page.eval_on_selector_all("#journal > li", "items => items.map(i => [i.value, i.textContent])")
+    theirs = [e["seq"] for e in mine if e["request"]["headers"].get("x-sandbox-client") != "dashboard"]
+    assert sorted(value for value, _ in shown) == theirs
+    faulted = [text for _, text in shown if "→ 503" in text]
+    assert len(faulted) == 1 and faulted[0].startswith("injected fault")
+
+
+def test_delete_asks_first_and_keeps_the_session_when_the_answer_is_no(page, live):
+    open_session(page, "ui-keep")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("#delete-session")
+    page.wait_for_timeout(300)
+    assert "ui-keep" in httpx.get(f"{live.url}/_sandbox/sessions").json()["payload"]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-session")
+    page.wait_for_function("() => document.getElementById('session').value === 'default'")
+    assert "ui-keep" not in httpx.get(f"{live.url}/_sandbox/sessions").json()["payload"]

@@ -279,8 +279,10 @@ async function loadJournal(rebuild = false) {
   if (entries.length) state.journalSeq = Math.max(state.journalSeq, entries[entries.length - 1].seq);
   // Newest first; entries already shown stay as they are (an opened body stays open).
   for (const e of fresh.filter((e) => !(hide && e.request.headers["x-sandbox-client"] === CLIENT))) {
-    const item = el("li", { class: e.status >= 400 ? "refused" : "", "data-seq": e.seq },
+    // numbered by the journal's own seq: the dashboard's hidden calls leave gaps, not a false count
+    const item = el("li", { class: e.status >= 400 ? "refused" : "", "data-seq": e.seq, value: e.seq },
       el("span", { class: "line" }, `${e.time} ${e.method} ${e.path} → ${e.status} ${e.operation || ""}`));
+    if (e.code === "injected_fault") item.prepend(el("span", { class: "badge" }, "injected fault"), " ");
     if (e.problems && e.problems.length) {
       item.append(el("ul", { class: "problems" }, ...e.problems.map((p) => el("li", {}, `${p.location}: ${p.message}`))));
     }
@@ -375,6 +377,7 @@ document.addEventListener("DOMContentLoaded", () => {
     await refreshAll();
   }));
   $("delete-session").addEventListener("click", guard(async () => {
+    if (!confirm(`Delete the session ${state.session}? Its changes, journal and report go with it.`)) return;
     state.paused = true;
     try { await control("DELETE", "/session"); } finally { state.paused = false; }
     await useSession("default");

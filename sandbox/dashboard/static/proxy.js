@@ -44,7 +44,7 @@ async function loadJournal() {
   for (const e of entries.filter((e) => e.seq > state.journalSeq)) {
     const broke = e.verdicts && (e.verdicts.client || (e.verdicts.upstream || []).length);
     const problems = [...(e.problems || []), ...((e.verdicts || {}).upstream || [])];
-    const item = el("li", { class: broke ? "refused" : "", "data-seq": e.seq },
+    const item = el("li", { class: broke ? "refused" : "", "data-seq": e.seq, value: e.seq },
       el("span", { class: "line" }, `#${e.seq} ${e.time} ${e.method} ${e.path} → ${e.status} (${verdicts(e)})`));
     if (problems.length) item.append(el("ul", { class: "problems" }, ...problems.map((p) => el("li", {}, `${p.location}: ${p.message}`))));
     item.append(el("details", {}, el("summary", {}, `bodies of #${e.seq}`),
