@@ -1,6 +1,7 @@
 """An ASGI layer serving the sandbox's static pages from the package: no build step, no network."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from sandbox import errors
@@ -19,6 +20,15 @@ def _read(name: str, **replace: str) -> bytes:
     for key, value in replace.items():
         text = text.replace(key, value)
     return text.encode()
+
+
+def _origin(scope) -> str:
+    """scheme://host[:port] the request named, HTML-escaped: the Host header is the client's to write."""
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), None)
+    if host is None:
+        server = scope.get("server") or ("127.0.0.1", 4010)
+        host = f"{server[0]}:{server[1]}"
+    return html.escape(f"{scope.get('scheme', 'http')}://{host}", quote=True)
 
 
 class Pages:
@@ -56,6 +66,8 @@ class Pages:
             raise errors.ControlForbidden(
                 "The dashboard answers only on loopback; start the sandbox with --admin-token to open it.")
         body, kind, policy = found
+        if scope["path"] == "/":  # the curl example names where this page is served, not a default port
+            body = body.replace(b"{{ORIGIN}}", _origin(scope).encode())
         headers = [(b"content-type", kind), (b"content-length", b"%d" % len(body)),
                    (b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-cache")]
         if policy:

@@ -326,3 +326,22 @@ def test_delete_asks_first_and_keeps_the_session_when_the_answer_is_no(page, liv
     page.click("#delete-session")
     page.wait_for_function("() => document.getElementById('session').value === 'default'")
     assert "ui-keep" not in httpx.get(f"{live.url}/_sandbox/sessions").json()["payload"]
+
+
+def test_the_pages_name_the_host_and_port_they_are_served_on_and_a_hostile_host_stays_text(page, live):
+    page.goto("/")
+    assert f"curl {live.url}/v2/team_123456/" in page.text_content("main")
+    hostile = httpx.get(live.url + "/", headers={"Host": '"><img src=x onerror=alert(1)>'}).text
+    assert "<img src=x" not in hostile and "&lt;img src=x onerror=alert(1)&gt;" in hostile
+    open_session(page, "ui-origin")
+    assert page.get_attribute("#subscription-url", "placeholder") == f"{live.url}/_sandbox/inbox/mine"
+
+
+def test_the_scenario_picker_shows_the_sessions_scenario_after_a_reset(page, live):
+    open_session(page, "ui-scenario")
+    page.select_option("#scenario", "empty")
+    page.click("#reset-session")
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('session ui-scenario')")
+    page.reload()
+    page.wait_for_function("() => document.getElementById('scenario').options.length > 1")
+    assert page.input_value("#scenario") == "empty"

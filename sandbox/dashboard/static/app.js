@@ -93,8 +93,9 @@ async function loadSessions() {
     if (!names.includes(state.session)) names.push(state.session); // made on first use
     fill($("session"), names.map((n) => [n, n]), state.session);
   }
-  const scenarios = (await control("GET", "/scenarios")).payload;
-  fill($("scenario"), scenarios.map((s) => [s.name, s.name]), "default");
+  const [scenarios, session] = await Promise.all([control("GET", "/scenarios"), control("GET", "/session")]);
+  // the session's own scenario, so a reset keeps it unless another is picked
+  fill($("scenario"), scenarios.payload.map((s) => [s.name, s.name]), session.payload.scenario || "default");
 }
 
 async function loadWorld() {
@@ -365,6 +366,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const hash = new URLSearchParams(location.hash.slice(1));
   if (hash.get("token")) { state.token = hash.get("token"); sessionStorage.setItem("sandbox.token", state.token); history.replaceState(null, "", location.pathname); }
   $("token").value = state.token;
+  $("subscription-url").placeholder = `${location.origin}/_sandbox/inbox/mine`;  // where this page is served
   $("session-form").addEventListener("submit", guard(() => {
     const name = $("new-session").value.trim();
     if (!name) throw new Error("type a session name first");
