@@ -345,3 +345,24 @@ def test_the_scenario_picker_shows_the_sessions_scenario_after_a_reset(page, liv
     page.reload()
     page.wait_for_function("() => document.getElementById('scenario').options.length > 1")
     assert page.input_value("#scenario") == "empty"
+
+
+def test_a_fault_rule_shows_every_field_and_how_often_it_fired_without_a_click(page, live):
+    open_session(page, "ui-fired")
+    page.select_option("#fault-operation", "getTask")
+    page.fill("#fault-status", "503")
+    page.fill("#fault-times", "2")
+    page.fill("#fault-latency", "5")
+    page.fill("#fault-task", TASK)
+    page.fill("#fault-probability", "1")
+    page.get_by_role("button", name="Add fault", exact=True).click()
+    rule = page.locator("#faults li", has_text=TASK)
+    rule.wait_for()
+    assert "→ 503, +5 ms, 2 more time(s)" in rule.text_content() and "fired 0 time(s)" in rule.text_content()
+    other = "task_invalid000001"  # the rule is the task's: another task's call does not fire it
+    assert session_get(live, "ui-fired", f"{BASE}/task/{other}").status_code == 200
+    assert session_get(live, "ui-fired", f"{BASE}/task/{TASK}").status_code == 503
+    page.wait_for_selector(f"#faults li:has-text('fired 1 time(s)')", timeout=5000)
+    assert "1 more time(s)" in rule.text_content()
+    assert session_get(live, "ui-fired", f"{BASE}/task/{TASK}").status_code == 503
+    page.wait_for_function("() => !document.querySelector('#faults li')", timeout=5000)  # spent: gone

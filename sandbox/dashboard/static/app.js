@@ -297,8 +297,11 @@ async function loadJournal(rebuild = false) {
 // -- faults --
 async function loadFaults() {
   const rules = (await control("GET", "/faults")).payload;
-  $("faults").replaceChildren(...rules.map((r) => el("li", {},
-    `${r.id}: ${r.operation}${r.task_id ? ` on ${r.task_id}` : ""} → ${r.status || "latency"} `,
+  // every field a rule has, and how often it fired: a spent rule is gone from the list
+  $("faults").replaceChildren(...rules.map((r) => el("li", { "data-fault": r.id },
+    `${r.id}: ${r.operation}${r.task_id ? ` on ${r.task_id}` : ""} → ${r.status || "latency only"}` +
+    `${r.latency_ms ? `, +${r.latency_ms} ms` : ""}, ${r.times === null ? "every time" : `${r.times} more time(s)`}` +
+    `${r.probability < 1 ? `, probability ${r.probability}` : ""}; fired ${r.fired} time(s) `,
     el("button", { type: "button", "aria-label": `Remove fault ${r.id}`, onclick: guard(async () => {
       await control("DELETE", `/faults/${encodeURIComponent(r.id)}`); await loadFaults();
     }) }, "Remove"))));
@@ -423,6 +426,8 @@ document.addEventListener("DOMContentLoaded", () => {
     if ($("fault-status").value) rule.status = Number($("fault-status").value);
     if ($("fault-times").value) rule.times = Number($("fault-times").value);
     if ($("fault-latency").value) rule.latency_ms = Number($("fault-latency").value);
+    if ($("fault-task").value.trim()) rule.task_id = $("fault-task").value.trim();
+    if ($("fault-probability").value) rule.probability = Number($("fault-probability").value);
     await control("POST", "/faults", rule);
     await loadFaults();
   }));
@@ -433,6 +438,11 @@ document.addEventListener("DOMContentLoaded", () => {
   }));
   loadOperations().catch((e) => say(e.message, true));
   learnToken().catch(() => {}).then(refreshAll);
-  setInterval(() => loadJournal().catch(() => {}), 1000);
+  let faultsSeq = -1;  // the journal's newest entry when the rules were last read: a call may have fired one
+  setInterval(() => loadJournal().then(() => {
+    if (state.journalSeq === faultsSeq) return undefined;
+    faultsSeq = state.journalSeq;
+    return loadFaults();
+  }).catch(() => {}), 1000);
   setInterval(() => refreshReport().catch(() => {}), 2000);
 });
