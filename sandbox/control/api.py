@@ -128,7 +128,7 @@ class ControlHandlers(NotificationHandlers):
             raise errors.FaultNotFound(f"No fault rule {fault_id} in this session.")
         return None, 204
 
-    async def get_journal(self, operation=None, task_id=None, status=None, since=None, limit=None, **_):
+    async def get_journal(self, operation=None, task_id=None, status=None, since=None, limit=None, violations=False, **_):
         if since is not None:
             try:
                 moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
@@ -138,10 +138,13 @@ class ControlHandlers(NotificationHandlers):
             except (ValueError, OverflowError):
                 raise errors.BadRequest("since must look like 2025-03-01T12:00:00Z.",
                                         [{"location": "query.since", "message": "not a timestamp"}]) from None
+        found = journal.select(await self.session.store.journal_query(self.session.sid), operation, task_id, status,
+                               since, None if violations else limit)
+        if violations:
+            found = [e for e in found if report.broke_the_contract(e)]
+            found = found[-limit:] if limit else found
         entries = [{**e, "request": {**e["request"], "body": decode(e["request"]["body"])},
-                    "response": {"body": decode(e["response"]["body"])}}
-                   for e in journal.select(await self.session.store.journal_query(self.session.sid),
-                                           operation, task_id, status, since, limit)]
+                    "response": {"body": decode(e["response"]["body"])}} for e in found]
         return {"count": len(entries), "payload": entries}, 200
 
     async def clear_journal(self, **_):

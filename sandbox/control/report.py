@@ -36,6 +36,11 @@ def blame(code: str | None) -> str | None:
     return BLAME_BY_CODE.get(code) if isinstance(code, str) else None
 
 
+def broke_the_contract(entry: dict) -> bool:
+    """A journal entry the report counts as a violation: the client's, or behind a proxy the upstream's."""
+    return blame(entry.get("code")) in CLIENT_KINDS or bool((entry.get("verdicts") or {}).get("upstream"))
+
+
 def side(kind: str) -> str:
     return "upstream" if kind in UPSTREAM_KINDS else "client"
 

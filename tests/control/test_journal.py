@@ -275,3 +275,16 @@ def test_a_journal_fed_huge_bodies_stays_under_its_budget_and_counts_every_call(
     assert (violations["count"], refusals["count"]) == (30, 20)
     assert 0 < violations["kept"] < 30 and violations["kept"] + violations["not_kept"] == 30
     assert refusals["kept"] + refusals["not_kept"] == 20
+
+
+def test_violations_only_keeps_the_calls_that_broke_the_contract_and_limit_counts_among_them(client):
+    h = {**auth(), **sess("v")}
+    client.get(f"{BASE}/task?limit=0", headers=h)             # a violation: bad parameter
+    client.get(f"{BASE}/task/task_nope", headers=h)           # 404: not the client's fault
+    client.post(f"{BASE}/task/{TASK}/complete", headers=h)    # 200
+    client.post(f"{BASE}/task/{TASK}/complete", headers=h)    # 400 task_not_reviewing: a refusal, allowed
+    client.get(f"{BASE}/tasks", headers=h)                    # a violation: unknown route
+    found = journal(client, "v", violations="true")
+    assert [(e["status"], e["code"]) for e in found] == [(400, "invalid_request"), (404, "route_not_found")]
+    assert [e["code"] for e in journal(client, "v", violations="true", limit=1)] == ["route_not_found"]
+    assert len(journal(client, "v", violations="false")) == 5

@@ -366,3 +366,28 @@ def test_a_fault_rule_shows_every_field_and_how_often_it_fired_without_a_click(p
     assert "1 more time(s)" in rule.text_content()
     assert session_get(live, "ui-fired", f"{BASE}/task/{TASK}").status_code == 503
     page.wait_for_function("() => !document.querySelector('#faults li')", timeout=5000)  # spent: gone
+
+
+def test_the_journal_filters_by_operation_status_violation_and_text(page, live):
+    open_session(page, "ui-filters")
+    session_get(live, "ui-filters", f"{BASE}/task/{TASK}")                       # getTask 200
+    session_get(live, "ui-filters", f"{BASE}/task/task_missing00001")            # getTask 404
+    session_get(live, "ui-filters", f"{BASE}/task?limit=0")                      # listTasks 400, a violation
+    page.wait_for_selector("#journal li:has-text('limit=0'), #journal li:has-text('/task →')")
+
+    def shown() -> list[str]:
+        page.wait_for_timeout(400)
+        return [line.split(" ", 1)[1] for line in page.locator("#journal li .line").all_text_contents()]
+
+    page.check("#journal-violations")
+    assert shown() == [f"GET {BASE}/task → 400 listTasks"]
+    page.uncheck("#journal-violations")
+    page.select_option("#journal-operation", "getTask")
+    assert sorted(shown()) == sorted([f"GET {BASE}/task/{TASK} → 200 getTask", f"GET {BASE}/task/task_missing00001 → 404 getTask"])
+    page.fill("#journal-status", "404")
+    page.press("#journal-status", "Enter")
+    assert shown() == [f"GET {BASE}/task/task_missing00001 → 404 getTask"]
+    page.fill("#journal-status", "")
+    page.select_option("#journal-operation", "")
+    page.fill("#journal-text", "MISSING0")
+    assert shown() == [f"GET {BASE}/task/task_missing00001 → 404 getTask"]

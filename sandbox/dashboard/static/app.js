@@ -268,7 +268,13 @@ async function moveClock(body) {
 async function loadJournal(rebuild = false) {
   if (state.paused) return;
   const generation = state.generation;
-  const entries = (await control("GET", "/journal?limit=100")).payload;
+  // operation, status and violations filter on the control plane; the text, here, over what is shown
+  const query = new URLSearchParams({ limit: "100" });
+  if ($("journal-operation").value) query.set("operation", $("journal-operation").value);
+  if ($("journal-status").value) query.set("status", $("journal-status").value);
+  if ($("journal-violations").checked) query.set("violations", "true");
+  const entries = (await control("GET", `/journal?${query}`)).payload;
+  const text = $("journal-text").value.trim().toLowerCase();
   if (generation !== state.generation) return;
   const list = $("journal");
   if (rebuild || !entries.length || entries[entries.length - 1].seq < state.journalSeq) {
@@ -279,7 +285,9 @@ async function loadJournal(rebuild = false) {
   const fresh = entries.filter((e) => e.seq > state.journalSeq);
   if (entries.length) state.journalSeq = Math.max(state.journalSeq, entries[entries.length - 1].seq);
   // Newest first; entries already shown stay as they are (an opened body stays open).
-  for (const e of fresh.filter((e) => !(hide && e.request.headers["x-sandbox-client"] === CLIENT))) {
+  const wanted = (e) => !(hide && e.request.headers["x-sandbox-client"] === CLIENT)
+    && (!text || JSON.stringify([e.method, e.path, e.code, e.request.body, e.response.body]).toLowerCase().includes(text));
+  for (const e of fresh.filter(wanted)) {
     // numbered by the journal's own seq: the dashboard's hidden calls leave gaps, not a false count
     const item = el("li", { class: e.status >= 400 ? "refused" : "", "data-seq": e.seq, value: e.seq },
       el("span", { class: "line" }, `${e.time} ${e.method} ${e.path} → ${e.status} ${e.operation || ""}`));
@@ -314,6 +322,7 @@ async function loadOperations() {
     for (const operation of Object.values(item)) if (operation && operation.operationId) ids.push(operation.operationId);
   }
   fill($("fault-operation"), ids.sort().map((id) => [id, id]), "getTask");
+  fill($("journal-operation"), [["", "any"], ...ids.map((id) => [id, id])], "");
 }
 
 // -- notifications --
@@ -417,6 +426,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("unfreeze").addEventListener("click", guard(() => moveClock({ freeze: false })));
   $("advance").addEventListener("click", guard(() => moveClock({ advance_seconds: Number($("step").value) })));
   $("hide-own").addEventListener("change", guard(() => loadJournal(true)));
+  for (const id of ["journal-operation", "journal-status", "journal-violations", "journal-text"]) {
+    $(id).addEventListener(id === "journal-text" ? "input" : "change", guard(() => loadJournal(true)));
+  }
+  $("journal-filters").addEventListener("submit", guard(() => loadJournal(true)));
   $("clear-journal").addEventListener("click", guard(async () => {
     await control("DELETE", "/journal"); await settled(loadJournal(true), loadReport());
   }));
