@@ -391,3 +391,24 @@ def test_the_journal_filters_by_operation_status_violation_and_text(page, live):
     page.select_option("#journal-operation", "")
     page.fill("#journal-text", "MISSING0")
     assert shown() == [f"GET {BASE}/task/task_missing00001 → 404 getTask"]
+
+
+def test_an_event_fired_in_the_page_is_listed_and_its_delivery_shows_each_attempt(page, live):
+    open_session(page, "ui-events")
+    inbox = f"{live.url}/_sandbox/inbox/ui-events"
+    page.fill("#subscription-url", inbox)
+    page.get_by_role("button", name="Subscribe", exact=True).click()
+    page.wait_for_selector("#subscriptions li")
+    page.select_option("#event-type", "upload.in_review")
+    page.fill("#event-upload", "upl_123456789")
+    page.get_by_role("button", name="Fire", exact=True).click()
+    page.wait_for_selector("#events li:has-text('upload.in_review for upl_123456789')")
+    deadline = 10
+    while deadline and "delivered" not in page.text_content("#deliveries"):
+        page.click("#refresh-tasks")  # the notifications are read with the session's state
+        page.wait_for_timeout(500)
+        deadline -= 1
+    delivery = page.locator("#deliveries > li").first
+    assert f"upload.in_review for upl_123456789 → {inbox}: delivered" in delivery.text_content()
+    attempt = delivery.locator(".attempts li").first.text_content()
+    assert ": 2" in attempt and " ms" in attempt  # a 2xx of the inbox, and how long it took

@@ -333,15 +333,24 @@ async function loadNotifications() {
     el("button", { type: "button", "aria-label": `Delete subscription ${s.id}`, onclick: guard(async () => {
       await control("DELETE", `/subscriptions/${encodeURIComponent(s.id)}`); await loadNotifications();
     }) }, "Delete"))));
-  const deliveries = (await control("GET", "/deliveries")).payload;
-  $("deliveries").replaceChildren(...deliveries.map((d) => {
-    const last = d.attempts[d.attempts.length - 1];
-    return el("li", {}, `${d.id} ${d.event_id} → ${d.subscription_id}: ${d.status}, ${d.attempts.length} attempt(s)` +
-      (last ? `, last ${last.status ?? last.error}` : "") + " ",
-    el("button", { type: "button", "aria-label": `Resend ${d.id}`, onclick: guard(async () => {
-      await control("POST", `/deliveries/${encodeURIComponent(d.id)}/resend`);
-      await loadNotifications();
-    }) }, "Resend"));
+  const [events, deliveries] = await Promise.all([control("GET", "/events"), control("GET", "/deliveries")]);
+  const byId = new Map(events.payload.map((e) => [e.id, e]));
+  const urls = new Map(subs.map((s) => [s.id, s.url]));
+  $("events").replaceChildren(...events.payload.slice(-50).reverse().map((e) => el("li", { value: e.seq, "data-event": e.id },
+    `${e.type} for ${e.upload_id} at ${e.created_at} (${e.id})`)));
+  $("deliveries").replaceChildren(...deliveries.payload.map((d) => {
+    const event = byId.get(d.event_id);
+    const item = el("li", { "data-delivery": d.id },
+      `${event ? `${event.type} for ${event.upload_id}` : d.event_id} → ${urls.get(d.subscription_id) || d.subscription_id}: ` +
+      `${d.status}${d.next_attempt_at ? `, next attempt at ${d.next_attempt_at}` : ""} `,
+      el("button", { type: "button", "aria-label": `Resend ${d.id}`, onclick: guard(async () => {
+        await control("POST", `/deliveries/${encodeURIComponent(d.id)}/resend`);
+        await loadNotifications();
+      }) }, "Resend"));
+    // each attempt: when, what the receiver answered (or why none came), and how long it took
+    item.append(el("ol", { class: "attempts" }, ...d.attempts.map((a) => el("li", {},
+      `${a.at}: ${a.status ?? `no answer (${a.error})`} in ${a.latency_ms} ms`))));
+    return item;
   }));
 }
 
@@ -443,6 +452,10 @@ document.addEventListener("DOMContentLoaded", () => {
     if ($("fault-probability").value) rule.probability = Number($("fault-probability").value);
     await control("POST", "/faults", rule);
     await loadFaults();
+  }));
+  $("event-form").addEventListener("submit", guard(async () => {
+    await control("POST", "/events", { upload_id: $("event-upload").value.trim(), type: $("event-type").value });
+    await loadNotifications();
   }));
   $("subscription-form").addEventListener("submit", guard(async () => {
     const made = (await control("POST", "/subscriptions", { project_id: project().id, url: $("subscription-url").value })).payload;
