@@ -412,3 +412,20 @@ def test_an_event_fired_in_the_page_is_listed_and_its_delivery_shows_each_attemp
     assert f"upload.in_review for upl_123456789 → {inbox}: delivered" in delivery.text_content()
     attempt = delivery.locator(".attempts li").first.text_content()
     assert ": 2" in attempt and " ms" in attempt  # a 2xx of the inbox, and how long it took
+
+
+@pytest.mark.parametrize("width", [820, 1400])
+def test_ids_and_statuses_never_break_mid_word_from_a_laptop_screen_to_a_wide_one(browser, live, width):
+    with watched_page(browser, live.url) as opened:
+        opened.set_viewport_size({"width": width, "height": 900})
+        open_session(opened, "ui-wrap")
+        opened.wait_for_selector("#tasks tbody tr")
+        broken = opened.eval_on_selector_all(
+            "#tasks tbody td:not(:nth-child(2)), #uploads tbody td:nth-child(1), #uploads tbody td:nth-child(3),"
+            " #uploads tbody td:nth-child(4)",
+            """cells => cells.filter(cell => {
+                 const range = document.createRange(); range.selectNodeContents(cell);
+                 const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+                 return lines.size > 1;
+               }).map(cell => cell.textContent)""")
+        assert broken == []
