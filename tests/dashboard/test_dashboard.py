@@ -429,3 +429,18 @@ def test_ids_and_statuses_never_break_mid_word_from_a_laptop_screen_to_a_wide_on
                  return lines.size > 1;
                }).map(cell => cell.textContent)""")
         assert broken == []
+
+
+def test_a_running_clock_ticks_in_the_page_without_a_click(page, live):
+    open_session(page, "ui-ticking")
+    page.click("#unfreeze")
+    page.wait_for_function("document.getElementById('clock-frozen').textContent === '(running)'")
+    first = page.text_content("#clock-now")
+    page.wait_for_function("(first) => document.getElementById('clock-now').textContent !== first", arg=first,
+                           timeout=3000)
+    assert page.text_content("#clock-now") > first and page.text_content("#clock-now").endswith("Z")
+    page.click("#freeze")
+    page.wait_for_function("document.getElementById('clock-frozen').textContent === '(frozen)'")
+    held = page.text_content("#clock-now")
+    page.wait_for_timeout(1500)
+    assert page.text_content("#clock-now") == held, "a frozen clock stands still"

@@ -244,10 +244,20 @@ async function moveUpload(id, folder) {
 }
 
 // -- clock --
+let clockShown = null;  // {at: the session's time when read, read: this page's time then, frozen}
+
 async function loadClock() {
   const clock = (await control("GET", "/clock")).payload;
+  clockShown = { at: Date.parse(clock.now), read: Date.now(), frozen: clock.frozen };
   $("clock-now").textContent = clock.now;
   $("clock-frozen").textContent = clock.frozen ? "(frozen)" : "(running)";
+}
+
+function tickClock() {
+  // a running clock moves as real time does: shown ticking, without asking the sandbox each second
+  if (!clockShown || clockShown.frozen || Number.isNaN(clockShown.at)) return;
+  const now = new Date(clockShown.at + Date.now() - clockShown.read);
+  $("clock-now").textContent = now.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 async function moveClock(body) {
@@ -464,6 +474,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }));
   loadOperations().catch((e) => say(e.message, true));
   learnToken().catch(() => {}).then(refreshAll);
+  setInterval(tickClock, 1000);
   let faultsSeq = -1;  // the journal's newest entry when the rules were last read: a call may have fired one
   setInterval(() => loadJournal().then(() => {
     if (state.journalSeq === faultsSeq) return undefined;
