@@ -41,8 +41,9 @@ class Forward:
     """Innermost for /v2/: other paths (the control plane) go on to `app`. A request that breaks
     the contract is forwarded all the same, unless `strict`, when it is answered as the sandbox
     would answer it: an upload's form too, checked whole first when it fits in `max_body_bytes`,
-    else as it streams and cut off when it breaks the contract. The proxy's own bounds hold either way: a JSON body over `max_body_bytes`,
-    an upload over `upload_bytes`. `recorder` (sandbox/proxy/recorder.py) gets every whole JSON answer."""
+    else as it streams and cut off when it breaks the contract. The proxy's own bounds hold either
+    way: a JSON body over `max_body_bytes`, an upload over `upload_bytes`. `recorder`
+    (sandbox/proxy/recorder.py) gets every whole JSON answer."""
 
     def __init__(self, app, upstream: Upstream, client: ClientCheck, answers: AnswerCheck, strict: bool = False,
                  max_body_bytes: int = 1024 * 1024, upload_bytes: int = 4 * 1024 ** 3, recorder=None):
