@@ -30,6 +30,35 @@ def cut(data: bytes, total: int, limit: int) -> str | None:
     return text if total <= limit else f"{text}[… {total - limit} more bytes not journalled]"
 
 
+HEADER_CHARS = 256          # of each journalled header's value
+HEADERS_BYTES = 4 * 1024   # of all of an entry's headers: a header section may be 64 KiB
+MASKED = {b"authorization", b"proxy-authorization", b"cookie", b"x-sandbox-admin-token"}
+MASK = "••••"
+
+
+def headers_of(raw) -> dict[str, str]:
+    """A request's headers as the journal keeps them: the first of each name, each value cut at
+    HEADER_CHARS and all at HEADERS_BYTES, credentials masked (an Authorization keeps its scheme,
+    so a wrong one shows, never its key)."""
+    found: dict[str, str] = {}
+    used = 0
+    for key, value in raw:
+        name = key.decode("latin-1")
+        if name in found:
+            continue
+        if key in MASKED:
+            scheme = value.split(b" ", 1)[0].decode("latin-1")[:20] if key.endswith(b"authorization") else ""
+            text = f"{scheme} {MASK}".strip() if b" " in value else MASK
+        else:
+            text = value.decode("latin-1")
+            text = text if len(text) <= HEADER_CHARS else text[:HEADER_CHARS] + "…"
+        used += len(name) + len(text)
+        if used > HEADERS_BYTES:
+            break
+        found[name] = text
+    return found
+
+
 def keep(buffer: bytearray, chunk: bytes, limit: int) -> None:
     """The first `limit` bytes of a body, as its chunks pass: what the journal keeps of it."""
     if len(buffer) < limit:

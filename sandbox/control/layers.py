@@ -7,14 +7,15 @@ import re
 
 from sandbox import errors
 from sandbox.control import faults, report
-from sandbox.control.journal import BODY_BYTES, cut, decode, fitting, keep
+from sandbox.control.journal import BODY_BYTES, cut, decode, fitting, headers_of, keep
 from sandbox.http.context import FRESH, REPLAY_BYTES, context_of, is_local  # noqa: F401  (is_local: the dashboard's page asks it too)
 from sandbox.control.sessions import Sessions
 from sandbox.http.envelope import ERROR_CODE, to_starlette
 from sandbox.spec import Contract
 
 log = logging.getLogger("sandbox")
-# x-sandbox-client: a tool naming itself (the dashboard does), so its own calls can be told apart
+# What a proxy journals of a request's headers (the sandbox journals them all, credentials masked):
+# x-sandbox-client is a tool naming itself (the dashboard does), so its own calls can be told apart.
 JOURNALLED_HEADERS = ("content-type", "prefer", "x-sandbox-client")
 _JOURNALLED = {name.encode(): name for name in JOURNALLED_HEADERS}
 DASHBOARD = "dashboard"
@@ -230,10 +231,7 @@ class JournalRecorder(_SessionLayer):
             answer = decode(body.decode("utf-8", "replace"))
             problems = answer.get("details", []) if isinstance(answer, dict) else []
             problems = fitting(problems, self.body_bytes) if isinstance(problems, list) else []
-        headers: dict[str, str] = {}  # one pass over the request's headers, the first of each name
-        for key, value in scope.get("headers", ()):
-            if key in _JOURNALLED and _JOURNALLED[key] not in headers:
-                headers[_JOURNALLED[key]] = value.decode("latin-1")
+        headers = headers_of(scope.get("headers", ()))
         # The dashboard's own calls are journalled (it hides them) but are not the client's.
         client = headers.get("x-sandbox-client") != DASHBOARD
         content_type = headers.get("content-type", "")

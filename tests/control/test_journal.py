@@ -288,3 +288,15 @@ def test_violations_only_keeps_the_calls_that_broke_the_contract_and_limit_count
     assert [(e["status"], e["code"]) for e in found] == [(400, "invalid_request"), (404, "route_not_found")]
     assert [e["code"] for e in journal(client, "v", violations="true", limit=1)] == ["route_not_found"]
     assert len(journal(client, "v", violations="false")) == 5
+
+
+def test_a_calls_headers_are_journalled_with_credentials_masked_and_within_a_bound(client):
+    many = {f"X-Pad-{i:03d}": "p" * 40 for i in range(200)}  # 10 KB of headers: more than an entry keeps
+    client.get(f"{BASE}/task/{TASK}", headers={**auth(), **sess("hdr"), "X-Trace-Id": "trace-1",
+                                              "Cookie": "sid=secret-cookie", "X-Long": "L" * 1000, **many})
+    [entry] = journal(client, "hdr")
+    headers = entry["request"]["headers"]
+    assert headers["authorization"] == "Bearer ••••" and headers["cookie"] == "••••"
+    assert headers["x-trace-id"] == "trace-1" and headers["x-long"] == "L" * 256 + "…"
+    assert "YOUR_API_KEY" not in str(entry) and "secret-cookie" not in str(entry)
+    assert 50 < len(headers) < 100 and sum(len(k) + len(v) for k, v in headers.items()) <= 4096

@@ -444,3 +444,15 @@ def test_a_running_clock_ticks_in_the_page_without_a_click(page, live):
     held = page.text_content("#clock-now")
     page.wait_for_timeout(1500)
     assert page.text_content("#clock-now") == held, "a frozen clock stands still"
+
+
+def test_a_journal_entry_shows_its_request_headers_with_the_key_masked(page, live):
+    open_session(page, "ui-headers")
+    httpx.get(live.url + f"{BASE}/task/{TASK}", headers={**auth(), "X-Sandbox-Session": "ui-headers",
+                                                         "X-Trace-Id": "trace-42"})
+    entry = page.locator("#journal li", has_text=f"GET {BASE}/task/{TASK}").first
+    entry.wait_for()
+    entry.locator("details summary").click()
+    shown = entry.locator("pre").text_content()
+    assert '"x-trace-id": "trace-42"' in shown and '"authorization": "Bearer ••••"' in shown
+    assert "YOUR_API_KEY" not in shown

@@ -306,7 +306,8 @@ async function loadJournal(rebuild = false) {
       item.append(el("ul", { class: "problems" }, ...e.problems.map((p) => el("li", {}, `${p.location}: ${p.message}`))));
     }
     item.append(el("details", {}, el("summary", {}, `bodies of #${e.seq}`),
-      el("pre", {}, `request: ${JSON.stringify(e.request.body, null, 2)}\nresponse: ${JSON.stringify(e.response.body, null, 2)}`)));
+      el("pre", {}, `request headers (credentials masked): ${JSON.stringify(e.request.headers, null, 2)}\n` +
+        `request: ${JSON.stringify(e.request.body, null, 2)}\nresponse: ${JSON.stringify(e.response.body, null, 2)}`)));
     list.prepend(item);
   }
   while (list.children.length > 200) list.lastElementChild.remove();
