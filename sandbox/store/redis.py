@@ -248,7 +248,9 @@ class RedisStore(Journals):
             entry = self._cache.get(sid)
             if entry is not None:
                 return entry
-            await self.open(sid)
+            # not a use: the request marks its use once, with its journal entry; a cluster's use mark
+            # is a step of its own, and one that lands after an eviction leaves a stale index entry
+            await self.open(sid, use=False)
         raise errors.StoreBusy()
 
     async def _run(self, sid: str, attempts: int, fn, args, kwargs):
