@@ -274,6 +274,12 @@ class UnsupportedMediaType(SandboxError):
     blame = "invalid_request"
 
 
+class TooManyStreams(SandboxError):
+    """A live channel past its bound (sandbox/control/live.py): held connections are a resource too."""
+    status = 429
+    code = "too_many_streams"
+
+
 # Answered by the HTTP server itself (sandbox/http/limits.py), before a request reaches the app.
 class RequestTimeout(SandboxError):
     status = 408

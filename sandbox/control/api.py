@@ -10,6 +10,7 @@ from sandbox.http.context import context_of
 from sandbox import errors, fixtures
 from sandbox.control import faults, journal, report
 from sandbox.control.journal import decode
+from sandbox.control.live import Live, Streams
 from sandbox.control.notifications import NotificationHandlers
 from sandbox.control.sessions import Session, Sessions
 from sandbox.domain import folders, world
@@ -34,6 +35,7 @@ class ControlHandlers(NotificationHandlers):
     def __init__(self, sessions: Sessions, contract: Contract, hosts=None):
         self.sessions = sessions
         self.contract = contract
+        self.streams = Streams()
         if hosts is not None:
             self.hosts = hosts
 
@@ -47,6 +49,9 @@ class ControlHandlers(NotificationHandlers):
     async def delete_session(self, **_):
         await self.sessions.delete(self.session)
         return None, 204
+
+    async def watch_session(self, **_):
+        return Live(self.session, self.streams)
 
     async def list_sessions(self, **_):
         ctx = context_of(context.scope)

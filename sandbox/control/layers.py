@@ -246,4 +246,5 @@ class JournalRecorder(_SessionLayer):
                                  else cut(request, sizes["request"], self.body_bytes))},
             "response": {"body": cut(body, sizes["response"], self.body_bytes)}, "problems": problems},
             mark=report.mark(operation, status, code) if client else None,
-            keep=report.kept_as(code) if client and code else None, basis=None if last else session.checks)
+            keep=report.kept_as(code) if client and code else None, basis=None if last else session.checks,
+            tell=client)  # the dashboard's own reads tell no one: its page would read again, and again

@@ -17,6 +17,8 @@ log = logging.getLogger("uvicorn.error")
 # client still sends: closing with unread bytes makes the kernel reset the connection, and a
 # client still writing its request would then never read the answer.
 LINGER_SECONDS = 2.0
+# Answers that are streams, which the server ends at once when it shuts down (a dashboard's live channel).
+STREAMS = ("/_sandbox/live",)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # request's headers are due within the timeout of its opening.
         self._head_begun = self.loop.time()
         self._arm()
+
+    def shutdown(self) -> None:
+        """A stream's connection (STREAMS) closes at once, as if its client had left: graceful
+        shutdown waits for every answer in flight, and a stream's lasts minutes."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and cycle.scope.get("path") in STREAMS:
+            self.transport.close()
+            return
+        super().shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timers()

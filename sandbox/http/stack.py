@@ -111,7 +111,10 @@ class _Operation:
                 detail=f"Response body does not conform to specification. {problem.message} at {where}")
 
     async def __call__(self, scope, receive, send) -> None:
-        payload, status = await self.function(**self.kwargs(scope))
+        found = await self.function(**self.kwargs(scope))
+        if callable(found):  # an answer that sends itself: a stream (sandbox/control/live.py)
+            return await found(scope, receive, send)
+        payload, status = found
         self.check(payload, status)
         if payload is None:  # 204: no body, and no Content-Length either (RFC 9110 8.6)
             headers, body = [], b""

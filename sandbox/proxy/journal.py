@@ -112,5 +112,5 @@ class ExchangeJournal(JournalRecorder):
                 "status": client.status, "code": client.code, "error": client.message, "details": client.details or []},
                 "upstream": upstream,
                 **({"unchecked": exchange.unchecked} if exchange is not None and exchange.unchecked else {})}},
-            mark="\n".join(marks) if mine else None, keep=keep if mine and keep else None)
+            mark="\n".join(marks) if mine else None, keep=keep if mine and keep else None, tell=mine)
 

@@ -8,6 +8,7 @@ import logging
 import time
 from urllib.parse import unquote
 
+import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisClusterException
@@ -73,6 +74,16 @@ class ClusterStore(RedisStore):
                             socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0),
                             reinitialize_steps=0, client_name=self.client_name, **options)
 
+    async def _connect_for(self, channel: str) -> tuple[str, aioredis.Redis]:
+        """A channel's subscriber connects to the node that holds its slot (SSUBSCRIBE is sharded)."""
+        client = self._client()
+        await client.initialize()
+        node = client.get_node_from_key(channel)
+        options = parse(self.url)
+        options.pop("startup_nodes")
+        return node.name, aioredis.Redis(host=node.host, port=node.port, socket_timeout=TIMEOUT,
+                                         socket_connect_timeout=TIMEOUT, client_name=self.client_name, **options)
+
     async def _call(self, coro_fn, changes: bool = False):
         async def call(r: RedisCluster):
             # The slot map first: redis-py 8.1 sends a command issued while another call
@@ -106,8 +117,8 @@ class ClusterStore(RedisStore):
         return state
 
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
-                             basis: tuple | None = None) -> bool:
-        appended, _ = await asyncio.gather(super().journal_append(sid, entry, mark, keep, basis), self._touch(sid))
+                             basis: tuple | None = None, tell: bool = True) -> bool:
+        appended, _ = await asyncio.gather(super().journal_append(sid, entry, mark, keep, basis, tell), self._touch(sid))
         return appended
 
     async def _touch(self, sid: str) -> None:

@@ -7,6 +7,7 @@ import time
 from collections import OrderedDict, deque
 
 from sandbox.store.journal import Journal
+from sandbox.store.notices import JOURNAL, STATE, Notices
 from sandbox.store import codec
 from sandbox.store.base import DEFAULT, Options, check_bound, fresh, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.state import SessionState, Tx
@@ -38,6 +39,7 @@ class MemoryStore:  # a SyncStore (sandbox/store/protocol.py)
         self._inbox_seq = 0
         self._unauthenticated: dict[str, int] = {}
         self._lock = threading.RLock()
+        self.notices = Notices()  # the sender's thread commits too: it tells across threads
         self._open(DEFAULT)  # its seed's schedule starts with the app, as the clock it was given
 
     # -- sessions --
@@ -127,6 +129,7 @@ class MemoryStore:  # a SyncStore (sandbox/store/protocol.py)
                 check_bound(self.options, state, tx)
                 tx.commit_into(state)
                 self._set_wake(sid, tx)
+                self.notices.tell(sid, STATE)
             return result
 
     def _set_wake(self, sid: str, tx: Tx) -> None:
@@ -188,11 +191,17 @@ class MemoryStore:  # a SyncStore (sandbox/store/protocol.py)
             self._states[sid] = new
             self._journals[sid].clear()
             self._set_wake(sid, Tx(new, sid, self.options.id_seed))
+            self.notices.tell(sid, STATE)
             return new
 
     async def delete(self, sid: str) -> None:
         with self._lock:
             self._forget(sid)
+        self.notices.tell(sid, STATE)
+
+    def watch(self, sid: str):
+        """Waits on the session's changes (sandbox/store/notices.py)."""
+        return self.notices.watch(sid)
 
     async def sessions(self, tenants: list[str | None]) -> list[str]:
         """The live sessions of these tenants, each one's default first, then by last use."""
@@ -214,11 +223,13 @@ class MemoryStore:  # a SyncStore (sandbox/store/protocol.py)
 
     # -- journals --
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
-                             basis: tuple | None = None) -> bool:
+                             basis: tuple | None = None, tell: bool = True) -> bool:
         """Appends to a live session's journal and returns True: `basis` (the Redis store's check) is ignored."""
         journal = self._journals.get(sid)
         if journal is not None:
             journal.record(entry, mark, keep)
+            if tell:
+                self.notices.tell(sid, JOURNAL)
         return True
 
     async def journal_query(self, sid: str) -> list[dict]:
@@ -238,6 +249,7 @@ class MemoryStore:  # a SyncStore (sandbox/store/protocol.py)
         journal = self._journals.get(sid)
         if journal is not None:
             journal.clear()
+            self.notices.tell(sid, JOURNAL)
 
     async def journal_length(self, sid: str) -> int:
         return len(self._journals.get(sid) or ())

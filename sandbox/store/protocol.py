@@ -10,9 +10,10 @@ store to this contract.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, AsyncContextManager, Callable, Protocol
 
 from sandbox.store.base import Options
+from sandbox.store.notices import Watcher
 from sandbox.store.state import SessionState
 
 Unit = Callable[..., Any]  # fn(tx, *args, **kwargs): see the module's docstring
@@ -88,13 +89,21 @@ class Store(Protocol):
     async def unauthenticated(self) -> dict[str, int]:
         """Every field's count."""
 
+    # -- change notices: what a live dashboard waits on (sandbox/store/notices.py) --
+    def watch(self, sid: str) -> AsyncContextManager[Watcher]:
+        """An async context manager giving a Watcher of the session: its `changed(timeout)` returns
+        what changed since it last returned ("state": a commit, reset or delete; "journal": an
+        entry told, or a clear), made by this process or, on Redis, any other. Telling costs no
+        round trip: the scripts that change a session publish on its channel."""
+
     # -- journals: each session's, bounded by options.journal_size and journal_bytes --
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
-                             basis: tuple | None = None) -> bool:
+                             basis: tuple | None = None, tell: bool = True) -> bool:
         """Append an entry (counted under `mark` in the tally, or under each of several fields
         `mark` separates by newlines; kept apart too under `keep`, one of
         sandbox/store/journal.py KEPT); False, appending nothing, if the session moved past
-        `basis`, the state a request read (the memory store always appends)."""
+        `basis`, the state a request read (the memory store always appends). `tell` False: the
+        session's watchers are not told (the dashboard's own reads, which would wake it again)."""
 
     async def journal_query(self, sid: str) -> list[dict]:
         """The entries kept, oldest first, each with its `seq`."""

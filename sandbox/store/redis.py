@@ -19,6 +19,7 @@ from sandbox import errors
 from sandbox.store import codec
 from sandbox.store.outage import Outage
 from sandbox.store.redis_journals import Journals
+from sandbox.store.redis_notices import Watching
 from sandbox.store.scripts import APPEND, COMMIT, EVICT, INBOX, LOAD, RESET
 from sandbox.store.base import DEFAULT, Options, check_bound, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.base import fresh as fresh_state
@@ -39,7 +40,7 @@ def check_namespace(namespace: str) -> None:
                          "keys' hash tag; choose one without")
 
 
-class RedisStore(Journals):
+class RedisStore(Journals, Watching):
     kind = "redis"
     client_name = "task-sandbox"  # CLIENT LIST tells the API's connections from the senders'
 
@@ -54,6 +55,7 @@ class RedisStore(Journals):
         self.outage = Outage()
         self._refused: dict[str, int] = {}  # requests refused before any session, not yet in Redis
         self._refused_flush: asyncio.TimerHandle | None = None
+        self._subscribers: dict = {}  # per event loop, as the clients (Watching)
 
     # -- connection --
     def _client(self) -> aioredis.Redis:
@@ -127,6 +129,7 @@ class RedisStore(Journals):
         client = self._clients.pop(id(asyncio.get_running_loop()), None)
         if client is not None:
             await client.aclose()
+        await self._unwatch()
 
     async def close(self) -> None:
         if self._refused_flush is not None:
@@ -135,6 +138,7 @@ class RedisStore(Journals):
                 await self._add_refused()
             except RedisError:  # a closing loop: the tally loses under a second of refusals
                 pass
+        await self._unwatch()
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
@@ -264,7 +268,7 @@ class RedisStore(Journals):
             check_bound(self.options, state, tx)
             changed = any(tx.writes.values()) or bool(tx.by_upload)
             wake = wake_of(self.options, tx, time.time())
-            argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed), sid, _score(wake)]
+            argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed), sid, _score(wake), self._channel(sid)]
             for name, value in codec.record_fields(tx).items():
                 argv += [name, value]
             if await self._commit(sid, argv, wake):
@@ -297,7 +301,8 @@ class RedisStore(Journals):
             new = fresh_state(self.options, sid, scenario, clock=old.clock, owner=old.owner)
             wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), time.time())
             keys = [meta, self._in_step(self._wake_key, sid), records, journal, *report]
-            done = await self._reset(sid, keys, [codec.state_meta(new), old.version, born, sid, _score(wake)], wake)
+            done = await self._reset(sid, keys, [codec.state_meta(new), old.version, born, sid, _score(wake),
+                                                 self._channel(sid)], wake)
             self._cache.pop(sid, None)
             if done:
                 tell(self.options, wake)
@@ -313,6 +318,7 @@ class RedisStore(Journals):
         await self._call(lambda r: r.delete(*self._keys(sid)))
         await self._call(lambda r: r.zrem(self._index(split_sid(sid)[0]), sid))
         await self._call(lambda r: r.zrem(self._wake_key, sid))
+        await self._call(lambda r: r.spublish(self._channel(sid), b"s"))
 
     # -- senders of notifications: which sessions to look at, shared by every process --
     @property

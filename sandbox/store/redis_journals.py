@@ -46,8 +46,9 @@ class Journals:
 
     # -- journals: a capped list per session; seq numbers count every entry ever appended --
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
-                             basis: tuple | None = None) -> bool:
-        """One script (sandbox/store/scripts.py APPEND), which also marks the session used.
+                             basis: tuple | None = None, tell: bool = True) -> bool:
+        """One script (sandbox/store/scripts.py APPEND), which also marks the session used and,
+        if `tell`, tells the session's watchers.
         `basis`: the version and incarnation the request read (store.basis); False, with nothing
         appended, when the session moved past them (or is gone)."""
         meta, records, *journal = self._keys(sid)
@@ -56,7 +57,7 @@ class Journals:
             keys=[meta, records, self._in_step(self._index(split_sid(sid)[0]), sid), *journal], client=r,
             args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
                   KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT, sid, time.time(),
-                  *expected]),
+                  *expected, self._channel(sid) if tell else ""]),
             changes=True)
         if not done:
             self._cache.pop(sid, None)  # the request runs again on what Redis holds now
@@ -105,6 +106,7 @@ class Journals:
     async def journal_clear(self, sid: str) -> None:
         _, _, journal, _, *report = self._keys(sid)
         await self._call(lambda r: r.delete(journal, *report))
+        await self._call(lambda r: r.spublish(self._channel(sid), b"j"))
 
     async def journal_length(self, sid: str) -> int:
         return await self._call(lambda r: r.llen(self._keys(sid)[2]))

@@ -7,6 +7,11 @@ from __future__ import annotations
 # place leaves that index alone, and the cluster store updates it in a step of its own
 # (sandbox/store/cluster.py). On one Redis each script does both at once.
 #
+# A change of a session is told on its channel of notices (P:c:{SID}, in its slot) by SPUBLISH
+# from the script that made it: 's' for a commit or reset, 'j' for a journal entry. A process
+# whose dashboard watches the session subscribes there (sandbox/store/redis_notices.py); with
+# nobody subscribed a SPUBLISH costs the server a lookup, and no round trip is added.
+#
 # Over the count, take the least recently used sessions of one tenant out of its index of last
 # use by sid (its default session and the one being made are never taken) and return them. It
 # runs on the index in one script, so that many processes creating sessions at once never take
@@ -46,8 +51,8 @@ end
 # cluster's wake-up index is set from) and d (the rest).
 # KEYS: meta, records, the senders' wake-up index (or meta again). ARGV: expected version, incarnation, new meta,
 # ttl (0: none), 1 if the records change, the session's id, when a sender should look at it
-# ('': not until it changes), then field, value pairs. Returns 0 (moved on: nothing written) or
-# {1, the w it replaced}.
+# ('': not until it changes), the session's channel of change notices, then field, value pairs.
+# Returns 0 (moved on: nothing written) or {1, the w it replaced}.
 COMMIT = """
 local m = redis.call('HMGET', KEYS[1], 'v', 'b', 'w')
 if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
@@ -57,12 +62,13 @@ if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'rv', v) end
 if KEYS[3] ~= KEYS[1] then
   if ARGV[7] == '' then redis.call('ZREM', KEYS[3], ARGV[6]) else redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
 end
-for i = 8, #ARGV, 1000 do
+for i = 9, #ARGV, 1000 do
   redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 if tonumber(ARGV[4]) > 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[4]); redis.call('EXPIRE', KEYS[2], ARGV[4])
 end
+redis.call('SPUBLISH', ARGV[8], 's')
 return {1, m[3] or ''}
 """
 # How a request reaches its session, in one round trip. KEYS: meta, the tenant's sessions index
@@ -101,7 +107,7 @@ return {2, m, redis.call('HGETALL', KEYS[3])}
 """
 # KEYS: meta, wake-up index (or meta again), then what a reset empties (records, the journal, its tally and the
 # entries it keeps apart). ARGV: meta of the reset session, expected version and incarnation, the
-# session's id and wake-up time (as COMMIT). The version goes on; nothing happens if either
+# session's id and wake-up time (as COMMIT), its channel. The version goes on; nothing happens if either
 # moved since they were read.
 RESET = """
 local m = redis.call('HMGET', KEYS[1], 'v', 'b')
@@ -112,6 +118,7 @@ redis.call('DEL', unpack(KEYS, 3))
 if KEYS[2] ~= KEYS[1] then
   if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
 end
+redis.call('SPUBLISH', ARGV[6], 's')
 return v
 """
 # A request's journal entry, which also marks its session used. KEYS: meta, records, the tenant's
@@ -120,7 +127,7 @@ return v
 # the tally's fields, separated by newlines ('': none), which of the two lists keeps the entry too (1, 2; 0: neither),
 # bytes each list keeps, the two lists' names (sandbox/store/journal.py), the session's id, the
 # time, then the version and incarnation the request read ('' when it committed a change: its
-# commit checked them). Each list drops its oldest entries past either bound. Returns 1, or 0
+# commit checked them), and the session's channel ('': the entry is told to no one). Each list drops its oldest entries past either bound. Returns 1, or 0
 # (nothing appended) when the session is gone or moved past what the request read: the request
 # then runs again on the newer state, so a read costs one round trip and is never stale.
 APPEND = """
@@ -148,6 +155,7 @@ if tonumber(ARGV[3]) > 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[3]); redis.call('EXPIRE', KEYS[2], ARGV[3])
   for i = 4, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
 end
+if ARGV[13] ~= '' then redis.call('SPUBLISH', ARGV[13], 'j') end
 return 1
 """
 # On a cluster, a tenant's index after LOAD made a session there (sandbox/store/cluster.py).

@@ -32,7 +32,7 @@ def axe() -> Path:
 
 
 def serious(page, axe: Path) -> list[str]:
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("load")  # not "networkidle": the dashboard's live channel is a stream, never idle
     page.add_script_tag(path=str(axe))
     found = page.evaluate("""async () => (await axe.run()).violations
         .filter(v => v.impact === "serious" || v.impact === "critical")
@@ -47,6 +47,7 @@ def test_the_sandboxs_pages_have_no_serious_or_critical_violation(browser, live,
         if path == "/_sandbox/":  # with its data shown: tasks, uploads, journal, report
             page.wait_for_selector("#tasks tbody tr")
             page.wait_for_selector("#report-coverage tbody tr")
+            page.wait_for_selector("#live.live-on")
         assert serious(page, axe) == []
 
 

@@ -297,7 +297,11 @@ def test_with_an_admin_token_the_page_works_as_a_team_and_shows_only_its_session
 def test_a_page_loads_with_no_error_and_no_failed_load_favicon_included(browser, live, path):
     with watched_page(browser, live.url, strict=True) as opened:
         opened.goto(path)
-        opened.wait_for_load_state("networkidle")
+        if path == "/_sandbox/":  # its data shown, and its live channel open (never idle: it is a stream)
+            opened.wait_for_selector("#report-coverage tbody tr")
+            opened.wait_for_selector("#live.live-on")
+        else:
+            opened.wait_for_load_state("networkidle")
     icon = httpx.get(live.url + "/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
 

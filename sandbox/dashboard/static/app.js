@@ -380,6 +380,11 @@ async function refreshAll() {
   const generation = ++state.generation;
   try {
     await settled(loadSessions(), loadWorld());
+    const watched = `${state.session}\n${state.token}`;
+    if (state.watched !== watched) {  // the live channel follows the session and credentials shown (live.js)
+      state.watched = watched;
+      startLive();
+    }
     await settled(refreshState(), loadFaults(), loadJournal(true), loadReport());
     if (generation === state.generation) say(`session ${state.session}, as ${state.key} on ${state.project}`);
   } catch (e) {
@@ -475,12 +480,5 @@ document.addEventListener("DOMContentLoaded", () => {
   }));
   loadOperations().catch((e) => say(e.message, true));
   learnToken().catch(() => {}).then(refreshAll);
-  setInterval(tickClock, 1000);
-  let faultsSeq = -1;  // the journal's newest entry when the rules were last read: a call may have fired one
-  setInterval(() => loadJournal().then(() => {
-    if (state.journalSeq === faultsSeq) return undefined;
-    faultsSeq = state.journalSeq;
-    return loadFaults();
-  }).catch(() => {}), 1000);
-  setInterval(() => refreshReport().catch(() => {}), 2000);
+  setInterval(tickClock, 1000);  // the running clock ticks here; what falls due comes over the live channel
 });

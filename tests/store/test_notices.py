@@ -1,0 +1,100 @@
+"""Change notices (sandbox/store/notices.py, redis_notices.py): a watcher of a session is told of
+each change of it, made by its own process or another, and of nothing else; on every store."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from sandbox.store.notices import JOURNAL, STATE
+
+TASK = "task_abcdef123456"
+QUIET = 0.3  # how long a test waits to be sure nothing is told (a notice takes a millisecond or two)
+
+
+def rename(tx, name: str) -> None:
+    tx.put("tasks", TASK, replace(tx.task(TASK), name=name))
+
+
+def entry(n: int = 0) -> dict:
+    return {"time": "t", "operation": "getTask", "status": 200, "n": n}
+
+
+# what is done, to the watched session "a" unless it says, and what its watcher is told
+CHANGES = [
+    pytest.param(lambda s: s.run("a", rename, "x"), {STATE}, id="a commit"),
+    pytest.param(lambda s: s.run("a", lambda tx: tx.task(TASK)), set(), id="a unit that changes nothing"),
+    pytest.param(lambda s: s.journal_append("a", entry()), {JOURNAL}, id="a journal entry"),
+    pytest.param(lambda s: s.journal_append("a", entry(), tell=False), set(), id="an entry told to no one"),
+    pytest.param(lambda s: s.journal_clear("a"), {JOURNAL}, id="the journal cleared"),
+    pytest.param(lambda s: s.reset("a", None), {STATE}, id="a reset"),
+    pytest.param(lambda s: s.delete("a"), {STATE}, id="a delete"),
+    pytest.param(lambda s: s.run("b", rename, "x"), set(), id="another session's commit"),
+    pytest.param(lambda s: s.run("a@team_2", rename, "x"), set(), id="another team's session of the name"),
+    pytest.param(lambda s: s.journal_append("b", entry()), set(), id="another session's entry"),
+]
+
+
+async def told(watcher, expected: set) -> set:
+    """What the watcher is told: waiting for what is expected, or QUIET seconds when nothing is."""
+    found: set = set()
+    deadline = asyncio.get_running_loop().time() + (5 if expected else QUIET)
+    while (left := deadline - asyncio.get_running_loop().time()) > 0 and found != expected:
+        found |= await watcher.changed(left)
+    return found | await watcher.changed(0)
+
+
+@pytest.mark.parametrize("change, expected", CHANGES)
+def test_a_watcher_is_told_of_its_sessions_changes_and_nothing_else(make_store, change, expected):
+    store = make_store()
+
+    async def scenario():
+        for sid in ("a", "b", "a@team_2"):
+            await store.store.open(sid)
+        async with store.store.watch("a") as watcher:
+            assert await told(watcher, set()) == set(), "nothing is told before anything changes"
+            await change(store.store)
+            return await told(watcher, expected)
+    assert store.loop.run_until_complete(scenario()) == expected
+
+
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
+def test_a_change_made_by_another_process_is_told(request, kind, seeds):
+    """Two stores over one Redis (or cluster) namespace are two processes of one sandbox."""
+    from sandbox.store import open_store
+    from tests import redis_server
+    url = request.getfixturevalue("redis_url" if kind == "redis" else "cluster_url")
+    prefix = redis_server.namespace()
+    loop = asyncio.new_event_loop()
+    here, there = (open_store(url, seeds=seeds, namespace=prefix) for _ in range(2))
+
+    async def scenario():
+        await here.open("a")
+        async with here.watch("a") as watcher, here.watch("a") as second:
+            await there.run("a", rename, "elsewhere")
+            await there.journal_append("a", entry())
+            return await told(watcher, {STATE, JOURNAL}), await told(second, {STATE, JOURNAL})
+    try:
+        assert loop.run_until_complete(scenario()) == ({STATE, JOURNAL},) * 2, "every watcher of the session is told"
+    finally:
+        for store in (here, there):
+            loop.run_until_complete(store.close())
+        loop.close()
+        redis_server.drop(url, prefix)
+
+
+def test_the_last_watcher_gone_unsubscribes_and_a_new_one_subscribes_again(make_store):
+    store = make_store()
+
+    async def scenario():
+        await store.store.open("a")
+        async with store.store.watch("a") as watcher:
+            await store.store.run("a", rename, "one")
+            first = await told(watcher, {STATE})
+        await store.store.run("a", rename, "between")  # watched by no one: told to no one
+        async with store.store.watch("a") as watcher:
+            nothing = await told(watcher, set())
+            await store.store.run("a", rename, "two")
+            return first, nothing, await told(watcher, {STATE})
+    assert store.loop.run_until_complete(scenario()) == ({STATE}, set(), {STATE})
