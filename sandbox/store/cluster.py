@@ -81,7 +81,8 @@ class ClusterStore(RedisStore):
         node = client.get_node_from_key(channel)
         options = parse(self.url)
         options.pop("startup_nodes")
-        return node.name, aioredis.Redis(host=node.host, port=node.port, socket_timeout=TIMEOUT,
+        # no retry of its own: a lost connection is made again by the subscriber, which tells the watchers
+        return node.name, aioredis.Redis(host=node.host, port=node.port, socket_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0),
                                          socket_connect_timeout=TIMEOUT, client_name=self.client_name, **options)
 
     async def _call(self, coro_fn, changes: bool = False):

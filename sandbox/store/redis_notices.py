@@ -14,6 +14,11 @@ log = logging.getLogger("sandbox")
 RETRY_SECONDS = 1.0
 
 
+def channel_of(prefix: str, sid: str) -> str:
+    """A session's channel of notices: in its slot (its id is the hash tag), so its scripts may publish there."""
+    return f"{prefix}c:{{{sid}}}"
+
+
 class Subscriber:
     """Subscribes to a session's channel while this process has a watcher of it (SSUBSCRIBE: a
     channel lives on its slot's node, so on a cluster there is one connection per node, each read
@@ -22,7 +27,7 @@ class Subscriber:
 
     def __init__(self, prefix: str, connect_for: Callable[[str], Awaitable[tuple]]):
         """`connect_for(channel)` -> (the node's name, a new client for it)."""
-        self.prefix = f"{prefix}c:"
+        self.prefix = prefix
         self.connect_for = connect_for
         self.notices = Notices(first=self._subscribe, last=self._unsubscribe)
         self._nodes: dict[str, tuple] = {}      # name -> (pubsub, reader task)
@@ -30,7 +35,10 @@ class Subscriber:
         self._lock = asyncio.Lock()
 
     def channel(self, sid: str) -> str:
-        return f"{self.prefix}{{{sid}}}"
+        return channel_of(self.prefix, sid)
+
+    def sid_of(self, channel: str) -> str:
+        return channel[len(self.prefix) + 3:-1]  # "<prefix>c:{" ... "}"
 
     async def _subscribe(self, sid: str) -> None:
         try:
@@ -77,20 +85,19 @@ class Subscriber:
                 continue
             if message is None or message.get("type") != "smessage":
                 continue
-            channel = message["channel"].decode()
-            self.notices.tell(channel[len(self.prefix) + 1:-1], KINDS.get(message["data"], STATE))
+            self.notices.tell(self.sid_of(message["channel"].decode()), KINDS.get(message["data"], STATE))
 
     async def _again(self, name: str, pubsub) -> None:
         """Subscribe again to the node's channels, and tell their watchers (a notice may be lost)."""
         channels = [c for c, n in self._node_of.items() if n == name]
         try:
-            await pubsub.reset()
+            await pubsub.aclose()  # its connection, and what it was subscribed to, start again
             if channels:
                 await pubsub.ssubscribe(*channels)
         except (RedisError, OSError):
             return
         for channel in channels:
-            self.notices.tell(channel[len(self.prefix) + 1:-1], STATE)
+            self.notices.tell(self.sid_of(channel), STATE)
 
     async def close(self) -> None:
         for pubsub, task in self._nodes.values():
@@ -109,8 +116,7 @@ class Watching:
     _subscribers: dict
 
     def _channel(self, sid: str) -> str:
-        """In the session's slot (its id is the hash tag), so a script of its may publish there."""
-        return f"{self.prefix}c:{{{sid}}}"
+        return channel_of(self.prefix, sid)
 
     def watch(self, sid: str):
         """Waits on the session's changes, made by any process."""

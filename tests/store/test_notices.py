@@ -98,3 +98,34 @@ def test_the_last_watcher_gone_unsubscribes_and_a_new_one_subscribes_again(make_
             await store.store.run("a", rename, "two")
             return first, nothing, await told(watcher, {STATE})
     assert store.loop.run_until_complete(scenario()) == ({STATE}, set(), {STATE})
+
+
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
+def test_a_subscription_lost_with_its_connection_is_made_again(request, kind, seeds):
+    """Redis drops the subscriber's connection (CLIENT KILL, as a restart or a network blip would):
+    the watcher is told its session may have changed, and is told of changes after as before."""
+    import redis
+    from sandbox.store import open_store
+    from tests import redis_server
+    url = request.getfixturevalue("redis_url" if kind == "redis" else "cluster_url")
+    prefix = redis_server.namespace()
+    loop = asyncio.new_event_loop()
+    store = open_store(url, seeds=seeds, namespace=prefix)
+
+    async def scenario():
+        await store.open("a")
+        async with store.watch("a") as watcher:
+            subscriber = store._subscribers[id(asyncio.get_running_loop())]
+            (name, (pubsub, _)), = subscriber._nodes.items()
+            host, port = pubsub.connection._writer.get_extra_info("sockname")[:2]
+            node_host, node_port = name.rsplit(":", 1) if kind == "cluster" else ("127.0.0.1", url.rsplit(":", 1)[1].split("/")[0])
+            killed = redis.Redis(host=node_host, port=int(node_port)).client_kill_filter(addr=f"{host}:{port}")
+            after_kill = await told(watcher, {STATE})
+            await store.run("a", rename, "after")
+            return killed, after_kill, await told(watcher, {STATE})
+    try:
+        assert loop.run_until_complete(scenario()) == (1, {STATE}, {STATE})
+    finally:
+        loop.run_until_complete(store.close())
+        loop.close()
+        redis_server.drop(url, prefix)
