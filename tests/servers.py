@@ -37,6 +37,8 @@ class Served:
             except httpx.HTTPError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()  # one still starting would never end its stderr: reading it would hang
+                self.proc.wait()
                 said = open(self.log).read() if self.log else self.proc.stderr.read().decode()
                 raise RuntimeError(f"{self.args[3]} did not start: {said[-2000:]}")
             time.sleep(0.1)
