@@ -84,7 +84,7 @@ def test_advancing_the_clock_settles_a_processing_task(page):
     page.wait_for_function("document.getElementById('clock-frozen').textContent === '(frozen)'")
     page.locator(f"#tasks tbody tr[data-task='{TASK}']").click()
     page.get_by_role("button", name="Complete", exact=True).click()
-    page.wait_for_function("document.getElementById('action-result').textContent.includes('Task processing started')")
+    page.wait_for_selector("#task-actions li[data-action='complete'] .answer:has-text('Task processing started')")
     wait_row(page, TASK, "PROCESSING")
     page.get_by_label("Advance by (seconds)").fill("30")
     page.get_by_role("button", name="Advance", exact=True).click()
@@ -124,8 +124,7 @@ def test_the_contract_report_names_the_clients_violations_not_the_dashboards(pag
     page.locator(f"#tasks tbody tr[data-task='{TASK}']").click()
     for answer in ("Task processing started", "task_not_reviewing"):
         page.get_by_role("button", name="Complete", exact=True).click()
-        page.wait_for_function("text => document.getElementById('action-result').textContent.includes(text)",
-                               arg=answer)
+        page.wait_for_selector(f"#task-actions li[data-action='complete'] .answer:has-text('{answer}')")
     httpx.delete(f"{live.url}{BASE}/task/{TASK}", headers={**h, **auth()})  # another violation, from the client
     page.get_by_role("button", name="Refresh report").click()
     page.wait_for_selector("#report-violations li:has-text('method_not_allowed')")

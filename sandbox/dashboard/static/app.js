@@ -179,7 +179,6 @@ async function loadTasks() {
     return row;
   });
   $("tasks").tBodies[0].replaceChildren(...rows);
-  if (state.selected) await showTask(state.selected);
 }
 
 async function selectTask(id) {
@@ -189,25 +188,7 @@ async function selectTask(id) {
     row.setAttribute("aria-selected", String(row.dataset.task === id));
   }
   $("action-result").textContent = "";
-  await showTask(id);
-}
-
-async function showTask(id) {
-  const answer = await call("GET", `${base()}/task/${encodeURIComponent(id)}`);
-  $("task-detail").hidden = false;
-  $("task-id").textContent = id;
-  $("task-json").textContent = JSON.stringify(answer.data, null, 2);
-  if (answer.data && answer.data.payload) $("force-status").value = answer.data.payload.status;
-}
-
-async function act(action) {
-  const answer = await call("POST", `${base()}/task/${encodeURIComponent(state.selected)}/${action}`);
-  const result = $("action-result");
-  result.textContent = answer.status < 300
-    ? `${action}: ${answer.status} ${answer.data.message || answer.data.payload.status}`
-    : `${action}: ${answer.status} ${answer.data.code}: ${answer.data.error}`;
-  result.className = answer.status < 300 ? "" : "error";
-  await refreshState();
+  await loadTaskView();  // taskview.js
 }
 
 // -- uploads and folders --
@@ -373,7 +354,7 @@ async function settled(...loads) {
 }
 
 async function refreshState() {
-  await settled(loadClock(), loadTasks().then(loadUploads), loadNotifications());
+  await settled(loadClock(), loadTasks().then(loadUploads), loadNotifications(), loadTaskView());
 }
 
 async function refreshAll() {
@@ -441,12 +422,6 @@ document.addEventListener("DOMContentLoaded", () => {
     $("action-result").textContent = `forced ${$("force-status").value}`;
     await refreshState();
   }));
-  for (const button of document.querySelectorAll("[data-action]")) {
-    button.addEventListener("click", guard(() => {
-      if (!state.selected) throw new Error("pick a task first");
-      return act(button.dataset.action);
-    }));
-  }
   $("freeze").addEventListener("click", guard(() => moveClock({ freeze: true })));
   $("unfreeze").addEventListener("click", guard(() => moveClock({ freeze: false })));
   $("advance").addEventListener("click", guard(() => moveClock({ advance_seconds: Number($("step").value) })));
