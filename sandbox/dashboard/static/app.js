@@ -399,6 +399,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("delete-session").addEventListener("click", guard(async () => {
     if (!confirm(`Delete the session ${state.session}? Its changes, journal and report go with it.`)) return;
     state.paused = true;
+    await stopLive();
     try { await control("DELETE", "/session"); } finally { state.paused = false; }
     await useSession("default");
   }));

@@ -84,3 +84,11 @@ function startLive() {
   live.controller = new AbortController();
   listen(live.controller);
 }
+
+// Before the session is deleted: no stream and no read may be left to make it again.
+async function stopLive() {
+  if (live.controller) live.controller.abort();
+  live.controller = null;
+  state.watched = null;
+  while (live.running) await new Promise((resolve) => setTimeout(resolve, 20));
+}
