@@ -13,20 +13,23 @@ from sandbox.control.journal import decode
 from sandbox.control.live import Live, Streams
 from sandbox.control.notifications import NotificationHandlers
 from sandbox.control.sessions import Session, Sessions
-from sandbox.domain import folders, world
+from sandbox.domain import folders, pipeline, world
 from sandbox.domain.clock import format_timestamp, parse_timestamp
 from sandbox.spec import Contract
 from sandbox.store.base import split_sid
 
 
-def clock_view(session: Session) -> dict:
-    clock = session.state.clock
-    return {"now": format_timestamp(clock.now()), "frozen": clock.frozen}
+async def clock_view(session: Session) -> dict:
+    next_due = await session.run(pipeline.upcoming)  # applies what fell due first, as any read does
+    state = session.state
+    return {"now": format_timestamp(state.clock.now()), "frozen": state.clock.frozen,
+            "started_at": format_timestamp(state.started_at), "next_due": next_due}
 
 
 async def session_view(session: Session) -> dict:
+    clock = await clock_view(session)
     state = session.state
-    return {"name": Sessions.shown(session.sid, context_of(context.scope).everyone), "scenario": state.scenario, "clock": clock_view(session),
+    return {"name": Sessions.shown(session.sid, context_of(context.scope).everyone), "scenario": state.scenario, "clock": clock,
             "tasks": state.count("tasks"), "journal_entries": await session.store.journal_length(session.sid),
             "faults": len(state.faults)}
 
@@ -76,7 +79,7 @@ class ControlHandlers(NotificationHandlers):
         return {"payload": added}, 201
 
     async def get_clock(self, **_):
-        return {"payload": clock_view(self.session)}, 200
+        return {"payload": await clock_view(self.session)}, 200
 
     async def set_clock(self, body, **_):
         session = self.session
@@ -87,7 +90,7 @@ class ControlHandlers(NotificationHandlers):
         except ValueError as exc:
             raise errors.BadRequest(f"The clock cannot do that: {exc}.",
                                     [{"location": "body", "message": str(exc)}]) from None
-        return {"payload": clock_view(session)}, 200
+        return {"payload": await clock_view(session)}, 200
 
     async def get_world(self, **_):
         ctx = context_of(context.scope)

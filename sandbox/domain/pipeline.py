@@ -55,9 +55,9 @@ class Pipeline:
 
     def _settle(self, due: float, kind: str, task_id: str, version: int) -> None:
         tx = self.tx
-        task = tx.task(task_id)
-        if task is None or task.version != version or task.status != PROCESSING:
+        if not live(tx, kind, task_id, version):
             return
+        task = tx.task(task_id)
         project = tx.project(task.project_id)
         following = project.next_step(task.step_type) if kind == ADVANCE else task.step_type
         if task.outcome is not None:
@@ -83,9 +83,9 @@ class Pipeline:
 
     def _export(self, due: float, upload_id: str, version) -> None:
         tx = self.tx
-        upload = tx.upload(upload_id)
-        if upload is None or upload.fully_processed or upload.final_since != version:
+        if not live(tx, EXPORT, upload_id, version):
             return
+        upload = tx.upload(upload_id)
         tx.put("uploads", upload_id, evolve(upload, fully_processed=True))
         fails = tx.project(upload.project_id).export_fails
         stamp = format_timestamp(due)
@@ -93,3 +93,23 @@ class Pipeline:
             if task.status == COMPLETED and task.exported_at is None:
                 tx.put("tasks", task.id, evolve(task, **{"export_failed_at" if fails else "exported_at": stamp}))
         events.fire(tx, upload_id, events.PROCESSED, due)
+
+
+def live(tx, kind: str, target: str, version) -> bool:
+    """Whether an event still does something: its task or upload has not moved on since it was scheduled."""
+    if kind == EXPORT:
+        upload = tx.upload(target)
+        return upload is not None and not upload.fully_processed and upload.final_since == version
+    task = tx.task(target)
+    return task is not None and task.version == version and task.status == PROCESSING
+
+
+def upcoming(tx) -> dict | None:
+    """After applying what fell due by now, the next transition that will change something (its
+    time, kind and task or upload), or None: events gone stale are skipped, as they will be."""
+    now = tx.now()
+    Pipeline(tx).run_until(now)
+    for due, _, kind, target, version in tx.pending():
+        if live(tx, kind, target, version):
+            return {"at": format_timestamp(due), "in_seconds": exact(max(due - now, 0.0)), "kind": kind, "target": target}
+    return None

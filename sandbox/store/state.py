@@ -243,6 +243,14 @@ class Tx:
             dues.append(exact(self.state.started_at + self.state.seed.schedule[self.cursor][0]))
         return min(dues) if dues else None
 
+    def pending(self) -> Iterator[Event]:
+        """Every event still to fall due, in the order pop_due gives them (the seed's first on a tie)."""
+        events = self.state.events if self.events is None else self.events
+        schedule, start = self.state.seed.schedule, self.state.started_at
+        seeded = ((exact(start + delay), 0, kind, target, version)
+                  for delay, kind, target, version in (schedule[i] for i in range(self.cursor, len(schedule))))
+        return heapq.merge(seeded, sorted(events), key=lambda e: e[0])
+
     def now(self) -> float:
         return self.clock.now()
 

@@ -232,6 +232,7 @@ async function loadClock() {
   clockShown = { at: Date.parse(clock.now), read: Date.now(), frozen: clock.frozen };
   $("clock-now").textContent = clock.now;
   $("clock-frozen").textContent = clock.frozen ? "(frozen)" : "(running)";
+  showClockDetails(clock);  // clock.js: when it started, what falls due next
 }
 
 function tickClock() {
@@ -239,6 +240,7 @@ function tickClock() {
   if (!clockShown || clockShown.frozen || Number.isNaN(clockShown.at)) return;
   const now = new Date(clockShown.at + Date.now() - clockShown.read);
   $("clock-now").textContent = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  tickClockDetails();
 }
 
 async function moveClock(body) {
