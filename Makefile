@@ -38,7 +38,7 @@ bench: $(STAMP)
 
 # The README's screenshots, made by the dashboard's browser tests (Debian's chromium needed).
 screenshots: $(STAMP)
-	TASK_SANDBOX_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/dashboard/test_dashboard.py tests/dashboard/test_task_view.py -q $(PYTEST_ARGS)
+	TASK_SANDBOX_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/dashboard/test_dashboard.py tests/dashboard/test_task_view.py tests/dashboard/test_timeline_page.py -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info

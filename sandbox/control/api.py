@@ -13,6 +13,7 @@ from sandbox.control.journal import decode
 from sandbox.control.live import Live, Streams
 from sandbox.control.notifications import NotificationHandlers
 from sandbox.control.sessions import Session, Sessions
+from sandbox.control.timeline import TimelineHandlers
 from sandbox.domain import folders, pipeline, world
 from sandbox.domain.clock import format_timestamp, parse_timestamp
 from sandbox.spec import Contract
@@ -34,7 +35,7 @@ async def session_view(session: Session) -> dict:
             "faults": len(state.faults)}
 
 
-class ControlHandlers(NotificationHandlers):
+class ControlHandlers(NotificationHandlers, TimelineHandlers):
     def __init__(self, sessions: Sessions, contract: Contract, hosts=None):
         self.sessions = sessions
         self.contract = contract
@@ -63,7 +64,9 @@ class ControlHandlers(NotificationHandlers):
 
     async def reset_session(self, body=None, **_):
         scenario = (body or {}).get("scenario")
-        return {"payload": await session_view(await self.sessions.reset(self.session, scenario))}, 200
+        session = await self.sessions.reset(self.session, scenario)
+        await session.note("resetSession", {"scenario": session.state.scenario})  # the first entry after
+        return {"payload": await session_view(session)}, 200
 
     async def list_scenarios(self, **_):
         return {"payload": self.sessions.scenarios.names()}, 200
@@ -157,6 +160,7 @@ class ControlHandlers(NotificationHandlers):
 
     async def clear_journal(self, **_):
         await self.session.store.journal_clear(self.session.sid)
+        await self.session.note("clearJournal", {})
         return None, 204
 
     async def get_report(self, session=None, prefix=None, limit=None, **_):

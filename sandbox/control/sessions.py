@@ -5,12 +5,21 @@ from __future__ import annotations
 import re
 
 from sandbox import errors
+from sandbox.control import timeline as noted
+from sandbox.domain import timeline
 from sandbox.store.base import DEFAULT, sid_of, split_sid
 from sandbox.store.protocol import Store
 from sandbox.store.state import SessionState
 
 HEADER = "X-Sandbox-Session"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
+def _because(cause: dict, fn):
+    def unit(tx, *args, **kwargs):
+        tx.cause = cause
+        return fn(tx, *args, **kwargs)
+    return unit
 
 
 class Session:
@@ -27,9 +36,26 @@ class Session:
         self.sid = sid_of(tenant, name)
         self.basis = basis
         self.wrote = False
+        self.cause, self.action = timeline.SANDBOX, None
+
+    def made_by(self, kind: str, operation: str | None) -> None:
+        """The request its units run for: their changes' cause on the timeline, and a control
+        action's own note, made once, with its first unit's commit (sandbox/control/timeline.py)."""
+        self.cause = timeline.cause_of(kind, operation)
+        self.action = operation if kind == "control" and operation in noted.ACTIONS else None
 
     async def run(self, fn, *args, **kwargs):
         """fn(tx, ...) as one unit of work on this session."""
+        cause, action = self.cause, self.action
+        if action is not None:
+            fn = noted.noting(action, fn)
+        if cause is not timeline.SANDBOX:
+            fn = _because(cause, fn)
+        result = await self._run(fn, *args, **kwargs)
+        self.action = None
+        return result
+
+    async def _run(self, fn, *args, **kwargs):
         if self.basis is None or self.wrote:
             result = await self.store.run(self.sid, fn, *args, **kwargs)
         else:
@@ -43,6 +69,10 @@ class Session:
             self.wrote = done[-1]
         self.state = self.store.latest(self.sid, self.state)
         return result
+
+    async def note(self, operation: str, details: dict) -> None:
+        """Note a control action the store made outside any unit of work."""
+        await self.run(noted.done, operation, details)
 
     @property
     def checks(self) -> tuple | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from sandbox import errors
-from sandbox.domain import entities, events, lifecycle
+from sandbox.domain import entities, events, lifecycle, timeline
 from sandbox.domain.clock import exact, format_timestamp
 from sandbox.domain.model import COMPLETED, PROCESSING, REVIEWING, Task, all_final, evolve
 
@@ -22,12 +22,18 @@ class Pipeline:
         self.tx = tx
 
     def run_until(self, now: float) -> None:
-        while (event := self.tx.pop_due(now)) is not None:
-            due, _, kind, target, version = event
-            if kind == EXPORT:
-                self._export(due, target, version)
-            else:
-                self._settle(due, kind, target, version)
+        tx = self.tx
+        cause, at = tx.cause, tx.cause_at
+        try:  # what falls due is the clock's doing, at its own time, whichever unit applies it
+            while (event := tx.pop_due(now)) is not None:
+                due, _, kind, target, version = event
+                tx.cause, tx.cause_at = timeline.CLOCK, due
+                if kind == EXPORT:
+                    self._export(due, target, version)
+                else:
+                    self._settle(due, kind, target, version)
+        finally:
+            tx.cause, tx.cause_at = cause, at
 
     # -- what actions tell the pipeline --
     def completed(self, task: Task, at: float) -> None:

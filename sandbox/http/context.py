@@ -126,10 +126,13 @@ class ContextLayer:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             path = scope.get("path", "")
+            ctx = None
             if path.startswith("/v2/"):
-                await self._api(scope, self._new(scope, "api", self.contract))
+                await self._api(scope, ctx := self._new(scope, "api", self.contract))
             elif path.startswith(CONTROL_PREFIX):
-                await self._control(scope, self._new(scope, "control", self.control))
+                await self._control(scope, ctx := self._new(scope, "control", self.control))
+            if ctx is not None and ctx.session is not None:
+                ctx.session.made_by(ctx.kind, ctx.operation)  # the cause of what its units change
         await self.app(scope, receive, send)
 
     def _new(self, scope, kind: str, contract: Contract) -> RequestContext:

@@ -9,6 +9,7 @@ import orjson
 
 from sandbox.domain.events import Delivery, Event, Subscription
 from sandbox.domain.model import ApiKey, Folder, Project, Report, Task, Team, Upload, freeze
+from sandbox.domain.timeline import TIMELINE
 from sandbox.store.state import PARTS, Own, SessionState, Tx
 
 SEP = "\x1f"  # between a record's kind and its id in a Redis hash field
@@ -84,7 +85,7 @@ def _delivery(d: dict) -> Delivery:
 
 DECODERS = {"tasks": _task, "uploads": _upload, "projects": _project, "keys": _key,
             "teams": lambda d: Team(**d), "folders": lambda d: Folder(**d), "subscriptions": _subscription, "events": _event,
-            "deliveries": _delivery}
+            "deliveries": _delivery, TIMELINE: lambda d: d}
 
 
 def record_fields(tx) -> dict[str, bytes]:

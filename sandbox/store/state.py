@@ -8,12 +8,15 @@ from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 from typing import Callable, Iterator
 
-from sandbox.domain import listing
+from sandbox.domain import listing, timeline
 from sandbox.domain.clock import Clock, derive_id, exact
 from sandbox.domain.faults import Rule
 from sandbox.domain.folders import filed
 from sandbox.domain.model import PROCESSING, SESSION_START, all_final, upload_status
 from sandbox.domain.records import KINDS
+from sandbox.domain.timeline import TIMELINE
+
+TX_KINDS = (*KINDS, TIMELINE)  # what a session holds of its own: records, and its timeline's ring
 
 Event = tuple  # (due, seq, kind, target, version): heap order is due, then scheduling order
 
@@ -26,6 +29,7 @@ class Seed:
     def __init__(self, name: str, records):
         self.name = name
         self.tables: dict[str, dict] = {kind: getattr(records, kind).flattened() for kind in KINDS}
+        self.tables[TIMELINE] = {}
         self.by_upload: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in records.by_upload.items()}
         uploads = self.tables["uploads"]
         self.folders_by_project: dict[str, list] = {}
@@ -51,14 +55,15 @@ class Own:
     """The records one session holds itself: new ones and its versions of seeded ones."""
 
     def __init__(self):
-        self.tables: dict[str, dict] = {kind: {} for kind in KINDS}
+        self.tables: dict[str, dict] = {kind: {} for kind in TX_KINDS}
         self.by_upload: dict[str, tuple[str, ...]] = {}
         self.task_keys: dict[str, list] = {}  # per project, in listing order (B11)
 
     @property
     def size(self) -> int:
-        """How many records the session holds itself (what its bound counts)."""
-        return sum(len(table) for table in self.tables.values())
+        """How many records the session holds itself (what its bound counts; its timeline is a
+        ring of fixed size, bounded by itself)."""
+        return sum(len(table) for kind, table in self.tables.items() if kind != TIMELINE)
 
     def put(self, kind: str, key: str, value) -> None:
         table = self.tables[kind]
@@ -108,6 +113,7 @@ class SessionState:
     outbox: tuple = field(default=(), metadata=part(          # (due, delivery id) of deliveries to send, in due order
         load=lambda raw: tuple(tuple(e) for e in raw)))
     notify_seq: int = field(default=0, metadata=part())       # ids of events, deliveries, subscriptions
+    timeline_seq: int = field(default=0, metadata=part())     # entries ever noted: the next one's slot
     version: int = 0
 
     def get(self, kind: str, key: str):
@@ -157,13 +163,17 @@ class Tx:
 
     def __init__(self, state: SessionState, session: str, id_seed: int):
         self.state, self.session, self.id_seed = state, session, id_seed
-        self.writes: dict[str, dict] = {kind: {} for kind in KINDS}
+        self.writes: dict[str, dict] = {kind: {} for kind in TX_KINDS}
         self.by_upload: dict[str, tuple[str, ...]] = {}
         self.clock = state.clock.copy()
         self.events: list | None = None  # copied on the first push or pop
         vars(self).update(zip(CARRIED, _carried(state)))  # seq, cursor, next_id, faults...: see SessionState
         self.dirty = False
         self.added = 0  # records this unit adds to those the session holds itself
+        # why this unit changes what it changes, and when (None: now), for the timeline; the
+        # pipeline makes it the clock while it applies what fell due (sandbox/domain/timeline.py)
+        self.cause, self.cause_at = timeline.SANDBOX, None
+        self.noted: dict = {}  # (kind, id) -> the timeline entry this unit noted last for it
 
     # -- records --
     def get(self, kind: str, key: str):
@@ -181,6 +191,8 @@ class Tx:
 
     def put(self, kind: str, key: str, value) -> None:
         writes = self.writes[kind]
+        if kind == "tasks" or kind == "uploads":
+            timeline.put(self, kind, self.get(kind, key), value)
         if key not in writes and key not in self.state.own.tables[kind]:
             self.added += 1
         writes[key] = value

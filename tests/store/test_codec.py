@@ -52,6 +52,7 @@ SAMPLE = {
     "owner": "team_1",
     "outbox": ((7.5, "dlv_1"),),
     "notify_seq": 8,
+    "timeline_seq": 9,
 }
 SEED = object()  # neither the codec nor a unit of work reads the seed's records here
 

@@ -302,3 +302,29 @@ def test_a_unit_past_the_sessions_bound_is_refused_whole(make_store, units, outc
     state = store.sibling().open("a")
     assert seen == outcomes
     assert (state.own.size, state.version) == (len(made), outcomes.count("ok"))
+
+
+# -- the timeline's ring (sandbox/domain/timeline.py) --
+def statuses(tx, steps: list[str]) -> None:
+    for status in steps:
+        tx.put("tasks", TASK, replace(tx.task(TASK), status=status))
+
+
+def test_the_timeline_is_a_ring_outside_the_bound_committed_with_its_change_and_emptied_by_a_reset(
+        make_store, monkeypatch):
+    from sandbox.domain import timeline
+    monkeypatch.setattr(timeline, "SLOTS", 3)
+    store = make_store(session_records=1)  # the task is the session's one record of its own
+    store.run("a", statuses, ["FAILED", "DISCARDED"])  # one unit, one cause, one time: one change
+    for status in ("COMPLETED", "FAILED", "DISCARDED"):
+        store.run("a", statuses, [status])
+    with pytest.raises(ValueError):
+        store.run("a", lambda tx: (statuses(tx, ["COMPLETED"]), int("x")))  # refused whole: nothing noted
+    state = store.sibling().open("a")  # as another process reads it
+    entries = sorted(state.own.tables[timeline.TIMELINE].values(), key=lambda e: e["seq"])
+    assert [(e["seq"], e["from"]["status"], e["to"]["status"]) for e in entries] == [
+        (2, "DISCARDED", "COMPLETED"), (3, "COMPLETED", "FAILED"), (4, "FAILED", "DISCARDED")]
+    assert (state.own.size, state.timeline_seq) == (1, 4)
+    store.reset("a", None)
+    state = store.sibling().open("a")
+    assert (state.own.tables[timeline.TIMELINE], state.timeline_seq) == ({}, 0)

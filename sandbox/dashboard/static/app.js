@@ -213,7 +213,8 @@ async function loadUploads() {
       if (!select.value) throw new Error(`choose a folder for ${u.id} first`);
       return moveUpload(u.id, select.value);
     }) }, "Move");
-    return el("tr", {}, el("td", {}, u.id), el("td", {}, u.name), el("td", { class: `status-${u.status}` }, u.status),
+    return el("tr", { "data-upload": u.id, tabindex: "0", "aria-label": `upload ${u.id}, ${u.status}; Enter shows it` },
+      el("td", {}, u.id), el("td", {}, u.name), el("td", { class: `status-${u.status}` }, u.status),
       el("td", {}, name(u.folder_id)), el("td", {}, select, " ", move));
   }));
 }
@@ -356,7 +357,7 @@ async function settled(...loads) {
 }
 
 async function refreshState() {
-  await settled(loadClock(), loadTasks().then(loadUploads), loadNotifications(), loadTaskView());
+  await settled(loadClock(), loadTasks().then(loadUploads), loadNotifications(), loadTaskView(), refreshTimeline());
 }
 
 async function refreshAll() {
