@@ -41,7 +41,7 @@ def test_the_page_never_scrolls_sideways_and_no_section_covers_another(browser, 
         page.wait_for_selector("#task-detail:not([hidden])")
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         boxes = page.evaluate(BOXES)
-        assert len(boxes) == 8
+        assert len(boxes) == 9  # the header and eight sections (the timeline the last added)
         for i, a in enumerate(boxes):
             assert a["left"] >= 0 and a["right"] <= width, a
             assert not a["scrolls"], f"{a['id']} scrolls sideways: only a table's own box may"
