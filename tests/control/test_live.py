@@ -118,7 +118,7 @@ CHANGES = [
     pytest.param("POST", "/_sandbox/faults", {"operation": "getTask", "status": 503}, {"state"}, id="a fault rule added"),
     pytest.param("POST", "/_sandbox/clock", {"advance_seconds": 5}, {"state"}, id="the clock moved"),
     pytest.param("POST", "/_sandbox/reset", {}, {"state"}, id="a reset"),
-    pytest.param("DELETE", "/_sandbox/journal", None, {"journal"}, id="the journal cleared"),
+    pytest.param("DELETE", "/_sandbox/journal", None, {"journal", "state"}, id="the journal cleared (and noted in the timeline)"),
     pytest.param("POST", "/_sandbox/events", {"upload_id": "upl_123456789", "type": "upload.in_review"}, {"state"},
                  id="an event fired"),
 ]
