@@ -6,7 +6,6 @@ from connexion import context
 
 from sandbox.domain import timeline
 from sandbox.domain.clock import format_timestamp
-from sandbox.domain.timeline import TIMELINE
 from sandbox.domain.world import settle
 from sandbox.http.context import context_of
 
@@ -65,13 +64,9 @@ def done(tx, operation: str, details: dict) -> None:
     timeline.action(tx, operation, details)
 
 
-def entries(tx, task_id=None, upload_id=None, kind=None, limit=100) -> list[dict]:
-    settle(tx)  # what fell due by now is on the timeline, as a read of the API would see it
-    return timeline.select(tx.values(TIMELINE), task_id, upload_id, kind, limit)
-
-
 class TimelineHandlers:
     async def get_timeline(self, task_id=None, upload_id=None, kind=None, limit=100, **_):
         session = context_of(context.scope).session
-        found = await session.run(entries, task_id, upload_id, kind, limit)
+        await session.run(settle)  # what fell due by now is on the timeline, as a read of the API would see it
+        found = timeline.select(await session.store.timeline(session.sid), task_id, upload_id, kind, limit)
         return {"count": len(found), "slots": timeline.SLOTS, "payload": found}, 200

@@ -144,7 +144,7 @@ class ClusterStore(RedisStore):
         async def drop(r):
             async with r.pipeline(transaction=False) as pipe:
                 for victim in gone:
-                    pipe.delete(*self._keys(victim))
+                    pipe.delete(*self._keys(victim), self._timeline_key(victim))
                 pipe.zrem(self._wake_key, *gone)
                 return await pipe.execute()
         try:  # deleting twice is harmless, so a dropped connection is tried again (as a read)

@@ -89,10 +89,16 @@ DECODERS = {"tasks": _task, "uploads": _upload, "projects": _project, "keys": _k
 
 
 def record_fields(tx) -> dict[str, bytes]:
-    """A unit of work's puts as Redis hash fields."""
-    out = {f"{kind}{SEP}{key}": dumps(value) for kind, writes in tx.writes.items() for key, value in writes.items()}
+    """A unit of work's puts of records as Redis hash fields."""
+    out = {f"{kind}{SEP}{key}": dumps(value) for kind, writes in tx.writes.items() if kind != TIMELINE
+           for key, value in writes.items()}
     out.update({f"{BY_UPLOAD}{SEP}{upload_id}": dumps(ids) for upload_id, ids in tx.by_upload.items()})
     return out
+
+
+def timeline_fields(tx) -> dict[str, bytes]:
+    """A unit of work's timeline entries, by their ring's slot (the session's timeline hash)."""
+    return {slot: dumps(entry) for slot, entry in tx.writes[TIMELINE].items()}
 
 
 def own_from(fields: dict[bytes, bytes]) -> Own:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 
+from sandbox.domain.timeline import TIMELINE
 from sandbox.store.journal import Journal
 from sandbox.store.notices import JOURNAL, STATE, Notices
 from sandbox.store import codec
@@ -198,6 +199,11 @@ class MemoryStore:  # a SyncStore (sandbox/store/protocol.py)
         with self._lock:
             self._forget(sid)
         self.notices.tell(sid, STATE)
+
+    async def timeline(self, sid: str) -> list[dict]:
+        with self._lock:
+            state = self._states.get(sid)
+            return [] if state is None else list(state.own.tables[TIMELINE].values())
 
     def watch(self, sid: str):
         """Waits on the session's changes (sandbox/store/notices.py)."""

@@ -89,6 +89,10 @@ class Store(Protocol):
     async def unauthenticated(self) -> dict[str, int]:
         """Every field's count."""
 
+    async def timeline(self, sid: str) -> list[dict]:
+        """The session's timeline entries (sandbox/domain/timeline.py), in no order; [] for no such
+        session. Kept apart from its records, so following another process's change reads none of it."""
+
     # -- change notices: what a live dashboard waits on (sandbox/store/notices.py) --
     def watch(self, sid: str) -> AsyncContextManager[Watcher]:
         """An async context manager giving a Watcher of the session: its `changed(timeout)` returns

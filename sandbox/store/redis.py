@@ -23,6 +23,7 @@ from sandbox.store.redis_notices import Watching
 from sandbox.store.scripts import APPEND, COMMIT, EVICT, INBOX, LOAD, RESET
 from sandbox.store.base import DEFAULT, Options, check_bound, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.base import fresh as fresh_state
+from sandbox.domain.timeline import TIMELINE
 from sandbox.store.state import Own, SessionState, Tx
 
 TIMEOUT = 1.0       # seconds a Redis call may take before the request answers 503
@@ -100,6 +101,11 @@ class RedisStore(Journals, Watching):
         base = f"{self.prefix}s:{{{sid}}}:"
         return base + "m", base + "r", base + "j", base + "jn", base + "jt", base + "jv", base + "jr", base + "jb"
 
+    def _timeline_key(self, sid: str) -> str:
+        """The session's timeline (sandbox/domain/timeline.py): a hash of its ring's slots, beside the
+        records and never read with them, so a process that follows another's change reads no history."""
+        return f"{self.prefix}s:{{{sid}}}:t"
+
     @property
     def _ttl(self) -> int:
         idle = self.options.idle_seconds
@@ -165,7 +171,7 @@ class RedisStore(Journals, Watching):
         new = fresh_state(self.options, sid, owner=owner) if create else None
         make = [codec.state_meta(new), uuid.uuid4().hex, *self._eviction(tenant)] if new is not None else [""]
         found = await self._call(lambda r: self._scripts["load"](
-            keys=[meta, self._in_step(self._index(tenant), sid), records, *journal], client=r,
+            keys=[meta, self._in_step(self._index(tenant), sid), records, *journal, self._timeline_key(sid)], client=r,
             args=[int(use), self._ttl_of(sid), sid, now, *known, *make]))
         if found[0] == 0:
             return None
@@ -266,16 +272,20 @@ class RedisStore(Journals, Watching):
             if not tx.dirty:
                 return result
             check_bound(self.options, state, tx)
-            changed = any(tx.writes.values()) or bool(tx.by_upload)
+            changed = any(writes for kind, writes in tx.writes.items() if kind != TIMELINE) or bool(tx.by_upload)
             wake = wake_of(self.options, tx, time.time())
-            argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed), sid, _score(wake), self._channel(sid)]
-            for name, value in codec.record_fields(tx).items():
-                argv += [name, value]
+            noted = codec.timeline_fields(tx)
+            argv = [base, born, codec.tx_meta(tx), self._ttl_of(sid), int(changed), sid, _score(wake), self._channel(sid),
+                    2 * len(noted)]
+            for fields in (noted, codec.record_fields(tx)):
+                for name, value in fields.items():
+                    argv += [name, value]
             if await self._commit(sid, argv, wake):
                 tell(self.options, wake)
                 known = self._cache.get(sid)
                 if known is not None and known[2] == born and known[0].version == base:
                     tx.commit_into(known[0])  # the state it ran on, or the same version read again
+                    known[0].own.tables[TIMELINE].clear()  # in Redis only: read there when asked for
                     self._remember(sid, known[0], base + 1 if changed else rv, born)
                 else:
                     self._cache.pop(sid, None)
@@ -290,7 +300,8 @@ class RedisStore(Journals, Watching):
         reply: false if the session moved on, else what it replaced (scripts.py)."""
         meta, records, *_ = self._keys(sid)
         return await self._call(lambda r: self._scripts["commit"](
-            keys=[meta, records, self._in_step(self._wake_key, sid)], args=argv, client=r), changes=True)
+            keys=[meta, records, self._in_step(self._wake_key, sid), self._timeline_key(sid)], args=argv, client=r),
+            changes=True)
 
     async def reset(self, sid: str, scenario: str | None) -> SessionState:
         """Back to a seed, keeping the clock and owner as they are when it happens."""
@@ -300,7 +311,7 @@ class RedisStore(Journals, Watching):
             born = self._cache[sid][2]
             new = fresh_state(self.options, sid, scenario, clock=old.clock, owner=old.owner)
             wake = wake_of(self.options, Tx(new, sid, self.options.id_seed), time.time())
-            keys = [meta, self._in_step(self._wake_key, sid), records, journal, *report]
+            keys = [meta, self._in_step(self._wake_key, sid), records, journal, *report, self._timeline_key(sid)]
             done = await self._reset(sid, keys, [codec.state_meta(new), old.version, born, sid, _score(wake),
                                                  self._channel(sid)], wake)
             self._cache.pop(sid, None)
@@ -315,10 +326,14 @@ class RedisStore(Journals, Watching):
 
     async def delete(self, sid: str) -> None:
         self._cache.pop(sid, None)
-        await self._call(lambda r: r.delete(*self._keys(sid)))
+        await self._call(lambda r: r.delete(*self._keys(sid), self._timeline_key(sid)))
         await self._call(lambda r: r.zrem(self._index(split_sid(sid)[0]), sid))
         await self._call(lambda r: r.zrem(self._wake_key, sid))
         await self._call(lambda r: r.spublish(self._channel(sid), b"s"))
+
+    async def timeline(self, sid: str) -> list[dict]:
+        found = await self._call(lambda r: r.hvals(self._timeline_key(sid)))
+        return [codec.loads(raw) for raw in found]
 
     # -- senders of notifications: which sessions to look at, shared by every process --
     @property

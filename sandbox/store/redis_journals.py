@@ -54,7 +54,8 @@ class Journals:
         meta, records, *journal = self._keys(sid)
         expected = [basis[0], basis[1]] if basis is not None else ["", ""]
         done = await self._call(lambda r: self._scripts["append"](
-            keys=[meta, records, self._in_step(self._index(split_sid(sid)[0]), sid), *journal], client=r,
+            keys=[meta, records, self._in_step(self._index(split_sid(sid)[0]), sid), *journal, self._timeline_key(sid)],
+            client=r,
             args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
                   KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT, sid, time.time(),
                   *expected, self._channel(sid) if tell else ""]),

@@ -39,7 +39,7 @@ local function drop(prefix, gone)
   for _, sid in ipairs(gone) do
     local base = prefix .. 's:{' .. sid .. '}:'
     redis.call('DEL', base .. 'm', base .. 'r', base .. 'j', base .. 'jn', base .. 'jt', base .. 'jv', base .. 'jr',
-               base .. 'jb')
+               base .. 'jb', base .. 't')
     redis.call('ZREM', prefix .. 'wake', sid)
   end
 end
@@ -49,9 +49,10 @@ end
 # the one it remembers), rv (the version at which its records last changed), w (when a sender
 # should look at it, as the last commit or reset said: '' for not until it changes; what a
 # cluster's wake-up index is set from) and d (the rest).
-# KEYS: meta, records, the senders' wake-up index (or meta again). ARGV: expected version, incarnation, new meta,
-# ttl (0: none), 1 if the records change, the session's id, when a sender should look at it
-# ('': not until it changes), the session's channel of change notices, then field, value pairs.
+# KEYS: meta, records, the senders' wake-up index (or meta again), the timeline. ARGV: expected version,
+# incarnation, new meta, ttl (0: none), 1 if the records change, the session's id, when a sender
+# should look at it ('': not until it changes), the session's channel of change notices, how many
+# of the values after it are the timeline's (slot, entry pairs), then the records' field, value pairs.
 # Returns 0 (moved on: nothing written) or {1, the w it replaced}.
 COMMIT = """
 local m = redis.call('HMGET', KEYS[1], 'v', 'b', 'w')
@@ -62,11 +63,15 @@ if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'rv', v) end
 if KEYS[3] ~= KEYS[1] then
   if ARGV[7] == '' then redis.call('ZREM', KEYS[3], ARGV[6]) else redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
 end
-for i = 9, #ARGV, 1000 do
+local records = 10 + tonumber(ARGV[9])
+for i = 10, records - 1, 1000 do
+  redis.call('HSET', KEYS[4], unpack(ARGV, i, math.min(i + 999, records - 1)))
+end
+for i = records, #ARGV, 1000 do
   redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 if tonumber(ARGV[4]) > 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[4]); redis.call('EXPIRE', KEYS[2], ARGV[4])
+  for i = 1, 4 do if i ~= 3 then redis.call('EXPIRE', KEYS[i], ARGV[4]) end end
 end
 redis.call('SPUBLISH', ARGV[8], 's')
 return {1, m[3] or ''}
