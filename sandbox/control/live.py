@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import AsyncIterator
 
@@ -99,8 +100,10 @@ class Live:
 
         async def speak() -> None:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-            async for chunk in _changes(self.session, asyncio.get_running_loop().time):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            # closed here, whenever it stops: its watcher (and subscription) go with the stream, not with the GC
+            async with contextlib.aclosing(_changes(self.session, asyncio.get_running_loop().time)) as changes:
+                async for chunk in changes:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         try:
             tasks = {asyncio.ensure_future(left()), asyncio.ensure_future(speak())}

@@ -10,7 +10,9 @@ from sandbox.domain.world import settle
 from sandbox.http.context import context_of
 
 
-def _clock(tx, result, args, kwargs) -> dict:
+def _clock(tx, result, args, kwargs) -> dict | None:
+    if tx.clock.dump() == tx.state.clock.dump():
+        return None  # frozen again, or unfrozen again: nothing moved
     details = {"now": tx.clock.now_iso(), "frozen": tx.clock.frozen}
     if kwargs.get("to") is not None:
         details["set_to"] = format_timestamp(kwargs["to"])
@@ -30,11 +32,12 @@ def _subscribed(tx, sub, args, kwargs) -> dict:  # never its secret
 # operationId -> what the action did, from (tx, what its unit returned, args, kwargs); None: it did
 # nothing worth a note. A forced status is the task's change itself (cause "forced"), not an entry more.
 ACTIONS = {
-    "loadFixtures": lambda tx, added, a, k: {"added": {kind: n for kind, n in added.items() if n}},
+    "loadFixtures": lambda tx, added, a, k: {"added": {kind: n for kind, n in added.items() if n}}
+    if any(added.values()) else None,
     "setClock": _clock,
     "addFault": _fault,
     "removeFault": lambda tx, removed, a, k: {"fault_id": a[0]} if removed else None,
-    "clearFaults": lambda tx, _, a, k: {"removed": len(tx.state.faults)},
+    "clearFaults": lambda tx, _, a, k: {"removed": len(tx.state.faults)} if tx.state.faults else None,
     "createSubscription": _subscribed,
     "updateSubscription": lambda tx, sub, a, k: {"subscription_id": sub["id"], "changed": sorted(
         n for n, v in k.items() if v is not None and n != "secret")},

@@ -45,14 +45,15 @@ class Watcher:
 
 
 class Notices:
-    """Who waits on which session in this process. `first` and `last` are told when a session
-    gains its first watcher and loses its last (the Redis store subscribes and unsubscribes there)."""
+    """Who waits on which session in this process. `subscribe` is awaited as each watcher comes
+    (it must do nothing if done already: a watcher that came while an earlier one's failed tries
+    again), `unsubscribe` when a session loses its last (the Redis store's subscriptions)."""
 
-    def __init__(self, first: Callable[[str], Awaitable[None]] | None = None,
-                 last: Callable[[str], Awaitable[None]] | None = None):
+    def __init__(self, subscribe: Callable[[str], Awaitable[None]] | None = None,
+                 unsubscribe: Callable[[str], Awaitable[None]] | None = None):
         self._lock = threading.Lock()
         self._watchers: dict[str, set[Watcher]] = {}
-        self._first, self._last = first, last
+        self._subscribe, self._unsubscribe = subscribe, unsubscribe
 
     def tell(self, sid: str, kind: str) -> None:
         with self._lock:
@@ -68,12 +69,10 @@ class Notices:
     async def watch(self, sid: str) -> AsyncIterator[Watcher]:
         watcher = Watcher(sid)
         with self._lock:
-            found = self._watchers.setdefault(sid, set())
-            first = not found
-            found.add(watcher)
+            self._watchers.setdefault(sid, set()).add(watcher)
         try:
-            if first and self._first is not None:
-                await self._first(sid)
+            if self._subscribe is not None:
+                await self._subscribe(sid)
             yield watcher
         finally:
             with self._lock:
@@ -82,5 +81,5 @@ class Notices:
                 last = not found
                 if last:
                     self._watchers.pop(sid, None)
-            if last and self._last is not None:
-                await self._last(sid)
+            if last and self._unsubscribe is not None:
+                await self._unsubscribe(sid)

@@ -5,13 +5,14 @@ import asyncio
 import logging
 from typing import Awaitable, Callable
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from sandbox import errors
 from sandbox.store.notices import KINDS, STATE, Notices
 
 log = logging.getLogger("sandbox")
 RETRY_SECONDS = 1.0
+FAILURES = (RedisError, RedisClusterException, OSError)  # a cluster's slot map unread is no RedisError
 
 
 def channel_of(prefix: str, sid: str) -> str:
@@ -29,7 +30,7 @@ class Subscriber:
         """`connect_for(channel)` -> (the node's name, a new client for it)."""
         self.prefix = prefix
         self.connect_for = connect_for
-        self.notices = Notices(first=self._subscribe, last=self._unsubscribe)
+        self.notices = Notices(subscribe=self._subscribe, unsubscribe=self._unsubscribe)
         self._nodes: dict[str, tuple] = {}      # name -> (pubsub, reader task)
         self._node_of: dict[str, str] = {}      # channel -> its node's name
         self._lock = asyncio.Lock()
@@ -41,13 +42,16 @@ class Subscriber:
         return channel[len(self.prefix) + 3:-1]  # "<prefix>c:{" ... "}"
 
     async def _subscribe(self, sid: str) -> None:
+        """Each watcher asks, so one that came while an earlier one's subscribe failed tries again."""
         try:
             await self._subscribe_to(self.channel(sid))
-        except (RedisError, OSError):
+        except FAILURES:
             raise errors.StoreUnavailable() from None
 
     async def _subscribe_to(self, channel: str) -> None:
         async with self._lock:
+            if channel in self._node_of:
+                return
             name, client = await self.connect_for(channel)
             if name in self._nodes:
                 await client.aclose()
@@ -68,43 +72,52 @@ class Subscriber:
                 return
             try:
                 await self._nodes[name][0].sunsubscribe(channel)
-            except (RedisError, OSError):  # the reader makes the connection again, without it
+            except FAILURES:  # the reader makes the connection again, without it
                 pass
 
     async def _read(self, name: str, pubsub) -> None:
+        broken = False  # its connection was lost: subscribed again, or tried again each RETRY_SECONDS
         while True:
-            try:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=RETRY_SECONDS)
-            except RuntimeError:  # no channel left, so no connection: nothing to read yet
+            if broken and not await self._again(name, pubsub):
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            except (RedisError, OSError) as exc:
-                log.debug("change notices from %s: %s", name, exc)
+            broken = False
+            try:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=RETRY_SECONDS)
+            except RuntimeError:  # no connection: no channel left on the node, or one lost
+                broken = any(node == name for node in self._node_of.values())
                 await asyncio.sleep(RETRY_SECONDS)
-                await self._again(name, pubsub)
+                continue
+            except FAILURES as exc:
+                log.debug("change notices from %s: %s", name, exc)
+                broken = True
+                await asyncio.sleep(RETRY_SECONDS)
                 continue
             if message is None or message.get("type") != "smessage":
                 continue
             self.notices.tell(self.sid_of(message["channel"].decode()), KINDS.get(message["data"], STATE))
 
-    async def _again(self, name: str, pubsub) -> None:
-        """Subscribe again to the node's channels, and tell their watchers (a notice may be lost)."""
-        channels = [c for c, n in self._node_of.items() if n == name]
-        try:
-            await pubsub.aclose()  # its connection, and what it was subscribed to, start again
-            if channels:
-                await pubsub.ssubscribe(*channels)
-        except (RedisError, OSError):
-            return
+    async def _again(self, name: str, pubsub) -> bool:
+        """Subscribe again to the node's channels, and tell their watchers (a notice may have been
+        lost); False if the node does not answer yet."""
+        async with self._lock:  # no channel is subscribed on the connection being replaced meanwhile
+            channels = [c for c, n in self._node_of.items() if n == name]
+            try:
+                await pubsub.aclose()  # its connection, and what it was subscribed to, start again
+                if channels:
+                    await pubsub.ssubscribe(*channels)
+            except FAILURES:
+                return False
         for channel in channels:
             self.notices.tell(self.sid_of(channel), STATE)
+        return True
 
     async def close(self) -> None:
         for pubsub, task in self._nodes.values():
             task.cancel()
             try:
                 await pubsub.aclose()
-            except (RedisError, OSError):
+            except FAILURES:
                 pass
         self._nodes.clear()
         self._node_of.clear()

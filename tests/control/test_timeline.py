@@ -104,10 +104,11 @@ def test_an_upload_created_over_the_api_is_noted_with_its_tasks(client):
     assert all(e["cause"] == {"by": "api", "operation": "createUpload"} for e in found)
 
 
+S = {"X-Sandbox-Session": "default", "X-Sandbox-Client": "curl"}
 CONTROL_ACTIONS = {
     "addFault": ("POST", "/_sandbox/faults", {"operation": "getTask", "status": 503}, 201,
                  {"fault_id": "fault_1", "operation": "getTask", "status": 503}),
-    "clearFaults": ("DELETE", "/_sandbox/faults", None, 204, {"removed": 0}),
+    "clearFaults": ("DELETE", "/_sandbox/faults", None, 204, {"removed": 1}),  # after one added (below)
     "clearJournal": ("DELETE", "/_sandbox/journal", None, 204, {}),
     "createSubscription": ("POST", "/_sandbox/subscriptions",
                            {"project_id": "proj_123456", "url": "http://127.0.0.1:9/hook"}, 201,
@@ -122,9 +123,11 @@ CONTROL_ACTIONS = {
 @pytest.mark.parametrize("operation", CONTROL_ACTIONS)
 def test_a_control_action_notes_what_it_did(client, operation):
     method, path, body, status, details = CONTROL_ACTIONS[operation]
+    if operation == "clearFaults":
+        client.post("/_sandbox/faults", json={"operation": "getTask", "status": 503}, headers=S)
     answer = client.request(method, path, json=body, headers={"X-Sandbox-Session": "default", "X-Sandbox-Client": "t"})
     assert answer.status_code == status, answer.text
-    [entry] = entries(client, "default", kind="control")
+    [entry] = [e for e in entries(client, "default", kind="control") if e["operation"] == operation]
     assert entry["operation"] == operation and entry["cause"] == {"by": "control", "operation": operation}
     assert {k: entry["details"].get(k) for k in details} == details
     assert "secret" not in entry["details"]
@@ -143,6 +146,20 @@ def test_a_failed_request_notes_nothing(client, failing):
     entries(client, "default")  # the session exists
     assert failing(client).status_code >= 400
     assert entries(client, "default") == []
+
+@pytest.mark.parametrize("noop", [
+    pytest.param(lambda c: c.delete("/_sandbox/faults", headers=S), id="no faults cleared"),
+    pytest.param(lambda c: c.post("/_sandbox/clock", json={"freeze": True}, headers=S), id="a frozen clock frozen"),
+    pytest.param(lambda c: c.post("/_sandbox/fixtures", json={}, headers=S), id="no fixtures loaded"),
+])
+def test_a_control_action_that_changes_nothing_notes_nothing(client, noop):
+    """Else anyone with a key could push the session's real history out of its ring at will."""
+    client.post("/_sandbox/clock", json={"freeze": True}, headers=S)
+    before = entries(client, "default")
+    for _ in range(3):
+        assert noop(client).status_code < 300
+    assert entries(client, "default") == before
+
 
 
 def test_the_ring_keeps_the_newest_and_leaves_the_sessions_record_bound_alone(monkeypatch, store):

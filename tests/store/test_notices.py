@@ -129,3 +129,37 @@ def test_a_subscription_lost_with_its_connection_is_made_again(request, kind, se
         loop.run_until_complete(store.close())
         loop.close()
         redis_server.drop(url, prefix)
+
+
+def test_after_redis_is_down_for_seconds_the_watchers_are_told_again(seeds):
+    """Redis stopped for 3 s (longer than a reconnect's retry) and started again: the subscription
+    is made again once it answers, its watcher is told (notices may have been lost), and later
+    changes are told as before."""
+    from sandbox.store import open_store
+    from tests.redis_server import RedisServer, missing
+    import shutil
+    if not shutil.which("redis-server"):
+        missing()
+    server = RedisServer().start()
+    loop = asyncio.new_event_loop()
+    here, there = (open_store(server.url, seeds=seeds, namespace="outage") for _ in range(2))
+
+    async def scenario():
+        await here.open("a")
+        async with here.watch("a") as watcher:
+            await there.run("a", rename, "before")
+            before = await told(watcher, {STATE})
+            server.stop()
+            await asyncio.sleep(3)
+            server.start()
+            back = await told(watcher, {STATE})
+            await there.ping()  # its pooled connection died with the server: a read makes it again
+            await there.run("a", rename, "after")
+            return before, back, await told(watcher, {STATE})
+    try:
+        assert loop.run_until_complete(scenario()) == ({STATE},) * 3
+    finally:
+        for store in (here, there):
+            loop.run_until_complete(store.close())
+        loop.close()
+        server.stop()
