@@ -52,8 +52,8 @@ class Pages:
             }
             self.pages["/ui/index.html"] = self.pages["/ui/"]
             self.pages["/_sandbox/ui/index.html"] = self.pages["/_sandbox/ui/"]
-            assets = ("common.js", "app.js", "report.js", "live.js", "taskview.js", "clock.js", "keyboard.js",
-                      "timeline.js", "app.css")
+            assets = ("common.js", "app.js", "journal.js", "notifications.js", "report.js", "live.js", "taskview.js",
+                      "clock.js", "keyboard.js", "timeline.js", "app.css")
         for name in assets:
             self.pages[f"/_sandbox/assets/{name}"] = (_read(name), TYPES[Path(name).suffix], None)
         # browsers ask for /favicon.ico on every page whatever it links: answered, not a 404 each load
