@@ -59,6 +59,13 @@ def live(own_redis):
         yield served
 
 
+def _senders_look(command: str) -> bool:
+    """A sender's read of the wake-up index: only senders read it (RedisStore.woken, next_wake). A
+    sender whose thread went idle closes its connection, which CLIENT LIST then no longer names."""
+    name, _, rest = command.partition(" ")
+    return name.strip('"') in ("ZRANGEBYSCORE", "ZRANGE") and rest.split(" ", 1)[0].strip('"').endswith(":wake")
+
+
 class Monitor:
     """The commands the server processes while it is open, as MONITOR reports them."""
 
@@ -97,7 +104,8 @@ class Monitor:
         """The commands the API's connections sent (its round trips), leaving out those scripts
         ran and those of the notification senders, which poll on their own connections."""
         return [c["command"].split()[0] for c in self.commands
-                if c.get("client_type") != "lua" and c.get("client_port") not in self.senders]
+                if c.get("client_type") != "lua" and c.get("client_port") not in self.senders
+                and not _senders_look(c["command"])]
 
 
 def session(name: str) -> dict:
