@@ -61,7 +61,7 @@ async function loadTimeline() {
 }
 
 // -- the upload view --
-async function showUpload(id) {
+async function showUpload(id, refresh = false) {
   const generation = state.generation;
   const [upload, tasks, history] = await Promise.all([
     call("GET", `${base()}/upload/${encodeURIComponent(id)}`),
@@ -69,6 +69,7 @@ async function showUpload(id) {
     fetchTimeline({ upload_id: id }),
   ]);
   if (generation !== state.generation) return;
+  if (refresh && timelineView.upload !== id) return;  // closed (or another opened) while this refresh read
   if (upload.status !== 200) {  // gone with a reset, or not in this session or project
     closeUpload();
     return;
@@ -95,7 +96,7 @@ function closeUpload() {
 }
 
 async function refreshTimeline() {
-  await Promise.all([loadTimeline(), timelineView.upload ? showUpload(timelineView.upload) : null]);
+  await Promise.all([loadTimeline(), timelineView.upload ? showUpload(timelineView.upload, true) : null]);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
