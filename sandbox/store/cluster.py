@@ -21,6 +21,7 @@ from sandbox.store.redis import TIMEOUT, RedisStore, _score
 log = logging.getLogger("sandbox")
 SCHEMES = ("redis+cluster://", "rediss+cluster://")
 SYNC_ATTEMPTS = 8   # looks at a session changing under a sender before it leaves the index early
+IDLE_MARGIN = 60    # seconds an idle session's entry outlives its keys (expired entries go first all the same)
 
 
 def parse(url: str) -> dict:
@@ -51,7 +52,9 @@ class ClusterStore(RedisStore):
 
     - a tenant's index of last use: opening a session as its use (LOAD) and a request's
       journal entry (APPEND) each go out with a mark of the session's use beside them, on the
-      index's master at the same time, so they cost a command but no wait.
+      index's master at the same time, so they cost a command but no wait. The mark (TOUCH)
+      leaves out a session the index does not hold: one being made enters it with its EVICT,
+      once whole, so that no other process's eviction deletes it half made.
     - a tenant's cap: after LOAD made a session, EVICT on the index's slot takes
       the least recently used over the cap out of it (atomically, so concurrent creators never
       take the same ones) into an evicting set; their keys are deleted, each in its own slot,
@@ -123,9 +126,12 @@ class ClusterStore(RedisStore):
         return appended
 
     async def _touch(self, sid: str) -> None:
-        """Mark the session used: a mark lost to an outage only leaves it older in the order."""
+        """Mark the session used (TOUCH: only one the index holds; a session being made enters it
+        with its EVICT). A mark lost to an outage only leaves it older in the order."""
+        index = self._index(split_sid(sid)[0])
         try:
-            await self._call(lambda r: r.zadd(self._index(split_sid(sid)[0]), {sid: time.time()}))
+            await self._call(lambda r: self._scripts["touch"](keys=[index, index + ":evicting"],
+                                                              args=[time.time(), sid], client=r))
         except errors.StoreUnavailable:
             pass
 
@@ -134,6 +140,8 @@ class ClusterStore(RedisStore):
         tenant = split_sid(sid)[0]
         index = self._index(tenant)
         kept, _, cutoff, default = self._eviction(tenant)
+        if cutoff != "":  # a minute late: a use just before its keys expire must find its entry (TOUCH)
+            cutoff -= IDLE_MARGIN
         found = await self._call(lambda r: self._scripts["evict"](
             keys=[index, index + ":evicting"], args=[kept, cutoff, default, sid, now], client=r))
         if not found:

@@ -20,7 +20,7 @@ from sandbox.store import codec
 from sandbox.store.outage import Outage
 from sandbox.store.redis_journals import Journals
 from sandbox.store.redis_notices import Watching
-from sandbox.store.scripts import APPEND, COMMIT, EVICT, INBOX, LOAD, RESET
+from sandbox.store.scripts import APPEND, COMMIT, EVICT, INBOX, LOAD, RESET, TOUCH
 from sandbox.store.base import DEFAULT, Options, check_bound, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.base import fresh as fresh_state
 from sandbox.domain.timeline import TIMELINE
@@ -67,7 +67,8 @@ class RedisStore(Journals, Watching):
             client = self._clients[loop] = self._connect()
             self._scripts = {name: client.register_script(text)
                              for name, text in (("commit", COMMIT), ("load", LOAD), ("reset", RESET),
-                                                ("append", APPEND), ("inbox", INBOX), ("evict", EVICT))}
+                                                ("append", APPEND), ("inbox", INBOX), ("evict", EVICT),
+                                                ("touch", TOUCH))}
         return client
 
     def _connect(self) -> aioredis.Redis:

@@ -180,6 +180,16 @@ end
 for _, sid in ipairs(gone) do redis.call('ZADD', KEYS[2], ARGV[5], sid) end
 return gone
 """
+# On a cluster, a session's use marked in its tenant's index (sandbox/store/cluster.py). KEYS: the
+# index, the sessions being evicted. ARGV: the time, the session. Marks only a session the index
+# holds, or one an eviction took (used since, it stays): a session being made enters the index
+# with its own EVICT, once it is whole, or another process's eviction could take it first and
+# delete its keys, and the EVICT that follows then count a session that is gone.
+TOUCH = """
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) or redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+end
+"""
 # The built-in inboxes, bounded together. All their keys share the hash tag {inbox}. KEYS: the name's list, the order of every entry (one
 # record "<seq> <bytes> <name>" each, oldest first), the bytes those records count, the seq
 # counter. ARGV: the entry, its name, entries kept per name, the bytes all inboxes keep, ttl,
