@@ -67,6 +67,8 @@ class ClusterStore(RedisStore):
       session is. Each delivery's claim stays one compare-and-set in the session's slot, so
       it is sent once whoever looks."""
 
+    wired = False  # each slot's node has its own connections: redis-py's cluster client keeps them
+
     def _connect(self) -> RedisCluster:
         options = parse(self.url)
         # No retry: a script whose reply was lost must not run twice (see RedisStore._call);

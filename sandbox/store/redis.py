@@ -21,6 +21,7 @@ from sandbox.store.outage import Outage
 from sandbox.store.redis_journals import Journals
 from sandbox.store.redis_notices import Watching
 from sandbox.store.scripts import APPEND, COMMIT, EVICT, INBOX, LOAD, RESET, TOUCH
+from sandbox.store import wire
 from sandbox.store.base import DEFAULT, Options, check_bound, is_default, sid_of, split_sid, tell, wake_of
 from sandbox.store.base import fresh as fresh_state
 from sandbox.domain.timeline import TIMELINE
@@ -44,6 +45,7 @@ def check_namespace(namespace: str) -> None:
 class RedisStore(Journals, Watching):
     kind = "redis"
     client_name = "task-sandbox"  # CLIENT LIST tells the API's connections from the senders'
+    wired = True  # scripts over one shared connection per event loop (wire.py), where it serves the URL
 
     def __init__(self, url: str, **options):
         self.url = url
@@ -51,6 +53,7 @@ class RedisStore(Journals, Watching):
         check_namespace(self.options.namespace)
         self.prefix = f"{self.options.namespace}:"
         self._clients: dict[int, aioredis.Redis] = {}
+        self._wires: dict[int, wire.Wire] = {}
         # sid -> (state, records version, incarnation): what this process last read or wrote
         self._cache: OrderedDict[str, tuple[SessionState, int, bytes]] = OrderedDict()
         self.outage = Outage()
@@ -65,11 +68,20 @@ class RedisStore(Journals, Watching):
         client = self._clients.get(loop)
         if client is None:
             client = self._clients[loop] = self._connect()
+            if self.wired and wire.supports(self.url):
+                self._wires[loop] = wire.Wire(self.url, self.client_name, TIMEOUT)
             self._scripts = {name: client.register_script(text)
                              for name, text in (("commit", COMMIT), ("load", LOAD), ("reset", RESET),
                                                 ("append", APPEND), ("inbox", INBOX), ("evict", EVICT),
                                                 ("touch", TOUCH))}
         return client
+
+    def _script(self, name: str, client, keys: list, args: list):
+        """A script of scripts.py, over the event loop's shared connection where there is one."""
+        shared = self._wires.get(id(asyncio.get_running_loop()))
+        if shared is None:
+            return self._scripts[name](keys=keys, args=args, client=client)
+        return shared.script(self._scripts[name], keys, args)
 
     def _connect(self) -> aioredis.Redis:
         return aioredis.Redis.from_url(
@@ -136,6 +148,9 @@ class RedisStore(Journals, Watching):
         client = self._clients.pop(id(asyncio.get_running_loop()), None)
         if client is not None:
             await client.aclose()
+        shared = self._wires.pop(id(asyncio.get_running_loop()), None)
+        if shared is not None:
+            await shared.close()
         await self._unwatch()
 
     async def close(self) -> None:
@@ -149,6 +164,9 @@ class RedisStore(Journals, Watching):
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        for shared in self._wires.values():
+            await shared.close()
+        self._wires.clear()
 
     # -- sessions --
     async def find(self, sid: str) -> SessionState | None:
@@ -171,9 +189,9 @@ class RedisStore(Journals, Watching):
         known = (cached[0].version, cached[1], cached[2]) if cached is not None else ("", "", "")
         new = fresh_state(self.options, sid, owner=owner) if create else None
         make = [codec.state_meta(new), uuid.uuid4().hex, *self._eviction(tenant)] if new is not None else [""]
-        found = await self._call(lambda r: self._scripts["load"](
-            keys=[meta, self._in_step(self._index(tenant), sid), records, *journal, self._timeline_key(sid)], client=r,
-            args=[int(use), self._ttl_of(sid), sid, now, *known, *make]))
+        found = await self._call(lambda r: self._script(
+            "load", r, [meta, self._in_step(self._index(tenant), sid), records, *journal, self._timeline_key(sid)],
+            [int(use), self._ttl_of(sid), sid, now, *known, *make]))
         if found[0] == 0:
             return None
         if found[0] == 1:  # kept again: another request's failed commit may have dropped it meanwhile
@@ -300,8 +318,8 @@ class RedisStore(Journals, Watching):
         """COMMIT: the compare-and-set of a unit of work, and the senders' index with it. Its
         reply: false if the session moved on, else what it replaced (scripts.py)."""
         meta, records, *_ = self._keys(sid)
-        return await self._call(lambda r: self._scripts["commit"](
-            keys=[meta, records, self._in_step(self._wake_key, sid), self._timeline_key(sid)], args=argv, client=r),
+        return await self._call(lambda r: self._script(
+            "commit", r, [meta, records, self._in_step(self._wake_key, sid), self._timeline_key(sid)], argv),
             changes=True)
 
     async def reset(self, sid: str, scenario: str | None) -> SessionState:
@@ -323,7 +341,7 @@ class RedisStore(Journals, Watching):
 
     async def _reset(self, sid: str, keys: list, argv: list, wake: float | None) -> bool:
         """RESET's compare-and-set, and the senders' index with it."""
-        return bool(await self._call(lambda r: self._scripts["reset"](keys=keys, args=argv, client=r), changes=True))
+        return bool(await self._call(lambda r: self._script("reset", r, keys, argv), changes=True))
 
     async def delete(self, sid: str) -> None:
         self._cache.pop(sid, None)

@@ -27,10 +27,10 @@ class Journals:
         """One script (sandbox/store/scripts.py INBOX): the oldest entries of all inboxes go
         first while together they count more than options.inbox_bytes."""
         order = self._inbox_order
-        await self._call(lambda r: self._scripts["inbox"](
-            keys=[self._inbox(name), order, order + ":bytes", order + ":seq"], client=r,
-            args=[codec.dumps(entry), name, self.options.journal_size, self.options.inbox_bytes,
-                  self._ttl or INBOX_TTL, self._inbox("")]),  # no one else ever deletes them
+        await self._call(lambda r: self._script(
+            "inbox", r, [self._inbox(name), order, order + ":bytes", order + ":seq"],
+            [codec.dumps(entry), name, self.options.journal_size, self.options.inbox_bytes,
+             self._ttl or INBOX_TTL, self._inbox("")]),  # no one else ever deletes them
             changes=True)
 
     async def inbox_bytes(self) -> int:
@@ -53,12 +53,12 @@ class Journals:
         appended, when the session moved past them (or is gone)."""
         meta, records, *journal = self._keys(sid)
         expected = [basis[0], basis[1]] if basis is not None else ["", ""]
-        done = await self._call(lambda r: self._scripts["append"](
-            keys=[meta, records, self._in_step(self._index(split_sid(sid)[0]), sid), *journal, self._timeline_key(sid)],
-            client=r,
-            args=[codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
-                  KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT, sid, time.time(),
-                  *expected, self._channel(sid) if tell else ""]),
+        done = await self._call(lambda r: self._script(
+            "append", r, [meta, records, self._in_step(self._index(split_sid(sid)[0]), sid), *journal,
+                          self._timeline_key(sid)],
+            [codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
+             KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT, sid, time.time(),
+             *expected, self._channel(sid) if tell else ""]),
             changes=True)
         if not done:
             self._cache.pop(sid, None)  # the request runs again on what Redis holds now
