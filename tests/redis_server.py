@@ -42,17 +42,20 @@ class RedisServer:
     """A redis-server of our own, which a test may stop and start again on the same port;
     with an append-only file synced on every write, so a restart keeps what was committed."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, password: str | None = None, extra: tuple = ()):
+        """`password`: the server requires it (and `url` gives it); `extra`: more redis-server options."""
         self.exe = shutil.which("redis-server")
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="sandbox-redis-")
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password, self.extra = password, extra
+        self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "RedisServer":
         self.proc = subprocess.Popen(
             [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always"],
+             "--appendonly", "yes", "--appendfsync", "always",
+             *(("--requirepass", self.password) if self.password else ()), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not answers(self.url):
@@ -68,12 +71,13 @@ class RedisServer:
             self.proc = None
 
 
-def own(what: str):
+def own(what: str, **options):
     """A redis-server of the test's own for `what` (which stops it, or must see only its own
-    commands), stopped afterwards; without redis-server, missing() says how to get one."""
+    commands), stopped afterwards; without redis-server, missing() says how to get one.
+    `options`: RedisServer's."""
     if not shutil.which("redis-server"):
         missing(f"{what} starts its own redis-server: install redis-server (apt-get install redis-server)")
-    server = RedisServer().start()
+    server = RedisServer(**options).start()
     try:
         yield server
     finally:
