@@ -139,10 +139,11 @@ class JournalRecorder(_SessionLayer):
                 try:
                     response["stands"] = await self._record(
                         scope, bytes(request), response["status"], bytes(response["body"]), sizes, last)
-                except errors.StoreUnavailable:
-                    response["unchecked"] = True  # a held answer is then not known to be current
+                except errors.StoreUnavailable as exc:
+                    response["unchecked"] = exc  # a held answer is then not known to be current (or applied)
                 except Exception:  # the journal must never break the call it records
                     log.exception("journal entry dropped")
+                    await self._commit_alone(scope, response)
 
         async def send_(message):
             nonlocal held
@@ -168,13 +169,27 @@ class JournalRecorder(_SessionLayer):
         if held is not None and not response["stands"] and replay is not None:
             return False
         if held is not None and response.get("unchecked"):
-            answer = to_starlette(errors.StoreUnavailable())
-            scope.setdefault("extensions", {})[ERROR_CODE] = errors.StoreUnavailable.code
+            answer = to_starlette(response["unchecked"])
+            scope.setdefault("extensions", {})[ERROR_CODE] = response["unchecked"].code
             await answer(scope, receive, send)
             return True
         for message in held or ():
             await send(message)
         return True
+
+    @staticmethod
+    async def _commit_alone(scope, response: dict) -> None:
+        """A change deferred to the journal entry (sessions.py) commits even when the entry fails."""
+        ctx = context_of(scope)
+        session = ctx.session if ctx is not None else None
+        if session is None or session.pending is None:
+            return
+        try:
+            await session.commit()
+        except errors.SessionMoved:
+            response["stands"] = False
+        except errors.StoreUnavailable as exc:
+            response["unchecked"] = exc
 
     async def _control(self, scope, receive, send):
         """The control plane is not journalled; its refusals of callers without credentials are counted."""
@@ -237,14 +252,16 @@ class JournalRecorder(_SessionLayer):
         content_type = headers.get("content-type", "")
         # Bodies are kept as (truncated) text and decoded when read: 64 KiB of JSON can
         # decode into megabytes of Python objects, and the journal must stay bounded.
-        return await session.store.journal_append(session.sid, {
+        entry = {
             "time": session.state.clock.now_iso(), "operation": operation, "method": scope["method"],
             "path": scope["path"], "task_id": params.get("task_id"), "status": status, "code": code,
             "request": {"headers": {k: v for k, v in headers.items() if v},
                         "body": (f"<multipart body, {sizes['request']} bytes>"
                                  if content_type.startswith("multipart/") and request
                                  else cut(request, sizes["request"], self.body_bytes))},
-            "response": {"body": cut(body, sizes["response"], self.body_bytes)}, "problems": problems},
-            mark=report.mark(operation, status, code) if client else None,
-            keep=report.kept_as(code) if client and code else None, basis=None if last else session.checks,
-            tell=client)  # the dashboard's own reads tell no one: its page would read again, and again
+            "response": {"body": cut(body, sizes["response"], self.body_bytes)}, "problems": problems}
+        mark, keep = report.mark(operation, status, code) if client else None, report.kept_as(code) if client and code else None
+        pending, session.pending = session.pending, None  # the entry commits the request's change, or neither is done
+        return await session.store.journal_append(
+            session.sid, entry, mark=mark, keep=keep, basis=None if last else session.checks,
+            tell=client, pending=pending)  # the dashboard's own reads tell no one: its page would read again, and again

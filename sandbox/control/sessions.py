@@ -27,15 +27,18 @@ class Session:
     units of work through the store, after each of which `state` is the committed one.
 
     `basis` is set when the request opened the session without a round trip (what the process
-    held): until it commits a change, its units run once (store.run_once) and its journal entry
-    checks that the session did not move past `basis`; either failing, the request runs again
-    on a fresh state (sandbox/control/layers.py JournalRecorder)."""
+    held): until it commits a change, its units run once and its journal entry checks that the
+    session did not move past `basis`; either failing, the request runs again on a fresh state
+    (sandbox/control/layers.py JournalRecorder). The first change is `pending` where the store
+    defers it (store.run_deferred): the journal entry commits it in the same step, or the next
+    unit first."""
 
     def __init__(self, store: Store, tenant: str | None, name: str, state: SessionState, basis: tuple | None = None):
         self.store, self.tenant, self.name, self.state = store, tenant, name, state
         self.sid = sid_of(tenant, name)
         self.basis = basis
         self.wrote = False
+        self.pending = None  # a change made, to be committed with the journal entry
         self.cause, self.action = timeline.SANDBOX, None
 
     def made_by(self, kind: str, operation: str | None) -> None:
@@ -56,6 +59,7 @@ class Session:
         return result
 
     async def _run(self, fn, *args, **kwargs):
+        await self.commit()  # a unit reads what the one before it changed
         if self.basis is None or self.wrote:
             result = await self.store.run(self.sid, fn, *args, **kwargs)
         else:
@@ -65,10 +69,17 @@ class Session:
                 found = fn(tx, *args, **kwargs)
                 done.append(tx.dirty)
                 return found
-            result = await self.store.run_once(self.sid, unit, *args, **kwargs)
+            result, self.pending = await self.store.run_deferred(self.sid, unit, *args, **kwargs)
             self.wrote = done[-1]
         self.state = self.store.latest(self.sid, self.state)
         return result
+
+    async def commit(self) -> None:
+        """Commit the pending change alone (errors.SessionMoved if the session moved past it)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            await self.store.commit_pending(self.sid, pending)
+            self.state = self.store.latest(self.sid, self.state)
 
     async def note(self, operation: str, details: dict) -> None:
         """Note a control action the store made outside any unit of work."""

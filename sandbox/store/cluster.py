@@ -68,6 +68,7 @@ class ClusterStore(RedisStore):
       it is sent once whoever looks."""
 
     wired = False  # each slot's node has its own connections: redis-py's cluster client keeps them
+    defers = False  # a commit sets the wake-up index in a step after it (_commit): not deferred to the entry
 
     def _connect(self) -> RedisCluster:
         options = parse(self.url)
@@ -123,8 +124,9 @@ class ClusterStore(RedisStore):
         return state
 
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
-                             basis: tuple | None = None, tell: bool = True) -> bool:
-        appended, _ = await asyncio.gather(super().journal_append(sid, entry, mark, keep, basis, tell), self._touch(sid))
+                             basis: tuple | None = None, tell: bool = True, pending=None) -> bool:
+        appended, _ = await asyncio.gather(super().journal_append(sid, entry, mark, keep, basis, tell, pending),
+                                           self._touch(sid))
         return appended
 
     async def _touch(self, sid: str) -> None:

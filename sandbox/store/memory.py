@@ -120,6 +120,12 @@ class MemoryStore:  # a SyncStore (sandbox/store/protocol.py)
 
     run_once = run  # what a request read is never stale here
 
+    async def run_deferred(self, sid: str, fn, *args, **kwargs):
+        return await self.run(sid, fn, *args, **kwargs), None  # committed at once: nothing waits for the entry
+
+    async def commit_pending(self, sid: str, pending) -> None:
+        """Never called with anything: run_deferred leaves nothing pending here."""
+
     def run_sync(self, sid: str, fn, *args, **kwargs):
         """fn(tx, ...) as one unit of work: its changes land whole, or (if it raises) not at all."""
         with self._lock:
@@ -229,8 +235,9 @@ class MemoryStore:  # a SyncStore (sandbox/store/protocol.py)
 
     # -- journals --
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
-                             basis: tuple | None = None, tell: bool = True) -> bool:
-        """Appends to a live session's journal and returns True: `basis` (the Redis store's check) is ignored."""
+                             basis: tuple | None = None, tell: bool = True, pending=None) -> bool:
+        """Appends to a live session's journal and returns True: `basis` (the Redis store's check) is
+        ignored, and nothing is ever `pending` here (run_deferred)."""
         journal = self._journals.get(sid)
         if journal is not None:
             journal.record(entry, mark, keep)

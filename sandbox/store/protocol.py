@@ -46,6 +46,14 @@ class Store(Protocol):
         moved on raises errors.SessionMoved (the request then runs again whole) where run would
         run fn again on the newer state."""
 
+    async def run_deferred(self, sid: str, fn: Unit, *args, **kwargs) -> tuple[Any, Any]:
+        """As run_once, returning (result, pending): a store that can defers the change, which
+        then commits with the request's journal entry (journal_append's `pending`) or alone
+        (commit_pending); pending None where it was committed here, or nothing changed."""
+
+    async def commit_pending(self, sid: str, pending: Any) -> None:
+        """Commit a deferred change alone; errors.SessionMoved if the session moved past what it read."""
+
     def basis(self, sid: str) -> tuple | None:
         """What a request that opened the session without asking the store read (its version and
         incarnation), for journal_append to check; None where nothing needs checking."""
@@ -102,7 +110,7 @@ class Store(Protocol):
 
     # -- journals: each session's, bounded by options.journal_size and journal_bytes --
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
-                             basis: tuple | None = None, tell: bool = True) -> bool:
+                             basis: tuple | None = None, tell: bool = True, pending: Any = None) -> bool:
         """Append an entry (counted under `mark` in the tally, or under each of several fields
         `mark` separates by newlines; kept apart too under `keep`, one of
         sandbox/store/journal.py KEPT); False, appending nothing, if the session moved past

@@ -46,20 +46,27 @@ class Journals:
 
     # -- journals: a capped list per session; seq numbers count every entry ever appended --
     async def journal_append(self, sid: str, entry: dict, mark: str | None = None, keep: str | None = None,
-                             basis: tuple | None = None, tell: bool = True) -> bool:
+                             basis: tuple | None = None, tell: bool = True, pending=None) -> bool:
         """One script (sandbox/store/scripts.py APPEND), which also marks the session used and,
         if `tell`, tells the session's watchers.
         `basis`: the version and incarnation the request read (store.basis); False, with nothing
-        appended, when the session moved past them (or is gone)."""
+        appended, when the session moved past them (or is gone).
+        `pending`: the request's change, deferred (run_deferred): committed in the same script
+        (COMMIT_APPEND), which checks what the change read; False, with neither done, if it moved."""
         meta, records, *journal = self._keys(sid)
-        expected = [basis[0], basis[1]] if basis is not None else ["", ""]
-        done = await self._call(lambda r: self._script(
-            "append", r, [meta, records, self._in_step(self._index(split_sid(sid)[0]), sid), *journal,
-                          self._timeline_key(sid)],
-            [codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
-             KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT, sid, time.time(),
-             *expected, self._channel(sid) if tell else ""]),
-            changes=True)
+        expected = [basis[0], basis[1]] if basis is not None and pending is None else ["", ""]
+        keys = [meta, records, self._in_step(self._index(split_sid(sid)[0]), sid), *journal, self._timeline_key(sid)]
+        args = [codec.dumps(entry), self.options.journal_size, self._ttl_of(sid), mark or "",
+                KEPT.index(keep) + 1 if keep else 0, self.options.journal_bytes, *KEPT, sid, time.time(),
+                *expected, self._channel(sid) if tell else ""]
+        if pending is None:
+            done = await self._call(lambda r: self._script("append", r, keys, args), changes=True)
+        else:
+            commit_keys = [meta, records, self._in_step(self._wake_key, sid), self._timeline_key(sid)]
+            done = await self._call(lambda r: self._script(
+                "commit_append", r, [*commit_keys, *keys], [len(pending.argv), *pending.argv, *args]), changes=True)
+            if done:
+                self._committed(sid, pending)
         if not done:
             self._cache.pop(sid, None)  # the request runs again on what Redis holds now
         return bool(done)

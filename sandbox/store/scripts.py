@@ -163,6 +163,23 @@ end
 if ARGV[13] ~= '' then redis.call('SPUBLISH', ARGV[13], 'j') end
 return 1
 """
+# A request's change and its journal entry in one step: the change was deferred to the entry
+# (RedisStore.run_deferred), so a write on a session the process holds is one round trip. KEYS:
+# COMMIT's four, then APPEND's. ARGV: how many of the values after it are COMMIT's, those, then
+# APPEND's (its version and incarnation '': the commit checks them). Returns COMMIT's answer;
+# the entry is appended only with the change.
+COMMIT_APPEND = "local function commit(KEYS, ARGV)\n" + COMMIT + "end\nlocal function append(KEYS, ARGV)\n" + APPEND + """end
+local n = tonumber(ARGV[1])
+local ck, ca, ak, aa = {}, {}, {}, {}
+for i = 1, 4 do ck[i] = KEYS[i] end
+for i = 5, #KEYS do ak[#ak + 1] = KEYS[i] end
+for i = 2, n + 1 do ca[#ca + 1] = ARGV[i] end
+for i = n + 2, #ARGV do aa[#aa + 1] = ARGV[i] end
+local done = commit(ck, ca)
+if done == 0 then return 0 end
+append(ak, aa)
+return done
+"""
 # On a cluster, a tenant's index after LOAD made a session there (sandbox/store/cluster.py).
 # KEYS: the index, the sessions being evicted (by when they were taken). ARGV: sessions kept,
 # idle cutoff, the tenant's default session, the session made, the time. Marks it used, takes

@@ -95,9 +95,11 @@ class Wire:
     """A shared connection, made on first use and again after it is lost. Calls raise redis-py's
     errors (ConnectionError, ResponseError), so the store handles them as it does the pool's."""
 
-    def __init__(self, url: str, name: str, timeout: float):
+    def __init__(self, url: str, name: str, timeout: float, scripts: tuple = ()):
+        """`scripts`: loaded as the connection is made (a restarted Redis has none), so their
+        first calls are not sent twice."""
         self.options = parse_url(url)
-        self.name, self.timeout = name, timeout
+        self.name, self.timeout, self.scripts = name, timeout, scripts
         self._conn: _Protocol | None = None
         self._connecting: asyncio.Task | None = None
 
@@ -127,6 +129,7 @@ class Wire:
                 if options.get("db"):
                     hello.append(pack("SELECT", options["db"]))
                 hello.append(pack("CLIENT", "SETNAME", self.name))
+                hello += [pack("SCRIPT", "LOAD", text) for text in self.scripts]
                 answers = [conn.call(command)[0] for command in hello]
                 for answer in await asyncio.gather(*answers):
                     if isinstance(answer, hiredis.ReplyError):
