@@ -7,9 +7,14 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from operations import OPS, TASK, lua_script, warm_get, warm_up, wrk, wrong
+from operations import OPS, TASK, Op, lua_script, warm_get, warm_up, wrk, wrong
 
 CONNS = 32
+HELD_CAP = 60_000  # --max-sessions of the servers for the held rows: no session they use is evicted
+# A GET of the task in a new session per request, named as a write row names its own (operations.py):
+# run first with a write row's prefix, it makes the sessions that row then writes in, so each
+# write meets a session its worker holds, as a client's requests after its first do.
+PREPARE = Op("prepare", "GET", TASK, 200, writes=True)
 TICK = os.sysconf("SC_CLK_TCK")
 TARGET = 1.5  # Redis total over memory, per request
 
@@ -77,29 +82,64 @@ def run(ctx, url: str | None) -> dict:
                 elif rpid:
                     background["redis wall"] += max(1, round(ctx.seconds))
                     background["redis requests"] += done["total"]
+        for server in servers.values():
+            server.stop()
+        held = _held(ctx, url, prefix + "-held", rpid)
     finally:
         for server in servers.values():
             server.stop()
         if url:
             import stores
 
-            stores.drop(url, [prefix])
-    return {"figures": figures, "redis_pid": rpid, "background": background, "url": url, "seconds": ctx.seconds}
+            stores.drop(url, [prefix, prefix + "-held"])
+    return {"figures": figures, "held": held, "redis_pid": rpid, "background": background, "url": url,
+            "seconds": ctx.seconds}
+
+
+def _held(ctx, url: str | None, prefix: str, rpid: int | None) -> dict:
+    """The write rows again, each request in a session its worker made and holds (PREPARE ran
+    first, for twice the run's time, with the same names); {side: {op name: figures}}, and for
+    each run how many sessions were prepared, which must be at least the requests it sent."""
+    servers = {"memory": ctx.start("cpu-memory-held", "--max-sessions", str(HELD_CAP))}
+    if url:
+        servers["redis"] = ctx.start("cpu-redis-held", "--max-sessions", str(HELD_CAP), "--store", url,
+                                     "--namespace", prefix)
+    figures = {side: {} for side in servers}
+    prepare = ctx.tmp / "cpu-prepare.lua"
+    prepare.write_text(lua_script(PREPARE))
+    try:
+        for server in servers.values():
+            server.first_200()
+            warm_get(ctx.wrk, server.port)
+            warm_up(server.port)
+        for index, op in enumerate(o for o in OPS if o.writes):
+            script = ctx.tmp / f"cpu-held{index}.lua"
+            script.write_text(lua_script(op))
+            ctx.say(f"cpu: {op.name} in held sessions at {CONNS} connections, {' then '.join(servers)} ...")
+            for side, server in servers.items():
+                names = (f"held{index}",)
+                made = wrk(ctx.wrk, server.port, CONNS, 2 * ctx.seconds, prepare, names)
+                settle(server.port)
+                pids = server.pids()
+                worker, store = cpu_seconds(pids), cpu_seconds([rpid] if rpid else [])
+                done = wrk(ctx.wrk, server.port, CONNS, ctx.seconds, script, names)
+                settle(server.port)
+                worker, store = cpu_seconds(pids) - worker, cpu_seconds([rpid] if rpid else []) - store
+                figures[side][op.name] = {"run": done, "worker": worker, "redis": store if rpid else None,
+                                          "prepared": made["total"]}
+    finally:
+        for server in servers.values():
+            server.stop()
+    return figures
 
 
 def _us(seconds: float | None, requests: int) -> float | None:
     return None if seconds is None or not requests else seconds * 1e6 / requests
 
 
-def table(result: dict, fmt, grid) -> str:
-    """One row per operation: CPU µs per request of the memory worker, the Redis worker,
-    redis-server and the two together, Redis over memory, and the per-core req/s that follows."""
-    figures = result["figures"]
-    head = ("operation", "requests memory / Redis", "µs/req memory worker", "µs/req Redis worker",
-            "µs/req redis-server", "µs/req Redis total", "Redis total / memory", "req/s per core memory",
-            "req/s per core Redis", "wrong status")
+def _rows(figures: dict, ops: list, fmt) -> list:
     body = []
-    for op in OPS:
+    for op in ops:
         mem, red = figures["memory"][op.name], figures.get("redis", {}).get(op.name)
         m = _us(mem["worker"], mem["run"]["total"])
         w = s = total = None
@@ -108,11 +148,25 @@ def table(result: dict, fmt, grid) -> str:
             total = w + s if s is not None else None
         share = total / m if total and m else None
         bad = wrong(op, mem["run"]) + (wrong(op, red["run"]) if red else 0)
-        body.append((("!! " if bad else "") + op.name,
+        # a held row whose run sent more requests than sessions were prepared wrote in new ones too
+        short = any(f["run"]["total"] > f["prepared"] for f in (mem, red) if f and "prepared" in f)
+        body.append((("!! " if bad or short else "") + op.name,
                      f"{mem['run']['total']:,} / " + (f"{red['run']['total']:,}" if red else "—"),
                      fmt(m), fmt(w), fmt(s), fmt(total),
                      "—" if share is None else f"{'!! ' if share > TARGET else ''}{share:.2f}×",
                      fmt(1e6 / m if m else None), fmt(1e6 / total if total else None), f"{bad:,}"))
+    return body
+
+
+def table(result: dict, fmt, grid) -> str:
+    """One row per operation: CPU µs per request of the memory worker, the Redis worker,
+    redis-server and the two together, Redis over memory, and the per-core req/s that follows;
+    then the write rows again in sessions the worker holds."""
+    figures = result["figures"]
+    head = ("operation", "requests memory / Redis", "µs/req memory worker", "µs/req Redis worker",
+            "µs/req redis-server", "µs/req Redis total", "Redis total / memory", "req/s per core memory",
+            "req/s per core Redis", "wrong status")
+    body = _rows(figures, OPS, fmt)
     notes = [f"wrk: 1 thread, {CONNS} connections, {max(1, round(result['seconds']))} s a run, one run per row "
              "and side (memory, then Redis), after a 1 s GET warm-up and each row's request 10 times; writes in a "
              "new session per request, as in table 1 (the default --max-sessions of 100, least recently used "
@@ -132,4 +186,10 @@ def table(result: dict, fmt, grid) -> str:
                      f"which send it nothing, it used {bg['cpu']:.2f} s of CPU in {bg['wall']:.0f} s "
                      f"({100 * rate:.1f}% of a core), which its column counts too: at that rate, about "
                      f"{rate * bg['redis wall'] * 1e6 / max(1, bg['redis requests']):.0f} µs of each Redis request's.")
-    return grid(head, body, 1) + "\n\n" + "\n".join(notes)
+    held = grid(head, _rows(result["held"], [op for op in OPS if op.writes], fmt), 1)
+    notes.append(f"Writes in held sessions (the second grid): the same write rows on servers with --max-sessions "
+                 f"{HELD_CAP:,}, each request in a session its worker made with a GET just before (a run of "
+                 f"{2 * max(1, round(result['seconds']))} s naming sessions as the row then does), as a client's "
+                 "requests after its first are: no session is made or evicted in the measured run. A row marked !! "
+                 "before its name sent more requests than sessions were prepared.")
+    return grid(head, body, 1) + "\n\nWrites in sessions the worker holds\n\n" + held + "\n\n" + "\n".join(notes)
