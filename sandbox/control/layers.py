@@ -261,7 +261,19 @@ class JournalRecorder(_SessionLayer):
                                  else cut(request, sizes["request"], self.body_bytes))},
             "response": {"body": cut(body, sizes["response"], self.body_bytes)}, "problems": problems}
         mark, keep = report.mark(operation, status, code) if client else None, report.kept_as(code) if client and code else None
-        pending, session.pending = session.pending, None  # the entry commits the request's change, or neither is done
-        return await session.store.journal_append(
-            session.sid, entry, mark=mark, keep=keep, basis=None if last else session.checks,
-            tell=client, pending=pending)  # the dashboard's own reads tell no one: its page would read again, and again
+        pending = session.pending  # the entry commits the request's change, or neither is done
+        try:
+            return await session.store.journal_append(
+                session.sid, entry, mark=mark, keep=keep, basis=None if last else session.checks,
+                tell=client, pending=pending)  # the dashboard's own reads tell no one: its page would read again, and again
+        except errors.StoreUnavailable:
+            raise
+        except Exception:
+            if pending is None:
+                raise
+            # the change may be applied or not (a script that failed part way keeps what it wrote):
+            # the answer must not say it was
+            log.exception("a change and its journal entry failed")
+            raise errors.StoreUncertain() from None
+        finally:
+            session.pending = None

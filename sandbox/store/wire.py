@@ -6,8 +6,9 @@ import asyncio
 from collections import deque
 
 import hiredis
+from redis._parsers.base import BaseParser
 from redis.asyncio.connection import SSLConnection, parse_url
-from redis.exceptions import ConnectionError, NoScriptError, ResponseError
+from redis.exceptions import ConnectionError, NoScriptError
 
 # Why not redis-py's pool here: it lends each call a connection of its own, so 32 requests at once
 # make 32 writes, 32 reads and 32 wake-ups of the event loop, and its command path (the pool's
@@ -106,16 +107,15 @@ class Wire:
     async def _connection(self) -> _Protocol:
         if self._conn is not None and self._conn.lost is None:
             return self._conn
-        if self._connecting is None:
+        # one attempt at a time, shared by the calls that wait for it; a finished one (its
+        # connection lost since, or its callers all gone before it ended) is never reused
+        if self._connecting is None or self._connecting.done():
             self._connecting = asyncio.ensure_future(self._connect())
-        try:
-            return await asyncio.shield(self._connecting)
-        finally:
-            if self._connecting is not None and self._connecting.done():
-                self._connecting = None
+        return await asyncio.shield(self._connecting)
 
     async def _connect(self) -> _Protocol:
         loop, options = asyncio.get_running_loop(), self.options
+        conn = None
         try:
             async with asyncio.timeout(self.timeout):
                 if "path" in options:
@@ -135,8 +135,12 @@ class Wire:
                     if isinstance(answer, hiredis.ReplyError):
                         conn.close(ConnectionError(f"Redis refused the connection: {answer}"))
                         raise conn.lost
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise ConnectionError(f"cannot connect to Redis: {exc or 'timed out'}") from None
+        except BaseException as exc:
+            if conn is not None:  # connected, but the greeting failed or timed out: no socket left open
+                conn.close(ConnectionError("the connection's greeting failed"))
+            if isinstance(exc, (OSError, asyncio.TimeoutError)):
+                raise ConnectionError(f"cannot connect to Redis: {exc or 'timed out'}") from None
+            raise
         self._conn = conn
         return conn
 
@@ -152,8 +156,9 @@ class Wire:
             asyncio.get_running_loop().call_later(self.timeout, self._check, conn, place)
             raise
         if isinstance(reply, hiredis.ReplyError):
-            message = str(reply)
-            raise (NoScriptError if message.startswith("NOSCRIPT") else ResponseError)(message)
+            # redis-py's own classes (OutOfMemoryError, ReadOnlyError, NoScriptError...), as its pool
+            # raises them: the store tells an outage from a bug of its own by them (RedisStore._call)
+            raise BaseParser.parse_error(str(reply))
         return reply
 
     @staticmethod

@@ -80,6 +80,33 @@ def test_a_redis_that_stops_answering_is_a_503_in_bounded_time_and_then_passes(o
         assert client.get(TASK, headers=auth()).status_code == 200, "recovered by itself"
 
 
+@pytest.mark.parametrize("refusal", ["out of memory", "read-only"])
+def test_a_change_redis_refuses_is_a_503_and_is_not_applied(own_redis, refusal):
+    """An error reply to the script that commits a change with its journal entry (a full Redis,
+    or a primary a failover made a replica) is the store's, not the sandbox's: 503, never a 200
+    for a change that was not made."""
+    admin = redis.Redis.from_url(own_redis.url)
+    with ServerThread(create_app(store=own_redis.url, namespace="wire")) as live, \
+            httpx.Client(base_url=live.url, timeout=30) as client:
+        assert client.get(TASK, headers=auth()).json()["payload"]["approved"] is False  # the worker holds it now
+        if refusal == "out of memory":
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+        else:
+            admin.execute_command("REPLICAOF", "127.0.0.1", "1")
+        try:
+            answer = client.post(f"{TASK}/approve", headers=auth())
+        finally:
+            if refusal == "out of memory":
+                admin.config_set("maxmemory", 0)
+            else:
+                admin.execute_command("REPLICAOF", "NO", "ONE")
+        assert answer.status_code == 503 and answer.json()["code"] == "store_unavailable", answer.text
+        assert client.get(TASK, headers=auth()).json()["payload"]["approved"] is False
+        journal = client.get("/_sandbox/journal", headers=auth()).json()["payload"]
+        assert "approveTask" not in [e["operation"] for e in journal]
+
+
 @pytest.fixture
 def guarded_redis():
     yield from redis_server.own("the password test", password="wire-s3cret")
@@ -111,3 +138,26 @@ def test_a_unix_socket_url_serves(socket_redis):
         through = [c["addr"] for c in api_connections(server.url)]
     assert through and all(addr.startswith(url[len("unix://"):url.index("?")]) for addr in through), through
     assert any(redis.Redis.from_url(server.url).scan_iter(match="wire:s:*"))
+
+
+def test_connects_whose_greeting_times_out_leave_no_socket_open(own_redis):
+    """A stopped Redis still accepts TCP connections (the kernel does) and answers nothing: each
+    call during the outage connects and times out in its greeting, and must close what it opened,
+    or each socket greets Redis once it runs again, and stays."""
+    from sandbox.store import wire
+
+    async def calls() -> list:
+        shared = wire.Wire(own_redis.url, "task-sandbox-greeting", 0.2)
+        os.kill(own_redis.proc.pid, signal.SIGSTOP)
+        try:
+            for _ in range(5):
+                with pytest.raises(redis.ConnectionError):
+                    await shared.call("PING")
+        finally:
+            os.kill(own_redis.proc.pid, signal.SIGCONT)
+        await asyncio.sleep(0.5)  # Redis reads what waited for it meanwhile
+        left = [c for c in redis.Redis.from_url(own_redis.url).client_list() if c["name"] == "task-sandbox-greeting"]
+        await shared.close()
+        return left
+
+    assert asyncio.run(calls()) == []
