@@ -16,7 +16,8 @@ from redis.retry import Retry
 
 from sandbox import errors
 from sandbox.store.base import split_sid
-from sandbox.store.redis import TIMEOUT, RedisStore, _score
+from sandbox.store.redis import TIMEOUT, RedisStore
+from sandbox.store.redis_units import _score
 
 log = logging.getLogger("sandbox")
 SCHEMES = ("redis+cluster://", "rediss+cluster://")
