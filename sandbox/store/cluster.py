@@ -55,7 +55,8 @@ class ClusterStore(RedisStore):
       journal entry (APPEND) each go out with a mark of the session's use beside them, on the
       index's master at the same time, so they cost a command but no wait. The mark (TOUCH)
       leaves out a session the index does not hold: one being made enters it with its EVICT,
-      once whole, so that no other process's eviction deletes it half made.
+      once whole, so that no other process's eviction deletes it half made; one being evicted
+      is not put back while its keys are deleted.
     - a tenant's cap: after LOAD made a session, EVICT on the index's slot takes
       the least recently used over the cap out of it (atomically, so concurrent creators never
       take the same ones) into an evicting set; their keys are deleted, each in its own slot,

@@ -199,11 +199,13 @@ return gone
 """
 # On a cluster, a session's use marked in its tenant's index (sandbox/store/cluster.py). KEYS: the
 # index, the sessions being evicted. ARGV: the time, the session. Marks only a session the index
-# holds, or one an eviction took (used since, it stays): a session being made enters the index
-# with its own EVICT, once it is whole, or another process's eviction could take it first and
-# delete its keys, and the EVICT that follows then count a session that is gone.
+# holds, or one an eviction took a minute ago or more and never finished (used since, it stays,
+# as EVICT reads it): a session being made enters the index with its own EVICT, once it is
+# whole, and one being evicted now is not put back while its keys are deleted. Either would
+# leave the index naming a session that is gone, counted toward the cap.
 TOUCH = """
-if redis.call('ZSCORE', KEYS[1], ARGV[2]) or redis.call('ZSCORE', KEYS[2], ARGV[2]) then
+local taken = redis.call('ZSCORE', KEYS[2], ARGV[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) or (taken and tonumber(taken) <= tonumber(ARGV[1]) - 60) then
   redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 end
 """
