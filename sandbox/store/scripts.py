@@ -58,8 +58,11 @@ COMMIT = """
 local m = redis.call('HMGET', KEYS[1], 'v', 'b', 'w')
 if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
 local v = tonumber(ARGV[1]) + 1
-redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3], 'w', ARGV[7])
-if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'rv', v) end
+if ARGV[5] == '1' then
+  redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3], 'w', ARGV[7], 'rv', v)
+else
+  redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3], 'w', ARGV[7])
+end
 if KEYS[3] ~= KEYS[1] then
   if ARGV[7] == '' then redis.call('ZREM', KEYS[3], ARGV[6]) else redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
 end
@@ -175,6 +178,7 @@ for i = 1, 4 do ck[i] = KEYS[i] end
 for i = 5, #KEYS do ak[#ak + 1] = KEYS[i] end
 for i = 2, n + 1 do ca[#ca + 1] = ARGV[i] end
 for i = n + 2, #ARGV do aa[#aa + 1] = ARGV[i] end
+ca[4] = '0'  -- the entry's step sets every key's time to live, the commit's among them
 local done = commit(ck, ca)
 if done == 0 then return 0 end
 append(ak, aa)
