@@ -416,8 +416,8 @@ def sections(args, wrk_bin: str | None, tmp: Path, with_scale: bool, with_cpu: b
     if url is None and (with_scale or with_cpu):
         say("no Redis (TASK_SANDBOX_REDIS_URL or 127.0.0.1:6379) or --no-redis: the scale and CPU rows on Redis "
             "are skipped.")
-    ctx = SimpleNamespace(wrk=wrk_bin, seconds=args.duration, rounds=args.rounds, tmp=tmp, say=say,
-                          live=args.live_sessions, tasks=args.tasks, write_world=write_world,
+    ctx = SimpleNamespace(wrk=wrk_bin, seconds=args.duration, rounds=args.rounds, cpu_rounds=args.cpu_rounds,
+                          tmp=tmp, say=say, live=args.live_sessions, tasks=args.tasks, write_world=write_world,
                           start=lambda name, *extra: sandbox(name, tmp, *extra),
                           proxy=lambda name, upstream: proxy_server(name, tmp, upstream))
     out = []
@@ -487,6 +487,8 @@ def main() -> None:
                              "upstream direct, the latency it adds at 1 connection (needs wrk)")
     parser.add_argument("--duration", type=float, help="seconds per wrk run, whole (default 3, quick 1); the scale "
                                                         "table runs that many rounds of 1 s runs (default 2, quick 1)")
+    parser.add_argument("--cpu-rounds", type=int, help="rounds of table 6's rows, memory and Redis alternated, each "
+                                                          "figure the median round (default 3, quick 1)")
     parser.add_argument("--tasks", type=int, help="tasks in the scale world (default 100,000, quick 10,000)")
     parser.add_argument("--sessions", type=int, help="sessions for the memory figure (default 1,000, quick 100)")
     parser.add_argument("--live-sessions", type=int,
@@ -495,6 +497,8 @@ def main() -> None:
     # The scale table runs 1 s rounds: --duration of them, else 2 (quick 1), to stay near 10 minutes on 2 cores.
     args.rounds = max(1, round(args.duration)) if args.duration else 1 if args.quick else 2
     args.duration = args.duration or (1 if args.quick else 3)
+    # one CPU run per row and side moved by 15-20% from one run to the next on 2 shared cores
+    args.cpu_rounds = max(1, args.cpu_rounds or (1 if args.quick else 3))
     args.tasks = args.tasks or (10_000 if args.quick else 100_000)
     args.sessions = args.sessions or (100 if args.quick else 1_000)
     args.live_sessions = args.live_sessions or (5_000 if args.quick else 50_000)

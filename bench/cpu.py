@@ -68,20 +68,24 @@ def run(ctx, url: str | None) -> dict:
         for index, op in enumerate(OPS):
             script = ctx.tmp / f"cpu-op{index}.lua"
             script.write_text(lua_script(op))
-            ctx.say(f"cpu: {op.name} at {CONNS} connections, {' then '.join(servers)} ...")
-            for side, server in servers.items():
-                pids = server.pids()
-                worker, store = cpu_seconds(pids), cpu_seconds([rpid] if rpid else [])
-                done = wrk(ctx.wrk, server.port, CONNS, ctx.seconds, script, (f"cpu-op{index}-c{CONNS}",))
-                settle(server.port)
-                worker, store = cpu_seconds(pids) - worker, cpu_seconds([rpid] if rpid else []) - store
-                figures[side][op.name] = {"run": done, "worker": worker, "redis": store if rpid else None}
-                if rpid and side == "memory":
-                    background["cpu"] += store
-                    background["wall"] += max(1, round(ctx.seconds))
-                elif rpid:
-                    background["redis wall"] += max(1, round(ctx.seconds))
-                    background["redis requests"] += done["total"]
+            ctx.say(f"cpu: {op.name} at {CONNS} connections, {' then '.join(servers)}, {ctx.cpu_rounds} rounds ...")
+            rounds = {side: [] for side in servers}
+            for round_ in range(ctx.cpu_rounds):
+                for side, server in servers.items():
+                    pids = server.pids()
+                    worker, store = cpu_seconds(pids), cpu_seconds([rpid] if rpid else [])
+                    done = wrk(ctx.wrk, server.port, CONNS, ctx.seconds, script, (f"cpu-op{index}-r{round_}",))
+                    settle(server.port)
+                    worker, store = cpu_seconds(pids) - worker, cpu_seconds([rpid] if rpid else []) - store
+                    rounds[side].append({"run": done, "worker": worker, "redis": store if rpid else None})
+                    if rpid and side == "memory":
+                        background["cpu"] += store
+                        background["wall"] += max(1, round(ctx.seconds))
+                    elif rpid:
+                        background["redis wall"] += max(1, round(ctx.seconds))
+                        background["redis requests"] += done["total"]
+            for side, found in rounds.items():
+                figures[side][op.name] = median_round(side, found)
         for server in servers.values():
             server.stop()
         held = _held(ctx, url, prefix + "-held", rpid)
@@ -93,7 +97,7 @@ def run(ctx, url: str | None) -> dict:
 
             stores.drop(url, [prefix, prefix + "-held"])
     return {"figures": figures, "held": held, "redis_pid": rpid, "background": background, "url": url,
-            "seconds": ctx.seconds}
+            "seconds": ctx.seconds, "rounds": ctx.cpu_rounds}
 
 
 def _held(ctx, url: str | None, prefix: str, rpid: int | None) -> dict:
@@ -115,22 +119,36 @@ def _held(ctx, url: str | None, prefix: str, rpid: int | None) -> dict:
         for index, op in enumerate(o for o in OPS if o.writes):
             script = ctx.tmp / f"cpu-held{index}.lua"
             script.write_text(lua_script(op))
-            ctx.say(f"cpu: {op.name} in held sessions at {CONNS} connections, {' then '.join(servers)} ...")
-            for side, server in servers.items():
-                names = (f"held{index}",)
-                made = wrk(ctx.wrk, server.port, CONNS, 2 * ctx.seconds, prepare, names)
-                settle(server.port)
-                pids = server.pids()
-                worker, store = cpu_seconds(pids), cpu_seconds([rpid] if rpid else [])
-                done = wrk(ctx.wrk, server.port, CONNS, ctx.seconds, script, names)
-                settle(server.port)
-                worker, store = cpu_seconds(pids) - worker, cpu_seconds([rpid] if rpid else []) - store
-                figures[side][op.name] = {"run": done, "worker": worker, "redis": store if rpid else None,
-                                          "prepared": made["total"]}
+            ctx.say(f"cpu: {op.name} in held sessions at {CONNS} connections, {' then '.join(servers)}, "
+                    f"{ctx.cpu_rounds} rounds ...")
+            rounds = {side: [] for side in servers}
+            for round_ in range(ctx.cpu_rounds):
+                for side, server in servers.items():
+                    names = (f"held{index}-r{round_}",)
+                    made = wrk(ctx.wrk, server.port, CONNS, 2 * ctx.seconds, prepare, names)
+                    settle(server.port)
+                    pids = server.pids()
+                    worker, store = cpu_seconds(pids), cpu_seconds([rpid] if rpid else [])
+                    done = wrk(ctx.wrk, server.port, CONNS, ctx.seconds, script, names)
+                    settle(server.port)
+                    worker, store = cpu_seconds(pids) - worker, cpu_seconds([rpid] if rpid else []) - store
+                    rounds[side].append({"run": done, "worker": worker, "redis": store if rpid else None,
+                                         "prepared": made["total"]})
+            for side, found in rounds.items():
+                figures[side][op.name] = median_round(side, found)
     finally:
         for server in servers.values():
             server.stop()
     return figures
+
+
+def median_round(side: str, rounds: list[dict]) -> dict:
+    """Of one row's rounds on one side, the one whose CPU a request is the median: the worker's, and
+    on Redis redis-server's with it (during a memory run redis-server's CPU is others' load)."""
+    def per_request(found: dict) -> float:
+        spent = found["worker"] + (found["redis"] or 0 if side == "redis" else 0)
+        return spent / found["run"]["total"] if found["run"]["total"] else float("inf")
+    return sorted(rounds, key=per_request)[len(rounds) // 2]
 
 
 def _us(seconds: float | None, requests: int) -> float | None:
@@ -167,8 +185,9 @@ def table(result: dict, fmt, grid) -> str:
             "µs/req redis-server", "µs/req Redis total", "Redis total / memory", "req/s per core memory",
             "req/s per core Redis", "wrong status")
     body = _rows(figures, OPS, fmt)
-    notes = [f"wrk: 1 thread, {CONNS} connections, {max(1, round(result['seconds']))} s a run, one run per row "
-             "and side (memory, then Redis), after a 1 s GET warm-up and each row's request 10 times; writes in a "
+    notes = [f"wrk: 1 thread, {CONNS} connections, {max(1, round(result['seconds']))} s a run, {result['rounds']} "
+             "rounds per row, each a run on each side (memory, then Redis), and each figure the side's median round "
+             "by CPU a request; after a 1 s GET warm-up and each row's request 10 times; writes in a "
              "new session per request, as in table 1 (the default --max-sessions of 100, least recently used "
              "evicted).",
              "CPU: utime + stime from /proc/<pid>/stat (ticks of 1/%d s) of the serve process and its children "
