@@ -8,7 +8,7 @@ import re
 from sandbox import errors
 from sandbox.control import faults, report
 from sandbox.control.journal import BODY_BYTES, cut, decode, fitting, headers_of, keep
-from sandbox.http.context import FRESH, REPLAY_BYTES, context_of, is_local  # noqa: F401  (is_local: the dashboard's page asks it too)
+from sandbox.http.context import FRESH, REPLAY_BYTES, context_of
 from sandbox.control.sessions import Sessions
 from sandbox.http.envelope import ERROR_CODE, to_starlette
 from sandbox.spec import Contract

@@ -5,7 +5,7 @@ import html
 from pathlib import Path
 
 from sandbox import errors
-from sandbox.control.layers import is_local
+from sandbox.http.context import is_local
 from sandbox.http.secrets import AdminToken
 
 STATIC = Path(__file__).parent / "static"

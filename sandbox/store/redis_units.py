@@ -66,6 +66,11 @@ class Units:
         commit_pending alone. A write on a session this process holds is then one round trip."""
         if not self.defers:
             return await self.run_once(sid, fn, *args, **kwargs), None
+        return await self._once(sid, fn, args, kwargs)
+
+    async def _once(self, sid: str, fn, args, kwargs) -> tuple:
+        """fn run once on what this process holds of the session: its result, and its change as a
+        Pending (None if it changed nothing)."""
         state, rv, born = await self._entry(sid)
         base = state.version  # before the unit reads: another thread may move this state on in place
         tx = Tx(state, sid, self.options.id_seed)
@@ -107,13 +112,9 @@ class Units:
 
     async def _run(self, sid: str, attempts: int, fn, args, kwargs):
         for _ in range(attempts):
-            state, rv, born = await self._entry(sid)
-            base = state.version  # before the unit reads: another thread may move this state on in place
-            tx = Tx(state, sid, self.options.id_seed)
-            result = fn(tx, *args, **kwargs)
-            if not tx.dirty:
+            result, pending = await self._once(sid, fn, args, kwargs)
+            if pending is None:
                 return result
-            pending = self._pending(sid, tx, state, base, rv, born)
             if await self._commit(sid, pending.argv, pending.wake):
                 self._committed(sid, pending)
                 return result

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from sandbox.app import create_app
-from sandbox.control.layers import is_local
+from sandbox.http.context import is_local
 from tests.conftest import BASE, auth
 
 ROOT = Path(__file__).resolve().parents[2]
