@@ -185,6 +185,22 @@ def test_an_idle_session_starts_afresh_on_redis(shared_url, namespace):
         assert client.get(ACT, headers=auth()).json()["payload"]["status"] == "REVIEWING", "default stays"
 
 
+def test_every_key_of_a_session_has_a_time_to_live_after_a_write_in_a_held_session(shared_url, namespace):
+    # On one Redis, a write on a session its worker holds commits with its journal entry in one
+    # script (COMMIT_APPEND), whose entry step alone sets each key's time to live, the keys the
+    # write made among them; a cluster commits and journals in two steps. Either way a key left
+    # without one would outlive its session, and no bound would count it.
+    with create_app(idle_seconds=300, store=shared_url, namespace=namespace).test_client() as client:
+        headers = {**auth(), **session("kept")}
+        assert client.get(ACT, headers=headers).status_code == 200  # makes the session; the worker holds it
+        assert client.post(f"{ACT}/complete", headers=headers).status_code == 200
+    db = redis_server.client(shared_url)
+    keys = {k.decode(): db.ttl(k) for k in db.scan_iter(match=f"{namespace}:s:{{kept*")}
+    made = {k.rsplit(":", 1)[1] for k in keys}
+    assert {"m", "r", "t", "j"} <= made, f"the write's records and timeline, and the journal: {sorted(keys)}"
+    assert all(0 < ttl <= 300 for ttl in keys.values()), keys
+
+
 @pytest.fixture
 def own_redis():
     yield from redis_server.own("the Redis outage test")
