@@ -488,7 +488,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds per wrk run, whole (default 3, quick 1); the scale "
                                                         "table runs that many rounds of 1 s runs (default 2, quick 1)")
     parser.add_argument("--cpu-rounds", type=int, help="rounds of table 6's rows, memory and Redis alternated, each "
-                                                          "figure the median round (default 3, quick 1)")
+                                                          "figure the median round (default 3, quick 1; odd is best)")
     parser.add_argument("--tasks", type=int, help="tasks in the scale world (default 100,000, quick 10,000)")
     parser.add_argument("--sessions", type=int, help="sessions for the memory figure (default 1,000, quick 100)")
     parser.add_argument("--live-sessions", type=int,
@@ -498,7 +498,7 @@ def main() -> None:
     args.rounds = max(1, round(args.duration)) if args.duration else 1 if args.quick else 2
     args.duration = args.duration or (1 if args.quick else 3)
     # one CPU run per row and side moved by 15-20% from one run to the next on 2 shared cores
-    args.cpu_rounds = max(1, args.cpu_rounds or (1 if args.quick else 3))
+    args.cpu_rounds = max(1, args.cpu_rounds) if args.cpu_rounds is not None else 1 if args.quick else 3
     args.tasks = args.tasks or (10_000 if args.quick else 100_000)
     args.sessions = args.sessions or (100 if args.quick else 1_000)
     args.live_sessions = args.live_sessions or (5_000 if args.quick else 50_000)

@@ -146,9 +146,11 @@ def median_round(side: str, rounds: list[dict]) -> dict:
     """Of one row's rounds on one side, the one whose CPU a request is the median: the worker's, and
     on Redis redis-server's with it (during a memory run redis-server's CPU is others' load)."""
     def per_request(found: dict) -> float:
-        spent = found["worker"] + (found["redis"] or 0 if side == "redis" else 0)
+        spent = found["worker"] + ((found["redis"] or 0) if side == "redis" else 0)
         return spent / found["run"]["total"] if found["run"]["total"] else float("inf")
-    return sorted(rounds, key=per_request)[len(rounds) // 2]
+    # the upper of the two middle rounds when there is an even number; every round kept, so that a
+    # wrong answer or a short preparation in any of them marks the row
+    return {**sorted(rounds, key=per_request)[len(rounds) // 2], "rounds": rounds}
 
 
 def _us(seconds: float | None, requests: int) -> float | None:
@@ -165,9 +167,10 @@ def _rows(figures: dict, ops: list, fmt) -> list:
             w, s = _us(red["worker"], red["run"]["total"]), _us(red["redis"], red["run"]["total"])
             total = w + s if s is not None else None
         share = total / m if total and m else None
-        bad = wrong(op, mem["run"]) + (wrong(op, red["run"]) if red else 0)
+        rounds = [r for f in (mem, red) if f for r in f.get("rounds", [f])]
+        bad = sum(wrong(op, r["run"]) for r in rounds)
         # a held row whose run sent more requests than sessions were prepared wrote in new ones too
-        short = any(f["run"]["total"] > f["prepared"] for f in (mem, red) if f and "prepared" in f)
+        short = any(r["run"]["total"] > r["prepared"] for r in rounds if "prepared" in r)
         body.append((("!! " if bad or short else "") + op.name,
                      f"{mem['run']['total']:,} / " + (f"{red['run']['total']:,}" if red else "—"),
                      fmt(m), fmt(w), fmt(s), fmt(total),
