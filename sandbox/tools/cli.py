@@ -338,7 +338,8 @@ def settle_garbage() -> None:
     # at 700 a Redis worker, whose requests hold their objects while they wait for Redis,
     # collected every 5 requests and spent 29 µs of CPU a request in the collector; at 5,000,
     # 10 µs, with longer pauses (about 1.6 ms a young collection and 15 ms a middle one,
-    # against 0.15 and 0.5 ms). The memory store spent 10-12 µs either way. The full
+    # against 0.15 and 0.5 ms). The memory store spent 10-12 µs either way; the proxy, which
+    # calls this too, was not measured. The full
     # collection, which walks every session held (a pause of about half a second at 60,000
     # sessions), comes after 1,000 collections of the middle generation instead of 10.
     gc.set_threshold(GC_YOUNG, 10, 1000)
