@@ -72,18 +72,14 @@ def run(ctx, url: str | None) -> dict:
             rounds = {side: [] for side in servers}
             for round_ in range(ctx.cpu_rounds):
                 for side, server in servers.items():
-                    pids = server.pids()
-                    worker, store = cpu_seconds(pids), cpu_seconds([rpid] if rpid else [])
-                    done = wrk(ctx.wrk, server.port, CONNS, ctx.seconds, script, (f"cpu-op{index}-r{round_}",))
-                    settle(server.port)
-                    worker, store = cpu_seconds(pids) - worker, cpu_seconds([rpid] if rpid else []) - store
-                    rounds[side].append({"run": done, "worker": worker, "redis": store if rpid else None})
+                    found = measure(ctx, server, script, (f"cpu-op{index}-r{round_}",), rpid)
+                    rounds[side].append(found)
                     if rpid and side == "memory":
-                        background["cpu"] += store
+                        background["cpu"] += found["redis"]
                         background["wall"] += max(1, round(ctx.seconds))
                     elif rpid:
                         background["redis wall"] += max(1, round(ctx.seconds))
-                        background["redis requests"] += done["total"]
+                        background["redis requests"] += found["run"]["total"]
             for side, found in rounds.items():
                 figures[side][op.name] = median_round(side, found)
         for server in servers.values():
@@ -127,19 +123,23 @@ def _held(ctx, url: str | None, prefix: str, rpid: int | None) -> dict:
                     names = (f"held{index}-r{round_}",)
                     made = wrk(ctx.wrk, server.port, CONNS, 2 * ctx.seconds, prepare, names)
                     settle(server.port)
-                    pids = server.pids()
-                    worker, store = cpu_seconds(pids), cpu_seconds([rpid] if rpid else [])
-                    done = wrk(ctx.wrk, server.port, CONNS, ctx.seconds, script, names)
-                    settle(server.port)
-                    worker, store = cpu_seconds(pids) - worker, cpu_seconds([rpid] if rpid else []) - store
-                    rounds[side].append({"run": done, "worker": worker, "redis": store if rpid else None,
-                                         "prepared": made["total"]})
+                    rounds[side].append({**measure(ctx, server, script, names, rpid), "prepared": made["total"]})
             for side, found in rounds.items():
                 figures[side][op.name] = median_round(side, found)
     finally:
         for server in servers.values():
             server.stop()
     return figures
+
+
+def measure(ctx, server, script: Path, names: tuple, rpid: int | None) -> dict:
+    """One wrk run of a row: its result, and the CPU seconds the worker and redis-server spent on it."""
+    pids = server.pids()
+    worker, store = cpu_seconds(pids), cpu_seconds([rpid] if rpid else [])
+    done = wrk(ctx.wrk, server.port, CONNS, ctx.seconds, script, names)
+    settle(server.port)
+    worker, store = cpu_seconds(pids) - worker, cpu_seconds([rpid] if rpid else []) - store
+    return {"run": done, "worker": worker, "redis": store if rpid else None}
 
 
 def median_round(side: str, rounds: list[dict]) -> dict:
