@@ -58,11 +58,9 @@ COMMIT = """
 local m = redis.call('HMGET', KEYS[1], 'v', 'b', 'w')
 if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
 local v = tonumber(ARGV[1]) + 1
-if ARGV[5] == '1' then
-  redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3], 'w', ARGV[7], 'rv', v)
-else
-  redis.call('HSET', KEYS[1], 'v', v, 'd', ARGV[3], 'w', ARGV[7])
-end
+local meta = {'v', v, 'd', ARGV[3], 'w', ARGV[7]}
+if ARGV[5] == '1' then meta[7], meta[8] = 'rv', v end
+redis.call('HSET', KEYS[1], unpack(meta))
 if KEYS[3] ~= KEYS[1] then
   if ARGV[7] == '' then redis.call('ZREM', KEYS[3], ARGV[6]) else redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
 end
